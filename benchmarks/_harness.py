@@ -1,0 +1,104 @@
+"""Timing helpers shared by the benchmark modules.
+
+Every figure is a ratio against a baseline measured in the same process and
+run, because absolute times on a shared 2-core machine are noise.
+
+A benchmark module is ``benchmarks/bench_<topic>.py`` with::
+
+    def run(quick: bool) -> list[Result]: ...
+
+``benchmarks/run.py`` imports each module, calls ``run`` and writes the report.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-call time of a callable: median and spread over rounds, in seconds."""
+
+    median: float
+    p25: float
+    p75: float
+    rounds: int
+    calls_per_round: int
+
+    @property
+    def median_us(self) -> float:
+        return self.median * 1e6
+
+
+@dataclass
+class Result:
+    """One line of the report.
+
+    ``value`` is what is compared with ``target`` (usually a ratio); ``details``
+    holds the raw figures (microseconds, requests/s ...) shown beside it.
+    """
+
+    group: str
+    name: str
+    value: float | None
+    unit: str
+    target: str = ""
+    passed: bool | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def measure(fn: Callable[[], object], *, quick: bool, min_round_s: float = 0.02) -> Timing:
+    """Time ``fn`` (no arguments) with warm-up and many rounds; return per-call figures."""
+    fn()  # warm-up: imports, caches, first-call work
+    calls = 1
+    while True:  # grow the batch until one round lasts long enough to time
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        if time.perf_counter() - start >= min_round_s or calls >= 1 << 20:
+            break
+        calls *= 2
+    rounds = 7 if quick else 31
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples.append((time.perf_counter() - start) / calls)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    samples.sort()
+    q = statistics.quantiles(samples, n=4)
+    return Timing(statistics.median(samples), q[0], q[2], rounds, calls)
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]], *, quick: bool, repeats: int | None = None
+) -> dict[str, Timing]:
+    """Measure several callables in alternation so machine noise hits all of them alike.
+
+    Returns, per name, the Timing whose median is the median of the repeats.
+    """
+    repeats = repeats or (3 if quick else 7)
+    runs: dict[str, list[Timing]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            runs[name].append(measure(fn, quick=True if quick else False))
+    out = {}
+    for name, timings in runs.items():
+        timings.sort(key=lambda t: t.median)
+        out[name] = timings[len(timings) // 2]
+    return out

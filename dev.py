@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine: ``python3 dev.py demo`` or ``python3 dev.py test``.
+
+Needs only Python >= 3.10 and git. It creates ``.venv-bootstrap/`` with tox the
+first time, then hands over to tox, which builds every other environment.
+
+- ``demo``: the whole workflow (tox -e demo).
+- ``test``: every check CI runs: unit tests on each Python 3.10-3.13 found,
+  lint, types, docs, the sample service, end to end, and the quick benchmarks.
+- anything else is passed to tox as it is (``python3 dev.py -e lint``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+BOOTSTRAP = ROOT / ".venv-bootstrap"
+TOX_REQUIREMENT = "tox>=4.11,<5"
+
+
+def _tox() -> Path:
+    """Return the bootstrap tox, creating its virtualenv on first use."""
+    bindir = BOOTSTRAP / ("Scripts" if os.name == "nt" else "bin")
+    tox = bindir / "tox"
+    if not tox.exists():
+        print(f"bootstrap: creating {BOOTSTRAP.name}/ with {TOX_REQUIREMENT}", flush=True)
+        venv.create(BOOTSTRAP, with_pip=True, clear=True)
+        subprocess.run(
+            [str(bindir / "python"), "-m", "pip", "install", "-q", TOX_REQUIREMENT], check=True
+        )
+    return tox
+
+
+def main(argv: list[str]) -> int:
+    """Run the requested workflow and return its exit code."""
+    if sys.version_info < (3, 10):
+        print("error: Python >= 3.10 is required", file=sys.stderr)
+        return 2
+    tox = str(_tox())
+    command = argv[0] if argv else "test"
+    if command == "demo":
+        runs = [[tox, "run", "-e", "demo", "--", *argv[1:]]]
+    elif command == "test":
+        runs = [[tox, "run", "-m", "ci", *argv[1:]], [tox, "run", "-e", "bench", "--", "--quick"]]
+    else:
+        runs = [[tox, *argv]]
+    for run in runs:
+        code = subprocess.run(run, cwd=ROOT, check=False).returncode
+        if code != 0:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

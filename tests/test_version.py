@@ -1,0 +1,235 @@
+"""Versions come from strict git tags in every way the package is used."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import venv
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from common_utils._scm import UNKNOWN_VERSION, version_from_describe, version_from_git
+
+from .conftest import REPO_ROOT
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV, "HOME": str(cwd)}
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def source_files() -> list[str]:
+    """Files of the working tree that git would commit (tracked or new, not ignored)."""
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [name for name in out.splitlines() if (REPO_ROOT / name).is_file()]
+
+
+def make_checkout(dest: Path, tag: str | None = "v9.8.7") -> Path:
+    """Copy this project's sources to ``dest`` as a fresh repository, tagged."""
+    for name in source_files():
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, target)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "snapshot")
+    if tag:
+        git(dest, "tag", tag)
+    return dest
+
+
+def import_version(path: Path, cwd: Path) -> str:
+    """Import common_utils with ``path`` first on sys.path in a clean interpreter."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import common_utils; "
+        "print(common_utils.__version__); print(common_utils.__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code, str(path)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    version, location = done.stdout.split()
+    assert Path(location).is_relative_to(path), "imported another copy of common_utils"
+    return version
+
+
+@pytest.fixture(scope="module")
+def tagged_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkout(tmp_path_factory.mktemp("checkout"))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Build sdist and wheel from a separate checkout tagged v9.8.7."""
+    checkout = make_checkout(tmp_path_factory.mktemp("build"))
+    dist = checkout / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(checkout)],
+        check=True,
+        capture_output=True,
+    )
+    yield dist
+
+
+class TestVersionFromDescribe:
+    def test_clean_tag_is_the_release_version(self) -> None:
+        assert version_from_describe("v1.4.0-0-gabc1234") == "1.4.0"
+
+    def test_commits_after_tag_give_next_patch_dev_version(self) -> None:
+        assert version_from_describe("v1.4.0-3-gabc1234\n") == "1.4.1.dev3+gabc1234"
+
+    def test_dirty_tree_marks_the_local_part(self) -> None:
+        assert version_from_describe("v1.4.0-0-gabc1234-dirty") == "1.4.1.dev0+gabc1234.dirty"
+
+    @pytest.mark.parametrize("line", ["", "v1.4-0-gabc", "release-2026-0-gabc", "garbage"])
+    def test_unexpected_output_is_unknown(self, line: str) -> None:
+        assert version_from_describe(line) == UNKNOWN_VERSION
+
+
+class TestBuiltArtifacts:
+    @pytest.mark.slow
+    def test_tag_v9_8_7_builds_sdist_and_wheel_named_9_8_7(self, built: Path) -> None:
+        names = sorted(p.name for p in built.iterdir())
+        assert names == ["common_utils-9.8.7-py3-none-any.whl", "common_utils-9.8.7.tar.gz"]
+
+    @pytest.mark.slow
+    def test_wheel_ships_py_typed_and_reports_its_version(
+        self, built: Path, tmp_path: Path
+    ) -> None:
+        wheel = built / "common_utils-9.8.7-py3-none-any.whl"
+        with zipfile.ZipFile(wheel) as zf:
+            names = set(zf.namelist())
+            zf.extractall(tmp_path / "site")
+        assert "common_utils/py.typed" in names
+        assert "common_utils/_version.py" in names
+        assert import_version(tmp_path / "site", cwd=tmp_path) == "9.8.7"
+
+    @pytest.mark.slow
+    def test_sdist_carries_version_metadata_and_no_stray_files(self, built: Path) -> None:
+        with tarfile.open(built / "common_utils-9.8.7.tar.gz") as tf:
+            names = tf.getnames()
+            pkg_info = tf.extractfile("common_utils-9.8.7/PKG-INFO")
+            assert pkg_info is not None
+            metadata = pkg_info.read().decode()
+        assert "Version: 9.8.7" in metadata
+        assert "Name: common-utils" in metadata
+        assert not [n for n in names if "/.tox/" in n or "/.venv" in n]
+
+
+class TestRawSourceVersion:
+    """The git submodule approach: the checkout itself on sys.path."""
+
+    def test_tagged_checkout_reports_the_tag(self, tagged_checkout: Path, tmp_path: Path) -> None:
+        assert not (tagged_checkout / "common_utils" / "_version.py").exists()
+        assert import_version(tagged_checkout, cwd=tmp_path) == "9.8.7"
+
+    def test_commit_after_tag_and_non_strict_tags_give_dev_version(self, tmp_path: Path) -> None:
+        checkout = make_checkout(tmp_path / "repo")
+        (checkout / "CHANGELOG.md").write_text("changed\n")
+        git(checkout, "commit", "-q", "-am", "next")
+        for not_a_release in ("v9.9", "release-2026", "v9.9.0-rc1", "v9.9.0.1"):
+            git(checkout, "tag", not_a_release)
+        node = git(checkout, "rev-parse", "--short", "HEAD")
+        assert import_version(checkout, cwd=tmp_path) == f"9.8.8.dev1+g{node}"
+
+    def test_raw_source_matches_setuptools_scm(self, tmp_path: Path) -> None:
+        checkout = make_checkout(tmp_path / "repo")
+        (checkout / "CHANGELOG.md").write_text("changed\n")
+        git(checkout, "commit", "-q", "-am", "next")
+        git(checkout, "tag", "v10.0")  # not strict: ignored by both
+        scm = subprocess.run(
+            [sys.executable, "-m", "setuptools_scm"],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert import_version(checkout, cwd=tmp_path) == scm
+
+    def test_dirty_tree_is_marked(self, tagged_checkout: Path, tmp_path: Path) -> None:
+        checkout = make_checkout(tmp_path / "repo")
+        (checkout / "CHANGELOG.md").write_text("edited\n")
+        assert import_version(checkout, cwd=tmp_path).endswith(".dirty")
+
+    def test_untagged_checkout_is_unknown(self, tmp_path: Path) -> None:
+        checkout = make_checkout(tmp_path / "repo", tag=None)
+        assert import_version(checkout, cwd=tmp_path) == UNKNOWN_VERSION
+
+    def test_copy_inside_another_repository_does_not_borrow_its_tags(
+        self, tagged_checkout: Path, tmp_path: Path
+    ) -> None:
+        host = tmp_path / "host"
+        host.mkdir()
+        git(host, "init", "-q")
+        git(host, "commit", "-q", "--allow-empty", "-m", "host")
+        git(host, "tag", "v5.5.5")
+        vendored = host / "vendor" / "common_utils_copy"
+        shutil.copytree(tagged_checkout / "common_utils", vendored / "common_utils")
+        assert import_version(vendored, cwd=tmp_path) == UNKNOWN_VERSION
+
+    def test_missing_git_is_unknown_not_a_crash(self, tagged_checkout: Path) -> None:
+        saved = os.environ.get("PATH", "")
+        os.environ["PATH"] = ""
+        try:
+            assert version_from_git(tagged_checkout) == UNKNOWN_VERSION
+        finally:
+            os.environ["PATH"] = saved
+
+
+@pytest.mark.slow
+def test_editable_install_reports_the_tag(tmp_path: Path) -> None:
+    checkout = make_checkout(tmp_path / "repo", tag="v3.2.1")
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(checkout)],
+        check=True,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        [str(python), "-I", "-c", "import common_utils; print(common_utils.__version__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "3.2.1"
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, common_utils; "
+        "heavy = [m for m in ('falcon', 'jwt', 'cerberus', 'pythonjsonlogger') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT.parent
+    )
+    assert done.stdout.strip() == ""
