@@ -233,3 +233,29 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT.parent
     )
     assert done.stdout.strip() == ""
+
+
+def test_version_from_git_reads_the_checkout_in_process(tagged_checkout: Path) -> None:
+    assert version_from_git(tagged_checkout) == "9.8.7"
+
+
+@pytest.mark.parametrize("generated", [True, False], ids=["generated-file", "raw-source"])
+def test_dunder_version_prefers_the_generated_file(
+    generated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import types
+
+    import common_utils
+
+    fake = types.ModuleType("common_utils._version")
+    fake.version = "7.7.7"  # type: ignore[attr-defined]
+    # None in sys.modules makes the import fail as if the file did not exist.
+    monkeypatch.setitem(sys.modules, "common_utils._version", fake if generated else None)
+    monkeypatch.setattr("common_utils._scm.version_from_git", lambda: "8.8.8.dev1+gabc")
+    try:
+        importlib.reload(common_utils)
+        assert common_utils.__version__ == ("7.7.7" if generated else "8.8.8.dev1+gabc")
+    finally:
+        monkeypatch.undo()
+        importlib.reload(common_utils)
