@@ -36,6 +36,15 @@ def _tox() -> Path:
     return tox
 
 
+def _interpreters_path() -> str:
+    """Return PATH with pyenv-installed interpreters appended, so tox finds 3.10-3.13."""
+    path = os.environ.get("PATH", "")
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    extra = sorted(str(p) for p in root.glob("versions/3.*/bin") if p.is_dir())
+    known = set(path.split(os.pathsep))
+    return os.pathsep.join([path, *(p for p in extra if p not in known)])
+
+
 def main(argv: list[str]) -> int:
     """Run the requested workflow and return its exit code."""
     if sys.version_info < (3, 10):
@@ -49,8 +58,9 @@ def main(argv: list[str]) -> int:
         runs = [[tox, "run", "-m", "ci", *argv[1:]], [tox, "run", "-e", "bench", "--", "--quick"]]
     else:
         runs = [[tox, *argv]]
+    env = dict(os.environ, PATH=_interpreters_path())
     for run in runs:
-        code = subprocess.run(run, cwd=ROOT, check=False).returncode
+        code = subprocess.run(run, cwd=ROOT, env=env, check=False).returncode
         if code != 0:
             return code
     return 0

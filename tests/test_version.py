@@ -259,3 +259,7 @@ def test_dunder_version_prefers_the_generated_file(
     finally:
         monkeypatch.undo()
         importlib.reload(common_utils)
+
+
+def test_version_from_git_outside_any_checkout_is_unknown(tmp_path: Path) -> None:
+    assert version_from_git(tmp_path) == UNKNOWN_VERSION
