@@ -1,0 +1,120 @@
+"""Build or preview the documentation site (the ``docs`` tox environment runs this).
+
+Usage::
+
+    python scripts/docs.py build [--site-dir DIR]   # mkdocs build --strict (default into site/)
+    python scripts/docs.py serve [--addr HOST:PORT]  # mkdocs serve on 127.0.0.1:8000
+
+``build`` is what CI runs: ``--strict`` turns every warning (a broken link or anchor, a page
+missing from the nav, a docstring mkdocstrings cannot render) into a failure.
+
+The module also holds :class:`DocstringMarkdown`, the griffe extension that mkdocs.yml loads for
+the API reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import griffe
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG = REPO_ROOT / "mkdocs.yml"
+
+# The project writes `Example:` (singular), which griffe's Google parser reads as an admonition of
+# markdown text: `>>>` lines would not be code, and `x["a"][0]` would look like a reference link.
+_EXAMPLE_HEADING = re.compile(r"^(?P<indent>[ \t]*)Example:[ \t]*$", re.MULTILINE)
+# Sphinx roles (:class:`falcon.HTTPError`) have no meaning in markdown; keep them as code.
+_SPHINX_ROLE = re.compile(r":(?:py:)?[a-z]+:`(?P<tilde>~?)(?P<target>[^`]+)`")
+
+
+def _role_as_code(match: re.Match[str]) -> str:
+    target = match["target"]
+    if match["tilde"]:
+        target = target.rsplit(".", 1)[-1]
+    return f"`{target}`"
+
+
+def docstring_markdown(text: str) -> str:
+    """Rewrite the reST habits of the project's Google docstrings for mkdocstrings.
+
+    Args:
+        text: A docstring, as griffe read it.
+
+    Returns:
+        The docstring with ``Example:`` sections read as examples and Sphinx roles as code.
+
+    Example:
+        >>> docstring_markdown("Raise :class:`~falcon.HTTPError`, see :func:`json.dumps`.")
+        'Raise `HTTPError`, see `json.dumps`.'
+    """
+    text = _EXAMPLE_HEADING.sub(r"\g<indent>Examples:", text)
+    return _SPHINX_ROLE.sub(_role_as_code, text)
+
+
+class DocstringMarkdown(griffe.Extension):
+    """Griffe extension (loaded by mkdocs.yml) that applies :func:`docstring_markdown`.
+
+    Example:
+        >>> isinstance(DocstringMarkdown(), griffe.Extension)
+        True
+    """
+
+    def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        """Rewrite the docstring of every object griffe loads."""
+        if obj.docstring is not None:
+            obj.docstring.value = docstring_markdown(obj.docstring.value)
+
+
+def _mkdocs(*args: str) -> int:
+    """Run mkdocs with this interpreter on the repository's config; return its exit code."""
+    command = [sys.executable, "-m", "mkdocs", *args, "--config-file", str(CONFIG)]
+    print("+", " ".join(command), flush=True)
+    # NOTE: a fixed argument list without a shell; nothing comes from untrusted input.
+    # Material 9.7+ prints a banner about MkDocs 2.0 on every build; it is noise in CI logs.
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode  # noqa: S603
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and build or serve the site.
+
+    Args:
+        argv: Arguments without the program name; defaults to ``sys.argv[1:]``.
+
+    Returns:
+        The exit code of mkdocs.
+
+    Example:
+        >>> main(["build", "--site-dir", "/tmp/common_utils-site"])  # doctest: +SKIP
+        0
+    """
+    parser = argparse.ArgumentParser(prog="docs.py", description=(__doc__ or "").split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="mkdocs build --strict")
+    build.add_argument(
+        "--site-dir",
+        default=str(REPO_ROOT / "site"),
+        help="output directory (default: site/ in the repository, ignored by git)",
+    )
+    serve = commands.add_parser("serve", help="preview with live reload")
+    serve.add_argument("--addr", default="127.0.0.1:8000", help="HOST:PORT (default %(default)s)")
+    args = parser.parse_args(argv)
+
+    if args.command == "build":
+        code = _mkdocs("build", "--strict", "--clean", "--site-dir", args.site_dir)
+        if code == 0:
+            print(f"site built in {args.site_dir}: open index.html, or serve it for search")
+        return code
+    # NOTE: no --strict here: a preview should keep running while a page is half written.
+    return _mkdocs("serve", "--dev-addr", args.addr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
