@@ -1,0 +1,119 @@
+"""CFEnv() + one lookup vs py-cfenv's ``cfenv.AppEnv()`` on the fixture documents.
+
+Both parse the same VCAP_APPLICATION / VCAP_SERVICES (the shared fixtures) and then
+find the Postgres binding. py-cfenv reads ``os.environ`` only, so the documents are put
+there for the whole run; CFEnv reads the same ``os.environ``. The value is the ratio
+``CFEnv / AppEnv`` (lower is better); the absolute per-parse time is in the details and
+is checked against the issue's target of 1 ms.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from benchmarks._harness import Result, interleaved, measure
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+_VARS = {
+    "VCAP_APPLICATION": (FIXTURES / "vcap_application.json").read_text(encoding="utf-8"),
+    "VCAP_SERVICES": (FIXTURES / "vcap_services.json").read_text(encoding="utf-8"),
+    "PORT": "8080",
+    "CF_INSTANCE_INDEX": "0",
+}
+_TARGET_S = 1e-3
+
+
+@contextmanager
+def _environ() -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in _VARS}
+    os.environ.update(_VARS)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run(quick: bool) -> list[Result]:
+    """Time parse + lookup for CFEnv and cfenv.AppEnv; return ratio and absolute results."""
+    from common_utils.cfenv import CFEnv
+
+    def ours() -> object:
+        env = CFEnv()
+        return env.service(tag="postgres").uri.hostname, env.port, env.app.name
+
+    try:
+        import cfenv  # type: ignore[import-untyped]  # peer, installed only for benchmarks
+    except ImportError:
+        cfenv = None
+
+    results: list[Result] = []
+    with _environ():
+        if cfenv is None:
+            timing = measure(ours, quick=quick)
+            note = "cfenv==0.5.3 not installed: no peer ratio"
+            return [
+                Result("cfenv", "CFEnv() + lookup vs cfenv.AppEnv()", None, "ratio", note=note),
+                _absolute(timing.median, timing.median_us),
+            ]
+
+        def peer() -> object:
+            env = cfenv.AppEnv()
+            db = env.get_service(label="elephantsql")  # its tag lookup is broken
+            return db.credentials["uri"], env.port, env.name
+
+        timings = interleaved({"CFEnv": ours, "AppEnv": peer}, quick=quick)
+        mine, theirs = timings["CFEnv"], timings["AppEnv"]
+        results.append(
+            Result(
+                group="cfenv",
+                name="CFEnv() + lookup vs cfenv.AppEnv() + get_service",
+                value=round(mine.median / theirs.median, 2),
+                unit="ratio (lower is better)",
+                target="< 1 ms absolute; ratio reported",
+                passed=None,
+                details={
+                    "CFEnv_us": round(mine.median_us, 1),
+                    "AppEnv_us": round(theirs.median_us, 1),
+                },
+                note="CFEnv validates everything and freezes credentials; AppEnv only json.loads",
+            )
+        )
+        results.append(_absolute(mine.median, mine.median_us))
+        lookup_env = CFEnv()
+        lookup = measure(lambda: lookup_env.service(tag="postgres"), quick=quick)
+        results.append(
+            Result(
+                group="cfenv",
+                name="lookup on a parsed CFEnv vs a full parse",
+                value=round(lookup.median / mine.median, 3),
+                unit="ratio",
+                details={"lookup_us": round(lookup.median_us, 2)},
+                note="lookups do not re-parse",
+            )
+        )
+    return results
+
+
+def _absolute(seconds: float, micros: float) -> Result:
+    return Result(
+        group="cfenv",
+        name="CFEnv() + lookup per parse (absolute)",
+        value=round(micros, 1),
+        unit="us",
+        target="< 1000 us",
+        passed=seconds < _TARGET_S,
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    for result in run(quick="--quick" in sys.argv):
+        print(result.as_dict())
