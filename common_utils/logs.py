@@ -1,0 +1,515 @@
+"""Logging for 12-factor services: JSON lines on stdout, request ids, access log.
+
+Call :func:`setup_logging` once at start-up, then add :class:`RequestIdMiddleware`
+first and :class:`AccessLogMiddleware` last to the Falcon app::
+
+    setup_logging()                     # LOG_LEVEL and LOG_FORMAT from the environment
+    app = falcon.App(middleware=[RequestIdMiddleware(), auth, AccessLogMiddleware()])
+
+Every record becomes one JSON object on one line (``timestamp``, ``level``,
+``logger``, ``message``, ``request_id``, ``exception``, extras, and ``app`` /
+``instance`` on Cloud Foundry), which is what Loggregator forwards and
+Logsearch (ELK) parses.
+
+Example:
+    >>> import io, json, logging
+    >>> from common_utils.logs import setup_logging
+    >>> out = io.StringIO()
+    >>> _ = setup_logging("INFO", "json", out, environ={})
+    >>> logging.getLogger("orders").info("order created", extra={"order_id": 7})
+    >>> line = json.loads(out.getvalue())
+    >>> line["message"], line["level"], line["order_id"]
+    ('order created', 'INFO', 7)
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+import falcon
+from pythonjsonlogger.core import merge_record_extra
+from pythonjsonlogger.json import JsonFormatter
+
+if TYPE_CHECKING:
+    import falcon.asgi
+
+__all__ = [
+    "DEFAULT_REDACT",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "AccessLogMiddleware",
+    "LoggingConfigError",
+    "RequestIdMiddleware",
+    "current_request_id",
+    "setup_logging",
+]
+
+LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+"""Values accepted for ``LOG_LEVEL`` (case-insensitive)."""
+
+LOG_FORMATS: tuple[str, ...] = ("json", "text")
+"""Values accepted for ``LOG_FORMAT`` (case-insensitive)."""
+
+DEFAULT_REDACT: frozenset[str] = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+)
+"""Request headers :class:`AccessLogMiddleware` never logs, whatever it is asked to log."""
+
+_HANDLER_NAME = "common_utils.logs"
+_TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s [%(request_id)s] %(message)s"
+# Printable ASCII without space: nothing a client sends can break a log line.
+_SAFE_ID = re.compile(r"[\x21-\x7e]{1,200}")
+_REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "common_utils_request_id", default=None
+)
+_log = logging.getLogger(__name__)
+
+
+class LoggingConfigError(ValueError):
+    """A logging setting (``LOG_LEVEL``, ``LOG_FORMAT`` or an argument) is invalid.
+
+    The message names the setting and the accepted values, never anything else.
+
+    Example:
+        >>> from common_utils.logs import LoggingConfigError, setup_logging
+        >>> try:
+        ...     setup_logging(environ={"LOG_LEVEL": "LOUD"})
+        ... except LoggingConfigError as ex:
+        ...     print(ex)
+        LOG_LEVEL='LOUD' is not a log level; use one of DEBUG, INFO, WARNING, ERROR, CRITICAL
+    """
+
+
+def current_request_id() -> str | None:
+    """Return the id of the request being handled, or ``None`` outside a request.
+
+    The id is set by :class:`RequestIdMiddleware` in a context variable, so it is
+    right in WSGI worker threads and in ASGI tasks alike.
+
+    Example:
+        >>> from common_utils.logs import current_request_id
+        >>> current_request_id() is None
+        True
+    """
+    return _REQUEST_ID.get()
+
+
+# --------------------------------------------------------------------------- setup
+
+
+_second_cache: tuple[int, str] = (-1, "")
+
+
+def _iso_utc(created: float) -> str:
+    global _second_cache
+    seconds = int(created)
+    cached_second, prefix = _second_cache
+    if cached_second != seconds:
+        # PERF: strftime is a third of a JSON line's cost; lines come in bursts per second.
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second_cache = (seconds, prefix)
+    return f"{prefix}.{int((created - seconds) * 1000):03d}Z"
+
+
+def _to_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a log call must never crash on a bad extra
+        return f"<unprintable {type(value).__name__}>"
+
+
+class _RequestIdFilter(logging.Filter):
+    """Stamp the current request id on every record the handler sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = _REQUEST_ID.get()
+        if request_id is not None:
+            record.request_id = request_id
+        return True
+
+
+class _JsonLineFormatter(JsonFormatter):
+    """python-json-logger with the field names Logsearch maps, and a ``Z`` timestamp."""
+
+    def __init__(self, static_fields: dict[str, Any]) -> None:
+        super().__init__(
+            ["levelname", "name", "message"],
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
+            static_fields=static_fields,
+            json_default=_to_str,
+        )
+        # PERF: one encoder for all lines; json.dumps(default=...) builds one per call.
+        self._encode = json.JSONEncoder(default=_to_str, ensure_ascii=True).encode
+
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        return self._encode(log_data)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        # PERF: the base method's generic loops (defaults, renames of the fixed fields)
+        # cost about as much as the rest of the line; the fixed fields are set directly.
+        log_data["timestamp"] = _iso_utc(record.created)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.message
+        log_data.update(self.static_fields)
+        for key, value in message_dict.items():
+            log_data[self.rename_fields.get(key, key)] = value
+        merge_record_extra(record, log_data, self._skip_fields, self.rename_fields)
+
+
+class _TextFormatter(logging.Formatter):
+    """Human-readable lines for a terminal, with UTC ``Z`` timestamps."""
+
+    def __init__(self) -> None:
+        super().__init__(_TEXT_FORMAT, defaults={"request_id": "-"})
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return _iso_utc(record.created)
+
+
+def _parse_level(level: str | int | None, env: Mapping[str, str]) -> int:
+    if isinstance(level, int):
+        if logging.getLevelName(level).startswith("Level "):
+            raise LoggingConfigError(
+                f"level={level!r} is not a log level; use one of {', '.join(LOG_LEVELS)}"
+            )
+        return level
+    name, source = (level, "level") if level is not None else (env.get("LOG_LEVEL"), "LOG_LEVEL")
+    if name is None or (source == "LOG_LEVEL" and not name.strip()):
+        return logging.INFO
+    if name.strip().upper() not in LOG_LEVELS:
+        raise LoggingConfigError(
+            f"{source}={name!r} is not a log level; use one of {', '.join(LOG_LEVELS)}"
+        )
+    return int(getattr(logging, name.strip().upper()))
+
+
+def _parse_format(
+    fmt: str | None, env: Mapping[str, str], stream: IO[str], on_cloud_foundry: bool
+) -> str:
+    name, source = (fmt, "fmt") if fmt is not None else (env.get("LOG_FORMAT"), "LOG_FORMAT")
+    if name is None or (source == "LOG_FORMAT" and not name.strip()):
+        is_tty = getattr(stream, "isatty", None)
+        return "text" if callable(is_tty) and is_tty() and not on_cloud_foundry else "json"
+    if name.strip().lower() not in LOG_FORMATS:
+        raise LoggingConfigError(
+            f"{source}={name!r} is not a log format; use one of {', '.join(LOG_FORMATS)}"
+        )
+    return name.strip().lower()
+
+
+def _cloud_foundry_fields(env: Mapping[str, str]) -> tuple[dict[str, Any], str | None]:
+    """Return ``app``/``instance`` from the CF environment and a warning, if it is unreadable.
+
+    A broken VCAP document must not stop logging from starting: logging is what
+    tells the operator about it. The service's own ``CFEnv()`` still fails loudly.
+    """
+    try:
+        from common_utils.cfenv import CFEnv, CFEnvError
+    except ImportError:
+        return {}, None
+    try:
+        app = CFEnv(environ=dict(env)).app
+    except CFEnvError as ex:
+        return {}, f"Cloud Foundry environment not readable, app/instance not logged: {ex}"
+    fields: dict[str, Any] = {}
+    if app.name is not None:
+        fields["app"] = app.name
+    if app.instance_index is not None:
+        fields["instance"] = app.instance_index
+    return fields, None
+
+
+def setup_logging(
+    level: str | int | None = None,
+    fmt: str | None = None,
+    stream: IO[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> logging.Handler:
+    """Send all logging to one stream, as JSON lines or text, once.
+
+    Installs one handler on the root logger and sets the root level. Calling it
+    again replaces that handler (other handlers are left alone), so there is
+    never a duplicated line. Each record is written and flushed at once.
+
+    Args:
+        level: A level name (``"DEBUG"`` ...) or number; else ``LOG_LEVEL``,
+            else ``INFO``.
+        fmt: ``"json"`` or ``"text"``; else ``LOG_FORMAT``, else ``json`` when
+            the stream is not a terminal or on Cloud Foundry, ``text`` on a
+            terminal.
+        stream: Where lines go; ``sys.stdout`` (looked up at call time) when
+            ``None``.
+
+    Keyword Args:
+        environ: The environment to read (``os.environ`` when ``None``).
+
+    Returns:
+        The installed handler.
+
+    Raises:
+        LoggingConfigError: ``LOG_LEVEL``/``LOG_FORMAT`` (or the arguments) hold
+            a value that is not accepted; the message names the variable and
+            the accepted values.
+
+    Example:
+        >>> import io, logging
+        >>> from common_utils.logs import setup_logging
+        >>> out = io.StringIO()
+        >>> _ = setup_logging(environ={"LOG_LEVEL": "warning", "LOG_FORMAT": "text"}, stream=out)
+        >>> logging.getLogger("x").warning("disk almost full")
+        >>> out.getvalue().split(" ", 1)[1].rstrip()
+        'WARNING  x [-] disk almost full'
+    """
+    env = os.environ if environ is None else environ
+    out = sys.stdout if stream is None else stream
+    numeric_level = _parse_level(level, env)
+    cf_fields, warning = _cloud_foundry_fields(env)
+    on_cloud_foundry = "VCAP_APPLICATION" in env
+    chosen = _parse_format(fmt, env, out, on_cloud_foundry)
+
+    handler = logging.StreamHandler(out)  # StreamHandler.emit flushes after every record
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(_JsonLineFormatter(cf_fields) if chosen == "json" else _TextFormatter())
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(numeric_level)
+    if warning is not None:
+        _log.warning(warning)
+    return handler
+
+
+# --------------------------------------------------------------------------- request id
+
+
+def _incoming_id(req: falcon.Request | falcon.asgi.Request) -> str:
+    for header in ("X-Vcap-Request-Id", "X-Request-Id"):
+        value = req.get_header(header)
+        if value is not None and _SAFE_ID.fullmatch(value):
+            return value
+    return str(uuid.uuid4())
+
+
+class RequestIdMiddleware:
+    """Give every request an id, log it on every line, and echo it in ``X-Request-Id``.
+
+    The id comes from ``X-Vcap-Request-Id`` (set by the Cloud Foundry gorouter,
+    which logs it on its RTR line), then ``X-Request-Id``; a header is used only
+    when it is 1-200 printable ASCII characters without spaces, so a client cannot
+    inject log lines. Otherwise a UUID4 is generated. The id is in
+    :func:`current_request_id`, in ``req.context.request_id`` and in every log
+    record made while the request is handled. Works in ``falcon.App`` and
+    ``falcon.asgi.App``; put it first in the middleware list.
+
+    Example:
+        >>> import falcon, falcon.testing
+        >>> from common_utils.logs import RequestIdMiddleware
+        >>> app = falcon.App(middleware=[RequestIdMiddleware()])
+        >>> client = falcon.testing.TestClient(app)
+        >>> client.simulate_get("/", headers={"X-Vcap-Request-Id": "abc-123"}).headers[
+        ...     "X-Request-Id"
+        ... ]
+        'abc-123'
+    """
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Pick the request id, publish it, and set the response header.
+
+        Example:
+            >>> RequestIdMiddleware().process_request  # doctest: +ELLIPSIS
+            <bound method RequestIdMiddleware.process_request of ...>
+        """
+        request_id = _incoming_id(req)
+        req.context.request_id = request_id
+        req.context._common_utils_request_id_token = _REQUEST_ID.set(request_id)
+        resp.set_header("X-Request-Id", request_id)
+
+    def process_response(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """Forget the id, so a reused worker thread does not carry it over.
+
+        Example:
+            >>> RequestIdMiddleware().process_response  # doctest: +ELLIPSIS
+            <bound method RequestIdMiddleware.process_response of ...>
+        """
+        token = req.context.get("_common_utils_request_id_token")
+        if token is not None:
+            _REQUEST_ID.reset(token)
+            del req.context._common_utils_request_id_token
+
+    async def process_request_async(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
+    ) -> None:
+        """ASGI variant of :meth:`process_request`.
+
+        Example:
+            >>> RequestIdMiddleware().process_request_async  # doctest: +ELLIPSIS
+            <bound method RequestIdMiddleware.process_request_async of ...>
+        """
+        self.process_request(req, resp)
+
+    async def process_response_async(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """ASGI variant of :meth:`process_response`.
+
+        Example:
+            >>> RequestIdMiddleware().process_response_async  # doctest: +ELLIPSIS
+            <bound method RequestIdMiddleware.process_response_async of ...>
+        """
+        self.process_response(req, resp, resource, req_succeeded)
+
+
+# --------------------------------------------------------------------------- access log
+
+
+class AccessLogMiddleware:
+    """Log one line per request at INFO: what was asked, by whom, how it went.
+
+    Fields: ``method``, ``route`` (the URI template, so ``/orders/{id}``
+    aggregates; ``null`` when no route matched), ``path`` (without the query
+    string), ``status`` (int), ``duration_ms``, ``bytes`` (``null`` for a
+    stream of unknown length), ``user_agent``, ``subject`` (when
+    ``req.context.auth`` has one) and the extra ``headers`` asked for, as
+    ``header_<name>``. Query strings are never logged (they carry tokens), and
+    neither are the headers in ``redact``, even when listed in ``headers``.
+    Works in ``falcon.App`` and ``falcon.asgi.App``; put it last in the
+    middleware list so it sees the auth result and the request id.
+
+    Keyword Args:
+        logger: The logger or its name (default ``common_utils.access``).
+        headers: Extra request headers to log (case-insensitive).
+        redact: Headers never logged; defaults to :data:`DEFAULT_REDACT`
+            (Authorization, cookies, API keys). Add to it, do not shrink it.
+
+    Example:
+        >>> import falcon, falcon.testing
+        >>> from common_utils.logs import AccessLogMiddleware
+        >>> app = falcon.App(middleware=[AccessLogMiddleware(headers=["X-Forwarded-For"])])
+        >>> falcon.testing.TestClient(app).simulate_get("/nothing-here").status_code
+        404
+    """
+
+    def __init__(
+        self,
+        *,
+        logger: logging.Logger | str = "common_utils.access",
+        headers: Iterable[str] = (),
+        redact: Iterable[str] = DEFAULT_REDACT,
+    ) -> None:
+        self._logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        self._redact = frozenset(name.lower() for name in redact)
+        self._headers = tuple(name.lower() for name in headers if name.lower() not in self._redact)
+        self._user_agent = "user-agent" not in self._redact
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Note when the request started.
+
+        Example:
+            >>> AccessLogMiddleware().process_request  # doctest: +ELLIPSIS
+            <bound method AccessLogMiddleware.process_request of ...>
+        """
+        req.context._common_utils_access_start = time.perf_counter()
+
+    def process_response(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """Write the access line.
+
+        Example:
+            >>> AccessLogMiddleware().process_response  # doctest: +ELLIPSIS
+            <bound method AccessLogMiddleware.process_response of ...>
+        """
+        if self._logger.isEnabledFor(logging.INFO):
+            body = None if resp.stream is not None else resp.render_body()
+            self._emit(req, resp, body)
+
+    async def process_request_async(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
+    ) -> None:
+        """ASGI variant of :meth:`process_request`.
+
+        Example:
+            >>> AccessLogMiddleware().process_request_async  # doctest: +ELLIPSIS
+            <bound method AccessLogMiddleware.process_request_async of ...>
+        """
+        req.context._common_utils_access_start = time.perf_counter()
+
+    async def process_response_async(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        """ASGI variant of :meth:`process_response`.
+
+        Example:
+            >>> AccessLogMiddleware().process_response_async  # doctest: +ELLIPSIS
+            <bound method AccessLogMiddleware.process_response_async of ...>
+        """
+        if self._logger.isEnabledFor(logging.INFO):
+            body = None if resp.stream is not None else await resp.render_body()
+            self._emit(req, resp, body)
+
+    def _emit(
+        self,
+        req: falcon.Request | falcon.asgi.Request,
+        resp: falcon.Response | falcon.asgi.Response,
+        body: bytes | None,
+    ) -> None:
+        start = req.context.get("_common_utils_access_start")
+        duration_ms = None if start is None else round((time.perf_counter() - start) * 1000.0, 3)
+        status = falcon.http_status_to_code(resp.status)
+        size: int | None
+        if resp.stream is not None:
+            length = resp.content_length
+            size = int(length) if length is not None and str(length).isdigit() else None
+        else:
+            size = 0 if body is None else len(body)
+        fields: dict[str, Any] = {
+            "method": req.method,
+            "route": req.uri_template,
+            "path": req.path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "bytes": size,
+        }
+        if self._user_agent:
+            fields["user_agent"] = req.user_agent
+        subject = getattr(req.context.get("auth"), "subject", None)
+        if subject is not None:
+            fields["subject"] = subject
+        for name in self._headers:
+            fields["header_" + name.replace("-", "_")] = req.get_header(name)
+        self._logger.info("%s %s %d", req.method, req.path, status, extra=fields)

@@ -1,0 +1,681 @@
+"""common_utils.logs: JSON lines on stdout, request ids and the access log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import falcon
+import falcon.asgi
+import falcon.testing
+import pytest
+
+from common_utils import logs
+from common_utils.logs import (
+    AccessLogMiddleware,
+    LoggingConfigError,
+    RequestIdMiddleware,
+    current_request_id,
+    setup_logging,
+)
+
+from .conftest import FIXTURES, REPO_ROOT
+
+SENTINEL = "SENTINEL-7f3a9c-do-not-log"
+VCAP_APPLICATION = (FIXTURES / "vcap_application.json").read_text()
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Parse every line as one JSON object (what Logsearch requires)."""
+    lines = text.splitlines()
+    assert lines, "no output"
+    parsed = [json.loads(line) for line in lines]
+    assert all(isinstance(item, dict) for item in parsed)
+    return parsed
+
+
+# --------------------------------------------------------------------------- a real service
+
+SERVICE = textwrap.dedent(
+    """
+    import logging, sys, types
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    import falcon
+    from common_utils.logs import AccessLogMiddleware, RequestIdMiddleware, setup_logging
+
+    setup_logging()
+    setup_logging()  # idempotent: still one handler, no duplicated lines
+    log = logging.getLogger("service")
+
+
+    class FakeAuth:
+        def process_request(self, req, resp):
+            if req.get_header("Authorization"):
+                req.context.auth = types.SimpleNamespace(subject="user-42")
+
+
+    class Unprintable:
+        def __str__(self):
+            raise RuntimeError("no str")
+
+
+    class Orders:
+        def on_get(self, req, resp, order_id):
+            extra = {"order_id": order_id, "obj": object(), "bad": Unprintable()}
+            log.info("order read", extra=extra)
+            resp.media = {"id": order_id}
+
+    class Boom:
+        def on_get(self, req, resp):
+            try:
+                1 / 0
+            except ZeroDivisionError:
+                log.exception("could not divide")
+            resp.status = 500
+
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+
+    app = falcon.App(
+        middleware=[
+            RequestIdMiddleware(),
+            FakeAuth(),
+            AccessLogMiddleware(headers=["Authorization", "X-Forwarded-For"]),
+        ]
+    )
+    app.add_route("/orders/{order_id}", Orders())
+    app.add_route("/boom", Boom())
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(server.server_port))
+    import os
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+    server.serve_forever()
+    """
+)
+
+
+def raw_request(port: int, head: str) -> bytes:
+    """Send exactly these request bytes (what http.client refuses to send) and read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1"))
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def response_header(raw: bytes, name: str) -> str:
+    for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name.lower().encode():
+            return value.strip().decode("latin-1")
+    raise AssertionError(f"no {name} header in {raw[:300]!r}")
+
+
+@pytest.fixture(scope="module")
+def service_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run the service on loopback, send the requests, return its stdout and the answers."""
+    tmp = tmp_path_factory.mktemp("service")
+    script, port_file = tmp / "service.py", tmp / "port"
+    script.write_text(SERVICE)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO_ROOT),
+        "VCAP_APPLICATION": VCAP_APPLICATION,
+        "CF_INSTANCE_INDEX": "3",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(port_file)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "service did not start"
+            time.sleep(0.05)
+        port = int(port_file.read_text())
+        answers = {
+            "vcap": raw_request(
+                port,
+                "GET /orders/17?token=" + SENTINEL + " HTTP/1.0\r\n"
+                "X-Vcap-Request-Id: 5a1e0c3c-vcap-id\r\n"
+                "X-Request-Id: client-chosen-id\r\n"
+                "Authorization: Bearer " + SENTINEL + "\r\n"
+                "Cookie: session=" + SENTINEL + "\r\n"
+                "X-Forwarded-For: 10.0.0.1\r\n"
+                "User-Agent: test-agent/1.0\r\n\r\n",
+            ),
+            # obs-fold: the header value reaches the app as "abc\r\n {fake JSON line}"
+            "injection": raw_request(
+                port,
+                "GET /orders/18 HTTP/1.0\r\n"
+                'X-Vcap-Request-Id: abc\r\n {"level": "ERROR", "message": "forged"}\r\n\r\n',
+            ),
+            "boom": raw_request(port, "GET /boom HTTP/1.0\r\nX-Request-Id: boom-id\r\n\r\n"),
+        }
+    finally:
+        proc.terminate()
+        stdout, stderr = proc.communicate(timeout=20)
+    return {"stdout": stdout, "stderr": stderr, "answers": answers}
+
+
+class TestServiceOutput:
+    def test_every_stdout_line_is_one_json_object_with_the_logsearch_keys(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        for line in json_lines(service_output["stdout"]):
+            assert {"timestamp", "level", "logger", "message"} <= line.keys()
+            assert line["timestamp"].endswith("Z")
+            assert len(line["timestamp"]) == len("2026-01-01T00:00:00.000Z")
+
+    def test_calling_setup_twice_does_not_duplicate_lines(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        reads = [
+            line for line in json_lines(service_output["stdout"]) if line["message"] == "order read"
+        ]
+        assert len(reads) == 2
+
+    def test_request_id_comes_from_x_vcap_request_id_and_is_echoed(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        raw = service_output["answers"]["vcap"]
+        assert response_header(raw, "X-Request-Id") == "5a1e0c3c-vcap-id"
+        lines = [
+            line
+            for line in json_lines(service_output["stdout"])
+            if line.get("request_id") == "5a1e0c3c-vcap-id"
+        ]
+        assert [line["message"] for line in lines] == ["order read", "GET /orders/17 200"]
+
+    def test_access_line_has_route_template_status_and_size(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        access = next(
+            line
+            for line in json_lines(service_output["stdout"])
+            if line["logger"] == "common_utils.access" and line["path"] == "/orders/17"
+        )
+        body = service_output["answers"]["vcap"].split(b"\r\n\r\n", 1)[1]
+        assert access["method"] == "GET"
+        assert access["route"] == "/orders/{order_id}"
+        assert access["status"] == 200
+        assert access["bytes"] == len(body)
+        assert access["user_agent"] == "test-agent/1.0"
+        assert access["subject"] == "user-42"
+        assert access["header_x_forwarded_for"] == "10.0.0.1"
+        assert isinstance(access["duration_ms"], float)
+        assert "header_authorization" not in access
+
+    def test_sentinel_token_in_authorization_cookie_and_query_never_appears(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        assert SENTINEL not in service_output["stdout"]
+        assert SENTINEL not in service_output["stderr"]
+
+    def test_newline_in_request_id_header_is_replaced_not_logged(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        own_id = response_header(service_output["answers"]["injection"], "X-Request-Id")
+        assert own_id != "abc"
+        assert len(own_id) == 36  # a UUID4 of our own
+        lines = json_lines(service_output["stdout"])
+        assert "forged" not in [line["message"] for line in lines]
+        assert [line["request_id"] for line in lines if line.get("path") == "/orders/18"] == [
+            own_id
+        ]
+
+    def test_exception_is_rendered_inside_the_one_line(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        line = next(
+            line
+            for line in json_lines(service_output["stdout"])
+            if line["message"] == "could not divide"
+        )
+        assert line["level"] == "ERROR"
+        assert line["request_id"] == "boom-id"
+        assert line["exception"].startswith("Traceback (most recent call last):")
+        assert "ZeroDivisionError: division by zero" in line["exception"]
+
+    def test_unserializable_extras_are_strings_and_never_crash(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        line = next(
+            line for line in json_lines(service_output["stdout"]) if line["message"] == "order read"
+        )
+        assert line["obj"].startswith("<object object at")
+        assert line["bad"] == "<unprintable Unprintable>"
+        assert line["order_id"] == "17"
+
+    def test_cloud_foundry_app_and_instance_are_on_every_line(
+        self, service_output: dict[str, Any]
+    ) -> None:
+        pytest.importorskip("common_utils.cfenv")
+        for line in json_lines(service_output["stdout"]):
+            assert line["app"] == "example-app"
+            assert line["instance"] == 3
+
+
+# --------------------------------------------------------------------------- setup_logging
+
+
+class TestSetupLogging:
+    def test_json_line_has_fields_in_logsearch_names(self) -> None:
+        out = io.StringIO()
+        setup_logging("debug", "json", out, environ={})
+        logging.getLogger("orders").debug("created %s", 7, extra={"order_id": 7})
+        (line,) = json_lines(out.getvalue())
+        assert line["level"] == "DEBUG"
+        assert line["logger"] == "orders"
+        assert line["message"] == "created 7"
+        assert line["order_id"] == 7
+        assert "request_id" not in line
+        assert "exception" not in line
+
+    def test_second_call_replaces_the_handler(self) -> None:
+        first, second = io.StringIO(), io.StringIO()
+        setup_logging(stream=first, environ={})
+        setup_logging(stream=second, environ={})
+        logging.getLogger("x").info("once")
+        ours = [h for h in logging.getLogger().handlers if h.get_name() == "common_utils.logs"]
+        assert len(ours) == 1
+        assert first.getvalue() == ""
+        assert len(json_lines(second.getvalue())) == 1
+
+    def test_level_comes_from_log_level_case_insensitively(self) -> None:
+        setup_logging(stream=io.StringIO(), environ={"LOG_LEVEL": " warning "})
+        assert logging.getLogger().level == logging.WARNING
+
+    def test_argument_wins_over_environment(self) -> None:
+        out = io.StringIO()
+        setup_logging(logging.ERROR, "text", out, environ={"LOG_LEVEL": "DEBUG", "LOG_FORMAT": "x"})
+        assert logging.getLogger().level == logging.ERROR
+        logging.getLogger("y").error("text line")
+        assert out.getvalue().endswith("ERROR    y [-] text line\n")
+
+    def test_empty_or_missing_log_level_means_info(self) -> None:
+        setup_logging(stream=io.StringIO(), environ={"LOG_LEVEL": ""})
+        assert logging.getLogger().level == logging.INFO
+        setup_logging(stream=io.StringIO(), environ={})
+        assert logging.getLogger().level == logging.INFO
+
+    def test_os_environ_and_sys_stdout_are_the_defaults(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        out = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setenv("LOG_LEVEL", "critical")
+        monkeypatch.delenv("LOG_FORMAT", raising=False)
+        monkeypatch.delenv("VCAP_APPLICATION", raising=False)
+        handler = setup_logging()
+        assert isinstance(handler, logging.StreamHandler)
+        assert handler.stream is out
+        assert logging.getLogger().level == logging.CRITICAL
+
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            (
+                {"environ": {"LOG_LEVEL": "LOUD"}},
+                "LOG_LEVEL='LOUD' is not a log level; use one of DEBUG, INFO, WARNING, ERROR, "
+                "CRITICAL",
+            ),
+            (
+                {"environ": {"LOG_FORMAT": "xml"}},
+                "LOG_FORMAT='xml' is not a log format; use one of json, text",
+            ),
+            ({"level": "verbose", "environ": {}}, "level='verbose' is not a log level"),
+            ({"level": 12, "environ": {}}, "level=12 is not a log level"),
+            ({"fmt": "yaml", "environ": {}}, "fmt='yaml' is not a log format"),
+        ],
+    )
+    def test_bad_setting_is_one_clear_error_naming_it(
+        self, kwargs: dict[str, Any], message: str
+    ) -> None:
+        with pytest.raises(LoggingConfigError) as info:
+            setup_logging(stream=io.StringIO(), **kwargs)
+        assert str(info.value).startswith(message)
+        assert isinstance(info.value, ValueError)
+
+    def test_terminal_defaults_to_text_and_pipe_to_json(self) -> None:
+        master, replica = os.openpty()
+        with os.fdopen(replica, "w") as tty, os.fdopen(master, "rb", buffering=0) as reader:
+            setup_logging(stream=tty, environ={})
+            logging.getLogger("t").info("hello tty")
+            assert b"INFO     t [-] hello tty" in reader.read(4096)
+        out = io.StringIO()
+        setup_logging(stream=out, environ={})
+        logging.getLogger("t").info("hello pipe")
+        assert json_lines(out.getvalue())[0]["message"] == "hello pipe"
+
+    def test_terminal_on_cloud_foundry_defaults_to_json(self) -> None:
+        master, replica = os.openpty()
+        with os.fdopen(replica, "w") as tty, os.fdopen(master, "rb", buffering=0) as reader:
+            setup_logging(stream=tty, environ={"VCAP_APPLICATION": VCAP_APPLICATION})
+            logging.getLogger("t").info("on cf")
+            line = reader.read(4096).decode().strip()
+        assert json.loads(line)["message"] == "on cf"
+
+    def test_stream_without_isatty_is_json(self) -> None:
+        class Sink:
+            def __init__(self) -> None:
+                self.parts: list[str] = []
+
+            def write(self, text: str) -> None:
+                self.parts.append(text)
+
+            def flush(self) -> None:
+                pass
+
+        sink = Sink()
+        setup_logging(stream=sink, environ={"LOG_FORMAT": ""})  # type: ignore[arg-type]
+        logging.getLogger("s").info("plain object")
+        assert json_lines("".join(sink.parts))[0]["message"] == "plain object"
+
+    def test_app_and_instance_come_from_cloud_foundry(self) -> None:
+        pytest.importorskip("common_utils.cfenv")
+        out = io.StringIO()
+        env = {"VCAP_APPLICATION": VCAP_APPLICATION, "CF_INSTANCE_INDEX": "2"}
+        setup_logging(stream=out, environ=env)
+        logging.getLogger("cf").info("hi")
+        line = json_lines(out.getvalue())[0]
+        assert (line["app"], line["instance"]) == ("example-app", 2)
+
+    def test_no_app_or_instance_off_cloud_foundry(self) -> None:
+        out = io.StringIO()
+        setup_logging(stream=out, environ={})
+        logging.getLogger("local").info("hi")
+        line = json_lines(out.getvalue())[0]
+        assert "app" not in line
+        assert "instance" not in line
+
+    def test_broken_vcap_document_logs_one_warning_and_does_not_stop_setup(self) -> None:
+        pytest.importorskip("common_utils.cfenv")
+        out = io.StringIO()
+        setup_logging(stream=out, environ={"VCAP_APPLICATION": "{not json " + SENTINEL})
+        logging.getLogger("after").info("still logging")
+        lines = json_lines(out.getvalue())
+        assert lines[0]["level"] == "WARNING"
+        assert "VCAP_APPLICATION" in lines[0]["message"]
+        assert lines[1]["message"] == "still logging"
+        assert SENTINEL not in out.getvalue()
+
+    def test_without_cfenv_module_logging_still_starts(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setitem(sys.modules, "common_utils.cfenv", None)  # import fails
+        out = io.StringIO()
+        setup_logging(stream=out, environ={"VCAP_APPLICATION": VCAP_APPLICATION})
+        logging.getLogger("x").info("hi")
+        assert "app" not in json_lines(out.getvalue())[0]
+
+    def test_exception_traceback_is_the_exception_field(self) -> None:
+        out = io.StringIO()
+        setup_logging(stream=out, environ={})
+        try:
+            {}["missing"]
+        except KeyError:
+            logging.getLogger("x").exception("lookup failed")
+        (line,) = json_lines(out.getvalue())
+        assert line["level"] == "ERROR"
+        assert line["exception"].startswith("Traceback (most recent call last):")
+        assert line["exception"].endswith("KeyError: 'missing'")
+        assert "exc_info" not in line
+
+    def test_extra_whose_str_raises_is_named_not_fatal(self) -> None:
+        class Unprintable:
+            def __str__(self) -> str:
+                raise RuntimeError("no str")
+
+        out = io.StringIO()
+        setup_logging(stream=out, environ={})
+        logging.getLogger("x").info("with bad extra", extra={"bad": Unprintable(), "n": {1, 2}})
+        line = json_lines(out.getvalue())[0]
+        assert line["bad"] == "<unprintable Unprintable>"
+        assert line["n"] == "{1, 2}"
+
+    def test_timestamp_is_utc_with_milliseconds(self) -> None:
+        assert logs._iso_utc(0.5) == "1970-01-01T00:00:00.500Z"
+        assert logs._iso_utc(86400.25) == "1970-01-02T00:00:00.250Z"
+        assert logs._iso_utc(86400.875) == "1970-01-02T00:00:00.875Z"
+
+    def test_newline_in_message_stays_inside_one_line(self) -> None:
+        out = io.StringIO()
+        setup_logging(stream=out, environ={"LOG_FORMAT": "JSON"})
+        logging.getLogger("x").info('two\nlines {"level": "ERROR"}\u2028')
+        (line,) = json_lines(out.getvalue())
+        assert line["message"] == 'two\nlines {"level": "ERROR"}\u2028'
+
+
+# --------------------------------------------------------------------------- middleware in-process
+
+
+class Subject:
+    subject = "svc-account"
+
+
+class AuthContext:
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.get_header("X-Test-Auth"):
+            req.context.auth = Subject()
+
+    async def process_request_async(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
+    ) -> None:
+        self.process_request(req, resp)
+
+
+class Echo:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, item: str) -> None:
+        logging.getLogger("echo").info("inside")
+        resp.media = {"request_id": current_request_id(), "item": item}
+
+    def on_get_stream(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.stream = io.BytesIO(b"12345")
+        if req.get_param("length"):
+            resp.content_length = 5
+
+    def on_get_empty(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.status = falcon.HTTP_204
+
+
+class AsyncEcho:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, item: str) -> None:
+        logging.getLogger("echo").info("inside")
+        resp.media = {"request_id": current_request_id(), "item": item}
+
+    async def on_get_stream(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        resp.stream = _chunks()
+
+
+async def _chunks() -> Any:
+    yield b"abc"
+
+
+def make_app(asgi: bool, **access: Any) -> Any:
+    middleware: list[Any] = [RequestIdMiddleware(), AuthContext(), AccessLogMiddleware(**access)]
+    if asgi:
+        app: Any = falcon.asgi.App(middleware=middleware)
+        app.add_route("/items/{item}", AsyncEcho())
+        app.add_route("/stream", AsyncEcho(), suffix="stream")
+    else:
+        app = falcon.App(middleware=middleware)
+        app.add_route("/items/{item}", Echo())
+        app.add_route("/stream", Echo(), suffix="stream")
+        app.add_route("/empty", Echo(), suffix="empty")
+    return app
+
+
+@pytest.fixture
+def captured() -> io.StringIO:
+    out = io.StringIO()
+    setup_logging("INFO", "json", out, environ={})
+    return out
+
+
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+class TestMiddleware:
+    def test_request_id_is_visible_inside_the_request_and_cleared_after(
+        self, asgi: bool, captured: io.StringIO
+    ) -> None:
+        client = falcon.testing.TestClient(make_app(asgi))
+        result = client.simulate_get(
+            "/items/a1", headers={"X-Request-Id": "req-1", "X-Test-Auth": "yes"}
+        )
+        assert result.json == {"request_id": "req-1", "item": "a1"}
+        assert result.headers["X-Request-Id"] == "req-1"
+        assert current_request_id() is None
+        inside, access = json_lines(captured.getvalue())
+        assert inside["request_id"] == access["request_id"] == "req-1"
+        assert access["subject"] == "svc-account"
+        assert access["route"] == "/items/{item}"
+        assert access["bytes"] == len(result.content)
+
+    @pytest.mark.parametrize(
+        "bad",
+        ["has space", "x" * 201, "tab\there", "é-non-ascii", ""],
+    )
+    def test_unsafe_ids_are_replaced_by_a_uuid4(
+        self, asgi: bool, captured: io.StringIO, bad: str
+    ) -> None:
+        client = falcon.testing.TestClient(make_app(asgi))
+        headers = {"X-Vcap-Request-Id": bad, "X-Request-Id": bad}
+        result = client.simulate_get("/items/b", headers=headers)
+        own = result.headers["X-Request-Id"]
+        assert own != bad
+        assert len(own) == 36
+        assert own.count("-") == 4
+
+    def test_longest_allowed_id_is_kept(self, asgi: bool, captured: io.StringIO) -> None:
+        client = falcon.testing.TestClient(make_app(asgi))
+        ok = "a" * 200
+        assert (
+            client.simulate_get("/items/c", headers={"X-Request-Id": ok}).headers["X-Request-Id"]
+            == ok
+        )
+
+    def test_unknown_route_is_logged_with_null_route(
+        self, asgi: bool, captured: io.StringIO
+    ) -> None:
+        client = falcon.testing.TestClient(make_app(asgi))
+        assert client.simulate_get("/nope", query_string="secret=" + SENTINEL).status_code == 404
+        (access,) = json_lines(captured.getvalue())
+        assert access["route"] is None
+        assert access["status"] == 404
+        assert access["path"] == "/nope"
+        assert "subject" not in access
+        assert SENTINEL not in captured.getvalue()
+
+    def test_stream_of_unknown_length_logs_null_bytes(
+        self, asgi: bool, captured: io.StringIO
+    ) -> None:
+        client = falcon.testing.TestClient(make_app(asgi))
+        assert client.simulate_get("/stream").status_code == 200
+        assert json_lines(captured.getvalue())[-1]["bytes"] is None
+
+    def test_access_log_is_skipped_when_info_is_disabled(self, asgi: bool) -> None:
+        out = io.StringIO()
+        setup_logging("WARNING", "json", out, environ={})
+        falcon.testing.TestClient(make_app(asgi)).simulate_get("/items/q")
+        assert out.getvalue() == ""
+
+
+class TestAccessLogOptions:
+    def test_stream_with_known_length_logs_it(self, captured: io.StringIO) -> None:
+        client = falcon.testing.TestClient(make_app(False))
+        client.simulate_get("/stream", query_string="length=1")
+        assert json_lines(captured.getvalue())[-1]["bytes"] == 5
+
+    def test_empty_body_is_zero_bytes(self, captured: io.StringIO) -> None:
+        client = falcon.testing.TestClient(make_app(False))
+        assert client.simulate_get("/empty").status_code == 204
+        assert json_lines(captured.getvalue())[-1]["bytes"] == 0
+
+    def test_redact_wins_over_headers_and_can_drop_user_agent(self, captured: io.StringIO) -> None:
+        app = make_app(
+            False,
+            logger=logging.getLogger("custom.access"),
+            headers=["X-Api-Key", "X-Trace", "User-Agent"],
+            redact={"x-api-key", "User-Agent"},
+        )
+        falcon.testing.TestClient(app).simulate_get(
+            "/items/z",
+            headers={"X-Api-Key": SENTINEL, "X-Trace": "t-1", "User-Agent": "agent/" + SENTINEL},
+        )
+        access = json_lines(captured.getvalue())[-1]
+        assert access["logger"] == "custom.access"
+        assert access["header_x_trace"] == "t-1"
+        assert "user_agent" not in access
+        assert SENTINEL not in captured.getvalue()
+
+    def test_response_without_start_time_has_null_duration(self, captured: io.StringIO) -> None:
+        class Stop:
+            def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+                resp.complete = True
+
+        # A middleware that ends the request before ours never lets ours see it start.
+        app = falcon.App(
+            middleware=[Stop(), AccessLogMiddleware()],  # type: ignore[arg-type]
+            independent_middleware=True,
+        )
+        falcon.testing.TestClient(app).simulate_get("/")
+        (access,) = json_lines(captured.getvalue())
+        assert access["duration_ms"] is None
+
+    def test_request_id_response_without_request_is_harmless(self) -> None:
+        class Stop:
+            def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+                resp.complete = True
+
+        app = falcon.App(
+            middleware=[Stop(), RequestIdMiddleware()],  # type: ignore[arg-type]
+            independent_middleware=True,
+        )
+        result = falcon.testing.TestClient(app).simulate_get("/")
+        assert "X-Request-Id" not in result.headers
+        assert current_request_id() is None
+
+
+def test_public_surface_is_listed() -> None:
+    assert set(logs.__all__) == {
+        "DEFAULT_REDACT",
+        "LOG_FORMATS",
+        "LOG_LEVELS",
+        "AccessLogMiddleware",
+        "LoggingConfigError",
+        "RequestIdMiddleware",
+        "current_request_id",
+        "setup_logging",
+    }
+    assert Path(logs.__file__).name == "logs.py"
