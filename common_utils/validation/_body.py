@@ -1,0 +1,95 @@
+"""Media type, size and strict JSON parsing of request bodies."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from common_utils.problems import ProblemError
+
+ACCEPTED_MEDIA_TYPES = ("application/json", "application/*+json")
+
+# JSON strings (unrolled-loop form: fast on long inputs) and everything but brackets.
+_JSON_STRING_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
+_EMPTY_PAIR_RE = re.compile(r"\[\]|\{\}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def problem(status: int, detail: str, **extensions: Any) -> ProblemError:
+    """Build a problem error with extension members."""
+    return ProblemError(status, detail=detail, extensions=extensions)
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Tell whether a Content-Type is JSON (any parameters, ``+json``) in UTF-8."""
+    media_type, _, parameters = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        return False
+    for parameter in parameters.split(";"):
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return False
+    return True
+
+
+def _too_deep(text: str, max_depth: int) -> bool:
+    """Tell whether brackets outside strings nest deeper than ``max_depth``."""
+    # PERF: each round strips the innermost pairs in C; a Python loop per
+    # character would cost more than parsing the JSON itself.
+    brackets = _NOT_BRACKET_RE.sub("", _JSON_STRING_RE.sub("", text))
+    for _ in range(max_depth):
+        stripped = _EMPTY_PAIR_RE.sub("", brackets)
+        if stripped == brackets:
+            return False  # unbalanced: malformed, the parser reports it
+        brackets = stripped
+    return bool(brackets)
+
+
+def parse_json(data: bytes, max_depth: int) -> Any:
+    """Parse a body as strict UTF-8 JSON; raise a 400 problem for anything else."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise problem(400, "The request body is not valid UTF-8.") from None
+    deep = f"The request body nests arrays and objects deeper than {max_depth} levels."
+    # PERF: counting is cheap; only bodies with enough brackets get the depth scan.
+    if text.count("[") + text.count("{") > max_depth and _too_deep(text, max_depth):
+        raise problem(400, deep)
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        raise problem(400, deep) from None
+    except json.JSONDecodeError as ex:
+        raise problem(
+            400, f"The request body is not valid JSON (line {ex.lineno}, column {ex.colno})."
+        ) from None
+    except ValueError:  # NaN/Infinity, or an integer with too many digits
+        raise problem(400, "The request body is not valid JSON.") from None
+
+
+def unsupported() -> ProblemError:
+    """Build the 415 problem that lists the accepted media types."""
+    return problem(
+        415,
+        "The request body must be JSON: " + ", ".join(ACCEPTED_MEDIA_TYPES) + " (UTF-8).",
+        accepted=list(ACCEPTED_MEDIA_TYPES),
+    )
+
+
+def too_large(limit: int) -> ProblemError:
+    """Build the 413 problem for a body above ``limit`` bytes."""
+    return problem(413, f"The request body exceeds {limit} bytes.", max_body_bytes=limit)

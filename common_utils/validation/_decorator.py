@@ -1,0 +1,283 @@
+"""The ``validate`` decorator, its spec and the per-responder checker."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import falcon
+from falcon._typing import _UNSET
+
+from common_utils.validation._body import (
+    is_json_media_type,
+    parse_json,
+    problem,
+    too_large,
+    unsupported,
+)
+from common_utils.validation._errors import FlatErrors
+from common_utils.validation._validator import Validator, params_schema
+
+if TYPE_CHECKING:
+    import falcon.asgi
+
+_T = TypeVar("_T")
+_SPEC_ATTR = "__validation_spec__"
+
+
+@dataclass(frozen=True)
+class ValidationSpec:
+    """What :func:`validate` checks for one responder (read by ``common_utils.openapi``).
+
+    Attributes:
+        body: The Cerberus schema of the JSON body, or ``None``.
+        params: The Cerberus schema of the query parameters, or ``None``.
+        allow_unknown: Whether fields not in the schema are accepted.
+        purge_unknown: Whether fields not in the schema are dropped.
+        update: Whether ``required`` is ignored (partial updates, PATCH).
+        error_status: Status of schema failures (422 or 400).
+        max_body_bytes: Largest accepted body; larger bodies get 413.
+        max_depth: Deepest accepted nesting of arrays and objects.
+
+    Example:
+        >>> class R:
+        ...     @validate(params={"limit": {"type": "integer"}})
+        ...     def on_get(self, req, resp): ...
+        >>> validation_spec_of(R.on_get).params
+        {'limit': {'type': 'integer'}}
+    """
+
+    body: dict[str, Any] | None
+    params: dict[str, Any] | None
+    allow_unknown: bool = False
+    purge_unknown: bool = False
+    update: bool = False
+    error_status: int = 422
+    max_body_bytes: int = 1024 * 1024
+    max_depth: int = 64
+
+
+def validation_spec_of(responder: Any) -> ValidationSpec | None:
+    """Return the :class:`ValidationSpec` of a responder, or ``None``.
+
+    Works on functions, bound methods and ``falcon.before`` wrappers stacked
+    on top of :func:`validate` (``functools.wraps`` carries the spec along).
+
+    Args:
+        responder: A responder function or method.
+
+    Returns:
+        The spec :func:`validate` attached, or ``None`` if it was not decorated.
+
+    Example:
+        >>> class R:
+        ...     @validate(body={"name": {"type": "string"}})
+        ...     def on_post(self, req, resp): ...
+        ...     def on_get(self, req, resp): ...
+        >>> validation_spec_of(R().on_post).body, validation_spec_of(R.on_get)
+        ({'name': {'type': 'string'}}, None)
+    """
+    spec = getattr(responder, _SPEC_ATTR, None)
+    return spec if isinstance(spec, ValidationSpec) else None
+
+
+def validate(
+    body: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    allow_unknown: bool = False,
+    purge_unknown: bool = False,
+    update: bool = False,
+    error_status: int = 422,
+    max_body_bytes: int = 1024 * 1024,
+    max_depth: int = 64,
+    validator_class: type[Validator] = Validator,
+) -> Callable[[_T], _T]:
+    """Validate the JSON body and query parameters of a responder or resource.
+
+    The schemas are checked when the decorator is applied, so an invalid
+    schema raises :class:`cerberus.SchemaError` at import time. On a class,
+    every ``on_*`` responder without its own ``@validate`` is wrapped.
+
+    On success ``req.context.body`` holds the normalized body (coerced,
+    defaults set) and ``req.context.params`` the normalized query parameters;
+    ``req.get_media()`` returns the parsed body.
+
+    Args:
+        body: Cerberus schema of the JSON object body; ``None`` skips the body.
+        params: Cerberus schema of the query parameters; ``None`` skips them.
+            Fields typed ``integer``, ``float``, ``number`` or ``boolean``
+            without a ``coerce`` rule get the matching named coercer.
+
+    Keyword Args:
+        allow_unknown: Accept fields that the schema does not name.
+        purge_unknown: Drop fields that the schema does not name.
+        update: Ignore ``required`` (for partial updates such as PATCH).
+        error_status: Status for schema failures: 422 (default) or 400.
+        max_body_bytes: Largest body accepted (Content-Length and bytes read);
+            larger bodies get 413.
+        max_depth: Deepest nesting of arrays and objects accepted; deeper
+            bodies get 400.
+        validator_class: A :class:`Validator` subclass with custom rules.
+
+    Returns:
+        A decorator for a responder function or a resource class.
+
+    Raises:
+        cerberus.SchemaError: A schema is invalid.
+        ValueError: A keyword argument is out of range.
+        TypeError: The decorated object is neither a function nor a class.
+
+    Example:
+        >>> class Orders:
+        ...     @validate(body={"quantity": {"type": "integer", "min": 1}},
+        ...               params={"dry_run": {"type": "boolean"}})
+        ...     def on_post(self, req, resp):
+        ...         resp.media = {"qty": req.context.body["quantity"],
+        ...                       "dry": req.context.params.get("dry_run", False)}
+    """
+    if body is None and params is None:
+        raise ValueError("validate() needs a body schema, a params schema or both")
+    if error_status not in (400, 422):
+        raise ValueError(f"error_status must be 400 or 422, not {error_status!r}")
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes!r}")
+    if max_depth < 1:
+        raise ValueError(f"max_depth must be positive, not {max_depth!r}")
+    spec = ValidationSpec(
+        body=copy.deepcopy(dict(body)) if body is not None else None,
+        params=copy.deepcopy(dict(params)) if params is not None else None,
+        allow_unknown=allow_unknown,
+        purge_unknown=purge_unknown,
+        update=update,
+        error_status=error_status,
+        max_body_bytes=max_body_bytes,
+        max_depth=max_depth,
+    )
+    checker = _Checker(spec, validator_class)
+
+    def decorator(target: _T) -> _T:
+        if inspect.isclass(target):
+            for name, member in list(vars(target).items()):
+                if name.startswith("on_") and callable(member) and not hasattr(member, _SPEC_ATTR):
+                    setattr(target, name, _wrap(member, checker))
+            return target
+        if callable(target):
+            return cast(_T, _wrap(target, checker))
+        raise TypeError(f"@validate decorates a responder or a resource class, not {target!r}")
+
+    return decorator
+
+
+def _wrap(responder: Callable[..., Any], checker: _Checker) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(responder):
+
+        @functools.wraps(responder)
+        async def async_wrapper(
+            resource: Any, req: falcon.asgi.Request, resp: Any, *args: Any, **kwargs: Any
+        ) -> Any:
+            checker.check_params(req)
+            if checker.has_body:
+                data = None
+                if checker.needs_read(req):
+                    data = await req.stream.read(checker.spec.max_body_bytes + 1)
+                checker.check_body(req, data)
+            return await responder(resource, req, resp, *args, **kwargs)
+
+        wrapper: Callable[..., Any] = async_wrapper
+    else:
+
+        @functools.wraps(responder)
+        def sync_wrapper(
+            resource: Any, req: falcon.Request, resp: falcon.Response, *args: Any, **kwargs: Any
+        ) -> Any:
+            checker.check_params(req)
+            if checker.has_body:
+                data = None
+                if checker.needs_read(req):
+                    data = req.bounded_stream.read(checker.spec.max_body_bytes + 1)
+                checker.check_body(req, data)
+            return responder(resource, req, resp, *args, **kwargs)
+
+        wrapper = sync_wrapper
+    setattr(wrapper, _SPEC_ATTR, checker.spec)
+    return wrapper
+
+
+class _Checker:
+    """The per-decoration state: spec, schemas and one validator per thread."""
+
+    def __init__(self, spec: ValidationSpec, validator_class: type[Validator]) -> None:
+        self.spec = spec
+        self.has_body = spec.body is not None
+        self._validator_class = validator_class
+        self._schemas: dict[str, dict[str, Any]] = {}
+        if spec.body is not None:
+            self._schemas["body"] = spec.body
+        if spec.params is not None:
+            self._schemas["params"] = params_schema(spec.params)
+        self._local = threading.local()
+        for kind in self._schemas:  # check the schemas now: fail at import, not per request
+            self._validator(kind)
+
+    def _validator(self, kind: str) -> Validator:
+        # Cerberus validators keep per-call state: never share one between threads.
+        validator = cast("Validator | None", getattr(self._local, kind, None))
+        if validator is None:
+            validator = self._validator_class(
+                self._schemas[kind],
+                allow_unknown=self.spec.allow_unknown,
+                purge_unknown=self.spec.purge_unknown,
+                error_handler=FlatErrors,
+            )
+            setattr(self._local, kind, validator)
+        return validator
+
+    def _check(self, kind: str, document: Mapping[str, Any], noun: str) -> Any:
+        validator = self._validator(kind)
+        if validator.validate(document, update=self.spec.update):
+            return validator.document
+        errors = validator.errors
+        plural = "s are" if len(errors) != 1 else " is"
+        raise problem(
+            self.spec.error_status, f"{len(errors)} {noun}{plural} invalid", errors=errors
+        )
+
+    def check_params(self, req: falcon.Request) -> None:
+        if "params" in self._schemas:
+            req.context.params = self._check("params", req.params, "query parameter")
+
+    def needs_read(self, req: falcon.Request) -> bool:
+        """Check the headers; tell whether the body must still be read."""
+        content_type = req.content_type
+        if content_type is not None and not is_json_media_type(content_type):
+            raise unsupported()
+        if getattr(req, "_media", _UNSET) is not _UNSET:
+            return False  # another component already called get_media()
+        length = req.content_length
+        if length is not None and length > self.spec.max_body_bytes:
+            raise too_large(self.spec.max_body_bytes)
+        return True
+
+    def check_body(self, req: falcon.Request, data: bytes | None) -> None:
+        if data is None:
+            document = req._media
+            if req.content_type is None:
+                raise unsupported()
+        else:
+            if len(data) > self.spec.max_body_bytes:
+                raise too_large(self.spec.max_body_bytes)
+            if not data:
+                raise problem(400, "A JSON object request body is required.")
+            if req.content_type is None:
+                raise unsupported()
+            document = parse_json(data, self.spec.max_depth)
+            req._media = document
+        if type(document) is not dict:
+            raise problem(400, "The request body must be a JSON object.")
+        req.context.body = self._check("body", document, "field")

@@ -1,0 +1,97 @@
+"""Cerberus errors as a flat, sorted list of ``{"field", "message"}`` without values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import cerberus.errors
+
+_MESSAGES: dict[int, str] = {
+    cerberus.errors.REQUIRED_FIELD.code: "required field",
+    cerberus.errors.UNKNOWN_FIELD.code: "unknown field",
+    cerberus.errors.DEPENDENCIES_FIELD.code: "depends on field(s) {constraint}",
+    cerberus.errors.DEPENDENCIES_FIELD_VALUE.code: "depends on field(s) {constraint}",
+    cerberus.errors.EXCLUDES_FIELD.code: "must not be present with {constraint}",
+    cerberus.errors.EMPTY_NOT_ALLOWED.code: "empty values not allowed",
+    cerberus.errors.NOT_NULLABLE.code: "null value not allowed",
+    cerberus.errors.BAD_TYPE.code: "must be of {constraint} type",
+    cerberus.errors.BAD_TYPE_FOR_SCHEMA.code: "must be of dict type",
+    cerberus.errors.ITEMS_LENGTH.code: "must have exactly {count} items",
+    cerberus.errors.MIN_LENGTH.code: "min length is {constraint}",
+    cerberus.errors.MAX_LENGTH.code: "max length is {constraint}",
+    cerberus.errors.REGEX_MISMATCH.code: "value does not match regex '{constraint}'",
+    cerberus.errors.MIN_VALUE.code: "min value is {constraint}",
+    cerberus.errors.MAX_VALUE.code: "max value is {constraint}",
+    cerberus.errors.UNALLOWED_VALUE.code: "unallowed value, allowed: {constraint}",
+    cerberus.errors.UNALLOWED_VALUES.code: "unallowed values, allowed: {constraint}",
+    cerberus.errors.FORBIDDEN_VALUE.code: "forbidden value",
+    cerberus.errors.FORBIDDEN_VALUES.code: "forbidden values",
+    cerberus.errors.MISSING_MEMBERS.code: "must contain {constraint}",
+    cerberus.errors.COERCION_FAILED.code: "cannot be coerced",
+    cerberus.errors.RENAMING_FAILED.code: "cannot be renamed",
+    cerberus.errors.READONLY_FIELD.code: "field is read-only",
+    cerberus.errors.SETTING_DEFAULT_FAILED.code: "default value cannot be set",
+    cerberus.errors.NONEOF.code: "must not match any of the allowed definitions",
+    cerberus.errors.ONEOF.code: "must match exactly one of the allowed definitions",
+    cerberus.errors.ANYOF.code: "must match at least one of the allowed definitions",
+    cerberus.errors.ALLOF.code: "must match all of the allowed definitions",
+}
+
+
+class FlatErrors(cerberus.errors.BaseErrorHandler):  # type: ignore[misc]
+    """Cerberus error handler that returns a flat, sorted list of field errors."""
+
+    def __call__(self, errors: Iterable[Any]) -> list[dict[str, str]]:
+        leaves: list[Any] = []
+        _collect(errors, leaves)
+        # A value that cannot be coerced also fails its type rule: report the cause only.
+        uncoerced = {
+            e.document_path for e in leaves if e.code == cerberus.errors.COERCION_FAILED.code
+        }
+        leaves = [
+            e
+            for e in leaves
+            if e.document_path not in uncoerced or e.code == cerberus.errors.COERCION_FAILED.code
+        ]
+        leaves.sort(key=lambda e: (_path_key(e.document_path), e.code))
+        return [{"field": _dotted(e.document_path), "message": _message(e)} for e in leaves]
+
+
+def _collect(errors: Iterable[Any], out: list[Any]) -> None:
+    for error in errors:
+        # A logic error (anyof ...) is one message; other groups only wrap their children.
+        if error.is_logic_error or not error.child_errors:
+            out.append(error)
+        else:
+            _collect(error.child_errors, out)
+
+
+def _path_key(path: tuple[Any, ...]) -> tuple[tuple[int, int, str], ...]:
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    # JSON-Pointer-style escapes keep a key containing "." unambiguous.
+    return ".".join(
+        str(p) if isinstance(p, int) else str(p).replace("~", "~0").replace(".", "~1") for p in path
+    )
+
+
+def _fmt(constraint: Any) -> str:
+    if isinstance(constraint, (list, tuple, set, frozenset, dict)):
+        return ", ".join(sorted(str(c) for c in constraint))
+    return str(constraint)
+
+
+def _message(error: Any) -> str:
+    if error.code == cerberus.errors.CUSTOM.code and error.info and isinstance(error.info[0], str):
+        return error.info[0]  # written by the schema author in a custom rule
+    template = _MESSAGES.get(error.code, "is invalid")
+    constraint = error.constraint
+    if error.code == cerberus.errors.BAD_TYPE.code and isinstance(constraint, (list, tuple)):
+        shown = " or ".join(str(c) for c in constraint)
+    else:
+        shown = _fmt(constraint)
+    count = len(constraint) if isinstance(constraint, (list, tuple)) else 0
+    return template.format(constraint=shown, count=count)
