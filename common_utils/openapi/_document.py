@@ -1,0 +1,390 @@
+"""Build the OpenAPI 3.1 document of a Falcon app from its routes and schemas."""
+
+from __future__ import annotations
+
+import ast
+import gc
+import inspect
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import falcon
+import falcon.inspect
+
+from common_utils.openapi._convert import cerberus_rules_to_json_schema, cerberus_to_json_schema
+from common_utils.problems import PROBLEM_JSON
+
+__all__ = ["build_document", "operation"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_DOC_ATTR = "__openapi_operation__"
+_FIELD_RE = re.compile(r"{(?P<name>\w+)(?::(?P<conv>\w+)(?:\((?P<args>.*?)\))?)?}")
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_VALIDATION_REF = {"$ref": "#/components/schemas/ValidationProblem"}
+_SCHEME = "bearerAuth"
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string", "format": "uri-reference", "default": "about:blank"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "format": "uri-reference"},
+    },
+    "required": ["title", "status"],
+}
+VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "allOf": [
+        _PROBLEM_REF,
+        {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                        "required": ["field", "message"],
+                    },
+                }
+            },
+        },
+    ],
+}
+_ERROR_TEXT = {
+    400: "Bad request: malformed JSON, a body that is not an object, or a bad query parameter.",
+    401: "Missing or invalid bearer token.",
+    403: "The token lacks a required scope.",
+    413: "The body is larger than the limit.",
+    415: "The body is not JSON (`application/json` or a `+json` type).",
+    422: "The body or a query parameter does not match the schema.",
+}
+
+
+def operation(
+    *,
+    summary: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    responses: Mapping[int | str, str | Mapping[str, Any]] | None = None,
+    response_schema: Mapping[str, Any] | None = None,
+    deprecated: bool = False,
+) -> Callable[[_F], _F]:
+    """Document a responder beyond what its docstring and schemas say.
+
+    Without it, the first line of the responder's docstring is the summary and
+    the rest its description.
+
+    Keyword Args:
+        summary: One-line summary.
+        description: Longer description (CommonMark).
+        tags: Tags that group the operation in Swagger UI (default: the
+            resource class name).
+        responses: Extra responses: status -> description, or an OpenAPI
+            Response Object. They replace the generated ones of that status.
+        response_schema: JSON Schema of the ``application/json`` body of the
+            ``200`` response.
+        deprecated: Mark the operation deprecated.
+
+    Returns:
+        A decorator that returns the responder unchanged (it only attaches data).
+
+    Example:
+        >>> class Things:
+        ...     @operation(summary="List things", response_schema={"type": "array"})
+        ...     def on_get(self, req, resp):
+        ...         resp.media = []
+    """
+    data: dict[str, Any] = {
+        "summary": summary,
+        "description": description,
+        "tags": list(tags) if tags is not None else None,
+        "responses": dict(responses or {}),
+        "response_schema": dict(response_schema) if response_schema is not None else None,
+        "deprecated": deprecated,
+    }
+
+    def decorator(responder: _F) -> _F:
+        setattr(responder, _DOC_ATTR, data)
+        return responder
+
+    return decorator
+
+
+def build_document(
+    app: falcon.App[Any, Any],
+    *,
+    info: dict[str, Any],
+    servers: list[dict[str, Any]] | None,
+    auth: Any,
+    exclude: Iterable[str],
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the OpenAPI document and the dropped-rule list."""
+    excluded = set(exclude)
+    paths: dict[str, Any] = {}
+    dropped: list[str] = []
+    uses_validation = False
+    routes = falcon.inspect.inspect_routes(app)
+    classes = _ClassFinder()
+    for route in routes:
+        if route.path in excluded:
+            continue
+        path, path_params = _path(route.path)
+        resource_class = classes.find(route)
+        item: dict[str, Any] = {}
+        for method in route.methods:
+            if method.internal:
+                continue
+            responder = (
+                getattr(resource_class, method.function_name, None) if resource_class else None
+            )
+            op, op_dropped, validated = _operation(
+                route.path,
+                method.method,
+                responder,
+                resource_class,
+                route.class_name,
+                path_params,
+                auth,
+            )
+            uses_validation = uses_validation or validated
+            dropped.extend(f"{method.method} {path} {d}" for d in op_dropped)
+            item[method.method.lower()] = op
+        if item:
+            paths[path] = item
+    schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    if uses_validation:
+        schemas["ValidationProblem"] = VALIDATION_PROBLEM_SCHEMA
+    components: dict[str, Any] = {"schemas": schemas}
+    document: dict[str, Any] = {"openapi": "3.1.0", "info": info}
+    if servers:
+        document["servers"] = servers
+    document["paths"] = paths
+    if auth is not None:
+        components["securitySchemes"] = {
+            _SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
+        document["security"] = [{_SCHEME: []}]
+    document["components"] = components
+    return document, dropped
+
+
+class _ClassFinder:
+    """Find a resource class from what falcon.inspect reports of a route.
+
+    A candidate is a class of that name whose responders are defined where
+    falcon.inspect says they are (class sources need not be readable).
+    """
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, list[type]] | None = None
+
+    def find(self, route: falcon.inspect.RouteInfo) -> type | None:
+        module = _module_of(route.source_info.rpartition(":")[0])
+        candidate = getattr(module, route.class_name, None) if module is not None else None
+        if isinstance(candidate, type) and _matches(candidate, route):
+            return candidate
+        # Classes defined inside functions are no module attribute: look them up once.
+        if self._by_name is None:
+            self._by_name = {}
+            for obj in gc.get_objects():
+                if isinstance(obj, type):
+                    self._by_name.setdefault(obj.__name__, []).append(obj)
+        for cls in reversed(self._by_name.get(route.class_name, [])):
+            if _matches(cls, route):
+                return cls
+        return None
+
+
+def _matches(cls: type, route: falcon.inspect.RouteInfo) -> bool:
+    return all(
+        _source_info(getattr(cls, m.function_name, None)) == m.source_info
+        for m in route.methods
+        if not m.internal
+    )
+
+
+def _module_of(file: str) -> Any:
+    wanted = os.path.realpath(file)
+    for module in list(sys.modules.values()):
+        module_file = getattr(module, "__file__", None)
+        if module_file and os.path.realpath(module_file) == wanted:
+            return module
+    return None
+
+
+def _source_info(obj: Any) -> str | None:
+    try:
+        return f"{inspect.getsourcefile(obj)}:{inspect.findsource(obj)[1]}"
+    except Exception:  # noqa: BLE001 - like falcon.inspect: unreadable source is no error
+        return None
+
+
+def _path(template: str) -> tuple[str, list[dict[str, Any]]]:
+    """Turn a Falcon URI template into an OpenAPI path and its parameters."""
+    params: list[dict[str, Any]] = []
+
+    def field(match: re.Match[str]) -> str:
+        params.append(
+            {
+                "name": match["name"],
+                "in": "path",
+                "required": True,
+                "schema": _converter_schema(match["conv"], match["args"]),
+            }
+        )
+        return "{" + match["name"] + "}"
+
+    return _FIELD_RE.sub(field, template), params
+
+
+def _converter_schema(converter: str | None, args: str | None) -> dict[str, Any]:
+    if converter == "int":
+        schema: dict[str, Any] = {"type": "integer"}
+        kwargs = _converter_args(args, ("num_digits", "min", "max"))
+        if isinstance(kwargs.get("min"), int):
+            schema["minimum"] = kwargs["min"]
+        if isinstance(kwargs.get("max"), int):
+            schema["maximum"] = kwargs["max"]
+        if kwargs.get("num_digits") is None:
+            schema["minimum"] = max(schema.get("minimum", 0), 0)
+        return schema
+    if converter == "float":
+        return {"type": "number"}
+    if converter == "uuid":
+        return {"type": "string", "format": "uuid"}
+    if converter == "dt":
+        return {"type": "string"}
+    return {"type": "string", "pattern": "^[^/]+$"}
+
+
+def _converter_args(args: str | None, names: tuple[str, ...]) -> dict[str, Any]:
+    if not args:
+        return {}
+    try:
+        call = ast.parse(f"f({args})", mode="eval").body
+        assert isinstance(call, ast.Call)  # noqa: S101 - f(...) always parses to a call
+        values = {names[i]: ast.literal_eval(a) for i, a in enumerate(call.args[: len(names)])}
+        values.update({k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg})
+    except (SyntaxError, ValueError):
+        return {}
+    return values
+
+
+def _docstring(responder: Any) -> tuple[str | None, str | None]:
+    doc = inspect.getdoc(responder) if responder is not None else None
+    if not doc:
+        return None, None
+    summary, _, rest = doc.partition("\n")
+    return summary.strip() or None, rest.strip() or None
+
+
+def _operation(
+    template: str,
+    method: str,
+    responder: Any,
+    resource_class: type | None,
+    class_name: str,
+    path_params: list[dict[str, Any]],
+    auth: Any,
+) -> tuple[dict[str, Any], list[str], bool]:
+    from common_utils.validation import validation_spec_of
+
+    extra: dict[str, Any] = getattr(responder, _DOC_ATTR, None) or {}
+    summary, description = _docstring(responder)
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", _FIELD_RE.sub(r"\g<name>", template)).strip("_")
+    op: dict[str, Any] = {
+        "operationId": f"{method.lower()}_{slug}" if slug else method.lower(),
+        "tags": extra.get("tags") or [class_name],
+    }
+    summary = extra.get("summary") or summary
+    description = extra.get("description") or description
+    if summary:
+        op["summary"] = summary
+    if description:
+        op["description"] = description
+    if extra.get("deprecated"):
+        op["deprecated"] = True
+    parameters = list(path_params)
+    dropped: list[str] = []
+    errors: dict[int, Any] = {}
+    spec = validation_spec_of(responder) if responder is not None else None
+    if spec is not None:
+        errors[400] = _PROBLEM_REF
+        errors[spec.error_status] = _VALIDATION_REF
+        for name, rules in (spec.params or {}).items():
+            conv = cerberus_rules_to_json_schema(rules, coerce=False)
+            dropped.extend(f"params.{name}: {d}" for d in conv.dropped)
+            param: dict[str, Any] = {"name": name, "in": "query", "schema": conv.schema}
+            if rules.get("required") and not spec.update:
+                param["required"] = True
+            parameters.append(param)
+        if spec.body is not None:
+            conv = cerberus_to_json_schema(
+                spec.body,
+                allow_unknown=spec.allow_unknown,
+                purge_unknown=spec.purge_unknown,
+                update=spec.update,
+            )
+            dropped.extend(f"body.{d}" for d in conv.dropped)
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": conv.schema}},
+            }
+            errors[413] = _PROBLEM_REF
+            errors[415] = _PROBLEM_REF
+    if parameters:
+        op["parameters"] = parameters
+    if auth is not None:
+        _security(op, errors, auth, template, method, responder, resource_class)
+    op["responses"] = _responses(extra, errors)
+    if dropped:
+        op["x-dropped-rules"] = dropped
+    return op, dropped, spec is not None
+
+
+def _security(
+    op: dict[str, Any],
+    errors: dict[int, Any],
+    auth: Any,
+    template: str,
+    method: str,
+    responder: Any,
+    resource_class: type | None,
+) -> None:
+    from common_utils.auth import scopes_required_by
+
+    if auth.is_exempt(template, method, resource_class):
+        op["security"] = []
+        return
+    scopes = list(scopes_required_by(responder)) if responder is not None else []
+    if scopes:
+        op["security"] = [{_SCHEME: scopes}]
+        errors[403] = _PROBLEM_REF
+    errors.setdefault(400, _PROBLEM_REF)
+    errors[401] = _PROBLEM_REF
+
+
+def _responses(extra: Mapping[str, Any], errors: Mapping[int, Any]) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": "OK"}
+    if extra.get("response_schema") is not None:
+        success["content"] = {"application/json": {"schema": extra["response_schema"]}}
+    custom = {str(k): v for k, v in (extra.get("responses") or {}).items()}
+    responses: dict[str, Any] = {}
+    if not any(k.startswith("2") for k in custom) or "200" in custom:
+        responses["200"] = success
+    for status in sorted(errors):
+        responses[str(status)] = {
+            "description": _ERROR_TEXT[status],
+            "content": {PROBLEM_JSON: {"schema": errors[status]}},
+        }
+    for key, value in custom.items():
+        if isinstance(value, str):
+            value = {**responses.get(key, {}), "description": value}
+        responses[key] = dict(value)
+    return dict(sorted(responses.items()))

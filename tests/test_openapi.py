@@ -1,0 +1,391 @@
+"""OpenAPI document, Swagger UI routes and the operation decorator of common_utils.openapi."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+from pathlib import Path
+from typing import Any, ClassVar
+
+import falcon
+import falcon.testing
+import pytest
+from jsonschema import Draft202012Validator
+
+from common_utils.auth import JWTAuthMiddleware, require_scopes
+from common_utils.openapi import OpenAPI, operation
+from common_utils.openapi._swagger import swagger_ui_static_dir
+from common_utils.problems import problem_error_serializer
+from common_utils.validation import validate
+
+SECRET = "s" * 40
+
+
+class Orders:
+    """Orders of the shop."""
+
+    auth: ClassVar[dict[str, Any]] = {"exempt_methods": ["GET"]}
+
+    @validate(
+        body={
+            "sku": {"type": "string", "required": True, "regex": "[A-Z0-9-]{3,32}"},
+            "quantity": {"type": "integer", "min": 1, "coerce": int},
+            "note": {"type": "string", "check_with": lambda f, v, e: None},
+        },
+        params={"dry_run": {"type": "boolean"}, "shop": {"type": "string", "required": True}},
+    )
+    @falcon.before(require_scopes("orders.write"))
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Create an order.
+
+        The body is validated.
+        """
+        resp.media = req.context.body
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = []
+
+    @operation(
+        summary="One order",
+        description="By id.",
+        tags=["orders"],
+        response_schema={"type": "object"},
+        responses={404: "No such order", 200: "The order"},
+        deprecated=True,
+    )
+    def on_get_item(self, req: falcon.Request, resp: falcon.Response, order_id: int) -> None:
+        resp.media = {"id": order_id}
+
+    @operation(responses={201: {"description": "Created"}})
+    @validate(body={"a": {}}, update=True, error_status=400)
+    def on_patch_item(self, req: falcon.Request, resp: falcon.Response, order_id: int) -> None:
+        resp.status = falcon.HTTP_201
+
+
+class Search:
+    @validate(params={"q": {"type": "string"}})
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = []
+
+
+class Empty:
+    """A resource without responders: Falcon answers 405 to everything."""
+
+
+class Files:
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, uid: str, at: str, rest: str
+    ) -> None:
+        resp.media = {}
+
+
+def make_app(*, with_auth: bool = True) -> tuple[falcon.App, OpenAPI]:
+    auth = (
+        JWTAuthMiddleware(
+            secret=SECRET,
+            issuer="i",
+            audience="a",
+            algorithms=["HS256"],
+            exempt_routes=["/openapi.json", "/docs", "/docs/{name}"],
+        )
+        if with_auth
+        else None
+    )
+    app = falcon.App(middleware=[auth] if auth else [])
+    app.set_error_serializer(problem_error_serializer)
+    app.add_route("/orders", Orders())
+    app.add_route("/orders/{order_id:int(min=1)}", Orders(), suffix="item")
+    app.add_route("/search", Search())
+    app.add_route("/empty", Empty())
+    app.add_route("/files/{uid:uuid}/{at:dt}/{rest}", Files())
+    app.add_route("/n/{x:int(3)}/{y:float}/{z:int(max=9)}/{w:int(bad}", Files())
+    docs = OpenAPI(
+        app,
+        title="shop",
+        version="1.2.3",
+        auth=auth,
+        description="The shop.",
+        summary="Shop API",
+        servers=["https://shop.example", {"url": "/", "description": "here"}],
+    )
+    docs.register()
+    return app, docs
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    app, _ = make_app()
+    return falcon.testing.TestClient(app).simulate_get("/openapi.json").json
+
+
+def test_document_is_a_valid_openapi_31_document_with_info_and_servers(document):
+    assert document["openapi"] == "3.1.0"
+    assert document["info"] == {
+        "title": "shop",
+        "version": "1.2.3",
+        "summary": "Shop API",
+        "description": "The shop.",
+    }
+    assert document["servers"] == [
+        {"url": "https://shop.example"},
+        {"url": "/", "description": "here"},
+    ]
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+def test_own_routes_are_not_documented(document):
+    assert set(document["paths"]) == {
+        "/orders",
+        "/orders/{order_id}",
+        "/search",
+        "/files/{uid}/{at}/{rest}",
+        "/n/{x}/{y}/{z}/{w:int(bad}",
+    }
+
+
+def test_validated_post_documents_body_params_scopes_and_problem_responses(document):
+    op = document["paths"]["/orders"]["post"]
+    assert op["summary"] == "Create an order."
+    assert op["description"] == "The body is validated."
+    assert op["tags"] == ["Orders"]
+    assert op["operationId"] == "post_orders"
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["sku"]
+    assert body["additionalProperties"] is False
+    assert body["properties"]["sku"]["pattern"] == "^(?:[A-Z0-9-]{3,32}$)"
+    assert {"type": "string", "pattern": r"^\s*[+-]?\d[\d_]*\s*$"} in body["properties"][
+        "quantity"
+    ]["anyOf"]
+    assert op["parameters"] == [
+        {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "shop", "in": "query", "schema": {"type": "string"}, "required": True},
+    ]
+    assert op["security"] == [{"bearerAuth": ["orders.write"]}]
+    assert set(op["responses"]) == {"200", "400", "401", "403", "413", "415", "422"}
+    assert op["responses"]["422"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/ValidationProblem"
+    }
+    assert op["x-dropped-rules"] == ["body.note: check_with"]
+    assert document["security"] == [{"bearerAuth": []}]
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_exempt_method_is_public(document):
+    op = document["paths"]["/orders"]["get"]
+    assert op["security"] == []
+    assert op["responses"] == {"200": {"description": "OK"}}
+
+
+def test_operation_decorator_overrides_summary_tags_and_responses(document):
+    op = document["paths"]["/orders/{order_id}"]["get"]
+    assert op["summary"] == "One order"
+    assert op["description"] == "By id."
+    assert op["tags"] == ["orders"]
+    assert op["deprecated"] is True
+    assert op["responses"]["200"] == {
+        "description": "The order",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    assert op["responses"]["404"] == {"description": "No such order"}
+    assert op["parameters"][0]["schema"] == {"type": "integer", "minimum": 1}
+
+
+def test_custom_success_status_replaces_default_200_and_update_drops_required(document):
+    op = document["paths"]["/orders/{order_id}"]["patch"]
+    assert "200" not in op["responses"]
+    assert op["responses"]["201"] == {"description": "Created"}
+    assert "422" not in op["responses"]
+    assert op["responses"]["400"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/ValidationProblem"
+    }
+    assert "security" not in op  # the document-wide bearer requirement applies
+
+
+def test_path_converters_become_parameter_schemas(document):
+    files = {
+        p["name"]: p["schema"]
+        for p in document["paths"]["/files/{uid}/{at}/{rest}"]["get"]["parameters"]
+    }
+    assert files == {
+        "uid": {"type": "string", "format": "uuid"},
+        "at": {"type": "string"},
+        "rest": {"type": "string", "pattern": "^[^/]+$"},
+    }
+    nums = {
+        p["name"]: p["schema"]
+        for p in document["paths"]["/n/{x}/{y}/{z}/{w:int(bad}"]["get"]["parameters"]
+    }
+    assert nums == {
+        "x": {"type": "integer"},
+        "y": {"type": "number"},
+        "z": {"type": "integer", "maximum": 9, "minimum": 0},
+    }
+
+
+def test_document_is_built_once_and_dropped_rules_listed():
+    _, docs = make_app()
+    assert docs.document() is docs.document()
+    assert docs.dropped_rules == ["POST /orders body.note: check_with"]
+    assert repr(docs) == "OpenAPI(title='shop', version='1.2.3')"
+
+
+def test_without_auth_there_is_no_security():
+    _, docs = make_app(with_auth=False)
+    document = docs.document()
+    assert "security" not in document
+    assert "securitySchemes" not in document["components"]
+    assert "401" not in document["paths"]["/orders"]["post"]["responses"]
+
+
+def test_resources_defined_in_functions_are_found():
+    class Local:
+        def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+            """Local summary."""
+
+    app = falcon.App()
+    app.add_route("/local", Local())
+    op = OpenAPI(app, title="t", version="1").document()["paths"]["/local"]["get"]
+    assert op["summary"] == "Local summary."
+
+
+def test_params_only_validation_documents_no_body(document):
+    op = document["paths"]["/search"]["get"]
+    assert "requestBody" not in op
+    assert set(op["responses"]) == {"200", "400", "401", "422"}
+
+
+def test_unresolvable_resource_is_documented_without_schemas():
+    app = falcon.App()
+    for route in ("/", "/again"):
+        namespace: dict[str, Any] = {}
+        exec(  # noqa: S102 - a class without source file, as a REPL would make
+            "class Ghost:\n    def on_get(self, req, resp):\n        pass\n", namespace
+        )
+        app.add_route(route, namespace["Ghost"]())
+    op = OpenAPI(app, title="t", version="1").document()["paths"]["/"]["get"]
+    assert op == {
+        "operationId": "get",
+        "tags": ["Ghost"],
+        "responses": {"200": {"description": "OK"}},
+    }
+
+
+@pytest.mark.parametrize(("kw", "name"), [({"title": ""}, "title"), ({"version": ""}, "version")])
+def test_empty_title_or_version_is_refused(kw, name):
+    with pytest.raises(ValueError, match=name):
+        OpenAPI(falcon.App(), **{"title": "t", "version": "1", **kw})
+
+
+# --- Swagger UI ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client() -> falcon.testing.TestClient:
+    app, _ = make_app()
+    return falcon.testing.TestClient(app)
+
+
+def test_docs_page_is_utf8_html_loading_only_local_files(client):
+    resp = client.simulate_get("/docs")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<meta charset="utf-8">' in resp.text
+    assert "http" not in resp.text.replace("http-equiv", "")
+    assert 'src="/docs/swagger-ui-bundle.js"' in resp.text
+    assert "script-src 'self'" in resp.headers["content-security-policy"]
+    assert resp.headers["cache-control"] == "no-cache"
+
+
+def test_docs_page_honours_the_mount_point():
+    app, _ = make_app()
+    resp = falcon.testing.TestClient(app).simulate_get("/docs", extras={"SCRIPT_NAME": "/api"})
+    assert 'href="/api/docs/swagger-ui.css"' in resp.text
+    init = falcon.testing.TestClient(app).simulate_get(
+        "/docs/swagger-initializer.js", extras={"SCRIPT_NAME": "/api"}
+    )
+    assert 'url: "/api/openapi.json"' in init.text
+    assert init.headers["content-type"] == "text/javascript; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+        ("swagger-ui-standalone-preset.js", "text/javascript; charset=utf-8"),
+        ("swagger-ui.css", "text/css; charset=utf-8"),
+        ("favicon-32x32.png", "image/png"),
+        ("LICENSE", "text/plain; charset=utf-8"),
+    ],
+)
+def test_static_files_have_type_cache_headers_and_etag(client, name, content_type):
+    resp = client.simulate_get(f"/docs/{name}")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == content_type
+    assert resp.headers["cache-control"] == "public, max-age=86400"
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert resp.content == (swagger_ui_static_dir() / name).read_bytes()
+    again = client.simulate_get(f"/docs/{name}", headers={"If-None-Match": resp.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    other = client.simulate_get(f"/docs/{name}", headers={"If-None-Match": '"other"'})
+    assert other.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/docs/..%2f..%2fopenapi.json",
+        "/docs/%2e%2e%2fsetup.py",
+        "/docs/../../../etc/passwd",
+        "/docs/..",
+        "/docs/swagger-ui.css%00",
+        "/docs/index.html",
+        "/docs/swagger-editor.js",
+        "/docs/__init__.py",
+        "/docs/..%5c__init__.py",
+    ],
+)
+def test_path_traversal_and_unlisted_files_get_404(client, path):
+    resp = client.simulate_get(path)
+    assert resp.status_code == 404
+    assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_swagger_ui_is_located_without_importing_it():
+    import sys
+
+    sys.modules.pop("swagger_ui", None)
+    static = swagger_ui_static_dir()
+    assert "swagger_ui" not in sys.modules
+    assert b"SwaggerUIBundle" in (static / "swagger-ui-bundle.js").read_bytes()[:2000]
+
+
+@pytest.mark.parametrize("found", [False, True])
+def test_missing_swagger_ui_gives_a_clear_error(monkeypatch, tmp_path, found):
+    spec = importlib.machinery.ModuleSpec("swagger_ui", None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec if found else None)
+    with pytest.raises(RuntimeError, match="install swagger-ui-py"):
+        OpenAPI(falcon.App(), title="t", version="1").register()
+
+
+def test_register_on_custom_routes():
+    app = falcon.App()
+    OpenAPI(app, title="t", version="1").register(spec_route="/spec", docs_route="/ui/")
+    client = falcon.testing.TestClient(app)
+    assert client.simulate_get("/spec").json["paths"] == {}
+    assert client.simulate_get("/ui/swagger-ui.css").status_code == 200
+    assert client.simulate_get("/ui/swagger-initializer.js").text.count('"/spec"') == 1
+
+
+def test_static_dir_is_a_directory():
+    assert isinstance(swagger_ui_static_dir(), Path)
+
+
+def test_converter_arguments_that_do_not_parse_are_ignored():
+    from common_utils.openapi._document import _path
+
+    path, params = _path("/{a:int}/{b:int(min=)}/{c:int(min=x)}")
+    assert path == "/{a}/{b}/{c}"
+    assert [p["schema"] for p in params] == [{"type": "integer", "minimum": 0}] * 3
