@@ -1,0 +1,553 @@
+#!/usr/bin/env python3
+"""The whole common_utils workflow, for real, in one command (``python3 dev.py demo``).
+
+1. start a throwaway devpi-server on a free loopback port and bootstrap it;
+2. release: a temp clone of this repository, tagged (HEAD's ``vX.Y.Z`` tag, or the
+   next patch after the latest one, in the clone only), through the real release
+   pipeline: guards, build, ``twine check``, staging upload, verify, ``devpi push``;
+3. pip consumer: the sample service in a fresh virtualenv, ``pip install -r
+   requirements.txt`` from the devpi release index only, served by uWSGI;
+4. submodule consumer: the sample service as its own git repository with
+   ``git submodule add`` of the released tag, cloned with ``--recurse-submodules``,
+   served by uWSGI;
+5. a summary: which version each consumer runs and how it got it.
+
+Both services verify JWTs against a demo key published by a loopback JWKS server.
+Everything lives in one temp directory that is removed at the end, also on
+failure or Ctrl-C; every process the demo started is stopped by its PID.
+Exit code 0 only when every step and every check succeeded.
+
+Options: ``--skip-release-tests`` (the pipeline's verify step still installs from
+staging but does not run the unit tests), ``--keep`` (leave the temp directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+import venv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_SRC = ROOT / "submodule_example"
+sys.path.insert(0, str(ROOT / "devpi"))
+
+from devpitools import (  # noqa: E402
+    DevpiServer,
+    build_wheelhouse,
+    clean_pip_env,
+    free_port,
+    seed_base_index,
+)
+from release import ReleaseConfig, ReleaseError, run_release  # noqa: E402
+
+STRICT_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+ISSUER = "https://uaa.demo.invalid/oauth/token"
+AUDIENCE = "example-app"
+SCOPE = "example.filter"
+PIN = re.compile(r"^common-utils==\S+", re.MULTILINE)
+# Files of the sample service that a consumer's repository holds (no caches).
+SERVICE_IGNORE = shutil.ignore_patterns(
+    "__pycache__", ".pytest_cache", ".hypothesis", ".tox", "submodules", "*.pyc"
+)
+
+
+class DemoFailed(Exception):
+    """A step failed: carries what to show and a hint."""
+
+    def __init__(self, message: str, *, output: str = "", hint: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+        self.hint = hint
+
+
+# --------------------------------------------------------------------------- output
+
+
+class Console:
+    """Progress lines a person enjoys reading: numbered steps with durations."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.color = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+        self.timings: dict[str, float] = {}
+
+    def _c(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+
+    def detail(self, text: str) -> None:
+        for line in text.splitlines():
+            self.say(f"      {line}")
+
+    @contextlib.contextmanager
+    def step(self, number: int, title: str) -> Iterator[None]:
+        self.say(self._c("1", f"[{number}/{self.total}] {title}"))
+        start = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            self.timings[title] = time.perf_counter() - start
+            self.say(self._c("31", f"      FAILED after {self.timings[title]:.1f}s"))
+            raise
+        self.timings[title] = time.perf_counter() - start
+        self.say(self._c("32", f"      done in {self.timings[title]:.1f}s"))
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+        line = "  ".join("-" * w for w in widths)
+        self.say("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        self.say(line)
+        for row in rows:
+            self.say("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+# --------------------------------------------------------------------------- JWT
+
+
+class DemoIssuer:
+    """A demo token issuer: an RSA key and a loopback JWKS server publishing it."""
+
+    def __init__(self) -> None:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self._jwt = jwt
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = f"demo-{uuid.uuid4().hex[:8]}"
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        body = json.dumps({"keys": [jwk]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200 if self.path == "/token_keys" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.jwks_uri = f"http://127.0.0.1:{self._server.server_address[1]}/token_keys"
+
+    def token(self, scopes: list[str]) -> str:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "demo-user", "iat": now,
+                  "exp": now + 600, "jti": uuid.uuid4().hex, "scope": scopes}
+        return str(self._jwt.encode(claims, self.key, algorithm="RS256",
+                                    headers={"kid": self.kid}))
+
+    def vcap_services(self) -> str:
+        credentials = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": self.jwks_uri,
+                       "algorithms": ["RS256"]}
+        return json.dumps({"user-provided": [{"name": "example-jwt", "label": "user-provided",
+                                              "tags": ["jwt"], "credentials": credentials}]})
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+        what: str, hint: str = "", timeout: float = 900) -> str:
+    """Run a command; on failure raise DemoFailed with its output tail."""
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise DemoFailed(f"{what} failed (exit {done.returncode})", output=tail, hint=hint)
+    return done.stdout
+
+
+def git(cwd: Path, *args: str, what: str = "git") -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "demo", "GIT_AUTHOR_EMAIL": "demo@example.invalid",
+           "GIT_COMMITTER_NAME": "demo", "GIT_COMMITTER_EMAIL": "demo@example.invalid"}
+    # Local file URLs for submodules need this since git 2.38.1.
+    return run(["git", "-c", "protocol.file.allow=always", *args], cwd=cwd, env=env,
+               what=what).strip()
+
+
+@dataclass
+class Service:
+    """A running uWSGI process serving the sample service."""
+
+    name: str
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+@dataclass
+class Consumer:
+    """What one consumer ended up running, for the summary."""
+
+    name: str
+    how: str
+    version: str = "?"
+    source: str = "?"
+    path: str = "?"
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+class Demo:
+    def __init__(self, workdir: Path, *, release_tests: bool) -> None:
+        self.workdir = workdir
+        self.release_tests = release_tests
+        self.console = Console(total=5)
+        self.server: DevpiServer | None = None
+        self.issuer: DemoIssuer | None = None
+        self.services: list[Service] = []
+        self.consumers: list[Consumer] = []
+        self.version = ""
+        self.tag = ""
+
+    # -- steps -------------------------------------------------------------------
+
+    def start_devpi(self) -> None:
+        say = self.console.detail
+        wheelhouse = self.workdir / "wheelhouse"
+        requirements = _requirement_lines(SERVICE_SRC / "requirements-submodule.txt")
+        requirements += _requirement_lines(ROOT / "requirements" / "test.txt")
+        say("downloading the dependency wheels the demo indexes hold (pip cache makes it quick)")
+        build_wheelhouse(wheelhouse, requirements)
+        self.server = DevpiServer.temporary(bases=("root/deps",)).start()
+        seed_base_index(self.server, wheelhouse, index="root/deps")
+        created = self.server.bootstrap()
+        say(f"devpi-server {self.server.url} (pid {self.server.pid}), data in a temp dir")
+        say(f"indexes: {self.server.staging_index} (volatile), "
+            f"{self.server.release_index} (non-volatile), base root/deps "
+            f"({len(list(wheelhouse.glob('*.*')))} files; no outside index)")
+        if created:
+            say("bootstrap: " + "; ".join(created))
+
+    def release(self) -> None:
+        assert self.server is not None
+        say = self.console.detail
+        clone = self.workdir / "library"
+        git(self.workdir, "clone", "-q", "--no-hardlinks", str(ROOT), str(clone),
+            what="git clone of this repository")
+        self.tag = _pick_tag(clone)
+        self.version = self.tag[1:]
+        if git(clone, "tag", "--points-at", "HEAD").splitlines().count(self.tag) == 0:
+            git(clone, "tag", "-a", self.tag, "-m", f"demo release {self.tag}")
+            say(f"HEAD has no release tag: tagged {self.tag} in the clone only")
+        else:
+            say(f"HEAD is tagged {self.tag}")
+        config = ReleaseConfig(url=self.server.url, user=self.server.user,
+                               password=self.server.password,
+                               staging_index=self.server.staging_index,
+                               release_index=self.server.release_index)
+        lines: list[str] = []
+
+        class Out:
+            def write(self, text: str) -> int:
+                for line in text.splitlines():
+                    if line.strip():
+                        lines.append(line)
+                        say(line.rstrip())
+                return len(text)
+
+            def flush(self) -> None:
+                pass
+
+        try:
+            run_release(clone, config=config, run_tests=self.release_tests, out=Out())  # type: ignore[arg-type]
+        except ReleaseError as ex:
+            raise DemoFailed(f"release pipeline: {ex}", output="\n".join(lines[-10:]),
+                             hint="run the pipeline alone: DEVPI_PASSWORD=... tox -e release "
+                                  "(docs/release.md explains each exit code)") from None
+        self.library_clone = clone
+
+    def pip_consumer(self) -> None:
+        assert self.server is not None
+        say = self.console.detail
+        root = self.workdir / "pip-service"
+        shutil.copytree(SERVICE_SRC, root, ignore=SERVICE_IGNORE)
+        requirements = root / "requirements.txt"
+        text = requirements.read_text()
+        pinned = PIN.sub(f"common-utils=={self.version}", text)
+        requirements.write_text(pinned)
+        say(f"requirements.txt pins common-utils=={self.version} (the release just made)")
+        index = self.server.simple_url(self.server.release_index)
+        say(f"pip install --index-url {index} -r requirements.txt")
+        python = self._venv(root / ".venv")
+        run([str(python), "-m", "pip", "install", "-q", "--index-url", index,
+             "-r", str(requirements)], env=clean_pip_env(), what="pip install from devpi",
+            hint="is the release on team/release? curl the index's /+simple/common-utils/")
+        consumer = Consumer("pip consumer", f"pip install common-utils=={self.version} from devpi")
+        self._serve_and_check(consumer, root, python)
+
+    def submodule_consumer(self) -> None:
+        assert self.server is not None
+        say = self.console.detail
+        upstream = self.workdir / "service-repo"
+        shutil.copytree(SERVICE_SRC, upstream, ignore=SERVICE_IGNORE)
+        git(upstream, "init", "-q", "-b", "main")
+        git(upstream, "add", "-A")
+        git(upstream, "commit", "-q", "-m", "sample service")
+        say(f"git submodule add <library> submodules/common_utils, pinned to {self.tag}")
+        git(upstream, "submodule", "add", "-q", str(self.library_clone),
+            "submodules/common_utils", what="git submodule add")
+        git(upstream / "submodules" / "common_utils", "checkout", "-q", self.tag)
+        git(upstream, "add", "-A")
+        git(upstream, "commit", "-q", "-m", f"common_utils submodule at {self.tag}")
+        root = self.workdir / "submodule-service"
+        say("git clone --recurse-submodules (as a new developer or CI would)")
+        git(self.workdir, "clone", "-q", "--recurse-submodules", str(upstream), str(root),
+            what="git clone --recurse-submodules")
+        described = git(root / "submodules" / "common_utils", "describe", "--tags")
+        say(f"submodules/common_utils is at {described} (detached HEAD, as submodules are)")
+        index = self.server.simple_url(self.server.release_index)
+        say("pip install -r requirements-submodule.txt (third-party dependencies only)")
+        python = self._venv(root / ".venv")
+        run([str(python), "-m", "pip", "install", "-q", "--index-url", index,
+             "-r", str(root / "requirements-submodule.txt")], env=clean_pip_env(),
+            what="pip install of the service's third-party requirements")
+        consumer = Consumer("submodule consumer", f"git submodule at {self.tag}")
+        self._serve_and_check(consumer, root, python)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _venv(self, path: Path) -> Path:
+        venv.create(path, with_pip=True, symlinks=True)
+        return path / "bin" / "python"
+
+    def _serve_and_check(self, consumer: Consumer, root: Path, python: Path) -> None:
+        assert self.issuer is not None
+        say = self.console.detail
+        port = free_port()
+        log = root / "uwsgi.log"
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("VCAP_", "LOG_", "PIP_", "PYTHON"))}
+        env.update({"PORT": str(port), "VCAP_SERVICES": self.issuer.vcap_services(),
+                    "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"})
+        uwsgi = python.parent / "uwsgi"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(  # noqa: S603
+                [str(uwsgi), "--ini", "uwsgi.ini", "--http11-socket", f"127.0.0.1:{port}"],
+                cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        service = Service(consumer.name, root, port, process, log)
+        self.services.append(service)
+        _wait_healthy(service)
+        say(f"uWSGI pid {process.pid} serving on {service.url}")
+        self.consumers.append(consumer)
+        status, body = _http(service.url + "/")
+        consumer.checks.append(("GET /", status == 200 and body == b"Hello world\n",
+                                f"{status} {body.decode().strip()!r}"))
+        status, body = _http(service.url + "/version")
+        doc = json.loads(body) if status == 200 else {}
+        lib = doc.get("common_utils", {})
+        consumer.version, consumer.source = lib.get("version", "?"), lib.get("source", "?")
+        consumer.path = str(lib.get("path", "?")).replace(str(self.workdir), "$DEMO")
+        expected = "pip" if consumer.name.startswith("pip") else "submodule"
+        consumer.checks.append(("GET /version", status == 200 and consumer.source == expected
+                                and consumer.version == self.version,
+                                f"{status} common_utils {consumer.version} via {consumer.source}"))
+        payload = json.dumps({"abra": 123, "kadabra": 4}).encode()
+        good = self.issuer.token([SCOPE])
+        status, body = _http(service.url + "/", data=payload, token=good)
+        consumer.checks.append(("POST / with scope", status == 200
+                                and json.loads(body or b"null") == {"abra": 123},
+                                f"{status} {body.decode().strip()}"))
+        weak = self.issuer.token(["other.scope"])
+        status, body = _http(service.url + "/", data=payload, token=weak)
+        consumer.checks.append(("POST / without scope", status == 403,
+                                f"{status} {_problem_title(body)}"))
+        status, body = _http(service.url + "/", data=payload)
+        consumer.checks.append(("POST / without token", status == 401,
+                                f"{status} {_problem_title(body)}"))
+        for name, ok, shown in consumer.checks:
+            say(f"{'ok ' if ok else 'BAD'} {name:<22} -> {shown}")
+        service.stop()
+        self.services.remove(service)
+        bad = [name for name, ok, _ in consumer.checks if not ok]
+        if bad:
+            raise DemoFailed(f"{consumer.name}: unexpected answers to {', '.join(bad)}",
+                             output=_tail(log), hint="see the service's log above")
+
+    def summary(self) -> None:
+        c = self.console
+        c.table(["consumer", "got it by", "common_utils", "loaded as", "checks"],
+                [[x.name, x.how, x.version, x.source,
+                  f"{sum(ok for _, ok, _ in x.checks)}/{len(x.checks)} passed"]
+                 for x in self.consumers])
+        c.say()
+        c.table(["step", "took"], [[k, f"{v:.1f}s"] for k, v in c.timings.items()])
+        c.say()
+        c.say("Read next: docs/consuming.md (both approaches), docs/release.md (the pipeline),")
+        c.say("docs/coupling.md (what belongs in a shared library), docs/operations.md (devpi).")
+
+    def close(self) -> None:
+        for service in list(self.services):
+            service.stop()
+        if self.issuer is not None:
+            self.issuer.close()
+        if self.server is not None:
+            self.server.stop()
+            self.server.cleanup()
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    lines = []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            lines.append(line)
+    return lines
+
+
+def _pick_tag(clone: Path) -> str:
+    """HEAD's strict tag, else the next patch after the latest strict tag, else v0.1.0."""
+    at_head = [t for t in git(clone, "tag", "--points-at", "HEAD").split() if STRICT_TAG.match(t)]
+    if at_head:
+        return max(at_head, key=_tag_key)
+    tags = [t for t in git(clone, "tag", "--list").split() if STRICT_TAG.match(t)]
+    if not tags:
+        return "v0.1.0"
+    major, minor, patch = _tag_key(max(tags, key=_tag_key))
+    return f"v{major}.{minor}.{patch + 1}"
+
+
+def _tag_key(tag: str) -> tuple[int, int, int]:
+    match = STRICT_TAG.match(tag)
+    assert match is not None
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def _http(url: str, *, data: bytes | None = None, token: str | None = None) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as ex:
+        return int(ex.code), ex.read()
+
+
+def _problem_title(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("title", ""))
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace")[:60]
+
+
+def _wait_healthy(service: Service, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise DemoFailed(f"{service.name}: uWSGI exited with {service.process.returncode}",
+                             output=_tail(service.log), hint="the service's start-up line says why")
+        with contextlib.suppress(OSError):
+            if _http(service.url + "/health")[0] == 200:
+                return
+        time.sleep(0.2)
+    raise DemoFailed(f"{service.name}: no answer on /health in {timeout:.0f}s",
+                     output=_tail(service.log))
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="common_utils: the whole workflow for real")
+    parser.add_argument("--skip-release-tests", action="store_true",
+                        help="the release's verify step installs from staging but runs no tests")
+    parser.add_argument("--keep", action="store_true", help="keep the temp directory")
+    args = parser.parse_args(argv)
+    # SIGTERM behaves like Ctrl-C: the finally block below tears everything down.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix="common-utils-demo-"))
+    demo = Demo(workdir, release_tests=not args.skip_release_tests)
+    c = demo.console
+    c.say(f"common_utils demo in {workdir}")
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("start devpi and bootstrap users and indexes", demo.start_devpi),
+        ("release from a git tag through the pipeline", demo.release),
+        ("pip consumer: install from devpi, serve, call", demo.pip_consumer),
+        ("submodule consumer: git submodule add, serve, call", demo.submodule_consumer),
+    ]
+    code = 0
+    try:
+        demo.issuer = DemoIssuer()
+        for number, (title, action) in enumerate(steps, start=1):
+            with c.step(number, title):
+                action()
+        with c.step(5, "summary"):
+            demo.summary()
+        c.say(c._c("32;1", "demo succeeded: every step and every check passed"))
+    except DemoFailed as ex:
+        code = 1
+        c.say(c._c("31;1", f"demo failed: {ex}"))
+        if ex.output:
+            c.say("--- output tail ---")
+            c.detail(ex.output)
+        if ex.hint:
+            c.say(f"hint: {ex.hint}")
+    except KeyboardInterrupt:
+        code = 130
+        c.say("interrupted: tearing down")
+    finally:
+        demo.close()
+        if args.keep:
+            c.say(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+        alive = [s.name for s in demo.services if s.process.poll() is None]
+        c.say(f"warning: still running: {', '.join(alive)}" if alive else "nothing left running")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
