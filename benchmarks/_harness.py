@@ -96,7 +96,7 @@ def interleaved(
     runs: dict[str, list[Timing]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            runs[name].append(measure(fn, quick=True if quick else False))
+            runs[name].append(measure(fn, quick=quick))
     out = {}
     for name, timings in runs.items():
         timings.sort(key=lambda t: t.median)

@@ -30,9 +30,21 @@ sys.path.insert(0, str(HERE))
 from _harness import Result  # noqa: E402
 
 PACKAGES = [
-    "common-utils", "falcon", "pyjwt", "cryptography", "cerberus", "python-json-logger",
-    "devpi-server", "devpi-client", "twine", "uwsgi", "gunicorn", "cfenv", "falcon-auth2",
-    "structlog", "jsonschema",
+    "common-utils",
+    "falcon",
+    "pyjwt",
+    "cryptography",
+    "cerberus",
+    "python-json-logger",
+    "devpi-server",
+    "devpi-client",
+    "twine",
+    "uwsgi",
+    "gunicorn",
+    "cfenv",
+    "falcon-auth2",
+    "structlog",
+    "jsonschema",
 ]
 
 
@@ -101,13 +113,16 @@ def render_markdown(meta: dict[str, Any], results: list[Result], errors: dict[st
     for result in results:
         groups.setdefault(result.group, []).append(result)
     for group, members in groups.items():
-        lines += [f"## {group}", "", "| measurement | value | target | verdict | details |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## {group}",
+            "",
+            "| measurement | value | target | verdict | details |",
+            "|---|---|---|---|---|",
+        ]
         for r in members:
             value = f"{_fmt(r.value)} {r.unit}".strip()
-            lines.append(
-                f"| {r.name} | {value} | {r.target or '-'} | {_verdict(r)} | {_details(r.details)} |"
-            )
+            cells = [r.name, value, r.target or "-", _verdict(r), _details(r.details)]
+            lines.append("| " + " | ".join(cells) + " |")
         notes = [r for r in members if r.note]
         if notes:
             lines.append("")

@@ -44,8 +44,8 @@ class ProblemError(falcon.HTTPError):
             ``errors``); they must be JSON-serializable.
 
     Example:
-        >>> err = ProblemError(422, detail="1 field is invalid",
-        ...                    extensions={"errors": [{"field": "sku", "message": "required field"}]})
+        >>> errors = [{"field": "sku", "message": "required field"}]
+        >>> err = ProblemError(422, detail="1 field is invalid", extensions={"errors": errors})
         >>> problem_dict(err)["errors"][0]["field"]
         'sku'
     """

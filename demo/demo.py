@@ -69,7 +69,7 @@ SERVICE_IGNORE = shutil.ignore_patterns(
 )
 
 
-class DemoFailed(Exception):
+class DemoFailedError(Exception):
     """A step failed: carries what to show and a hint."""
 
     def __init__(self, message: str, *, output: str = "", hint: str = "") -> None:
@@ -113,12 +113,12 @@ class Console:
         self.say(self._c("32", f"      done in {self.timings[title]:.1f}s"))
 
     def table(self, header: list[str], rows: list[list[str]]) -> None:
-        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
         line = "  ".join("-" * w for w in widths)
-        self.say("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        self.say("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         self.say(line)
         for row in rows:
-            self.say("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+            self.say("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 # --------------------------------------------------------------------------- JWT
@@ -146,7 +146,7 @@ class DemoIssuer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -156,16 +156,36 @@ class DemoIssuer:
 
     def token(self, scopes: list[str]) -> str:
         now = int(time.time())
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "demo-user", "iat": now,
-                  "exp": now + 600, "jti": uuid.uuid4().hex, "scope": scopes}
-        return str(self._jwt.encode(claims, self.key, algorithm="RS256",
-                                    headers={"kid": self.kid}))
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "demo-user",
+            "iat": now,
+            "exp": now + 600,
+            "jti": uuid.uuid4().hex,
+            "scope": scopes,
+        }
+        return str(self._jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid}))
 
     def vcap_services(self) -> str:
-        credentials = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": self.jwks_uri,
-                       "algorithms": ["RS256"]}
-        return json.dumps({"user-provided": [{"name": "example-jwt", "label": "user-provided",
-                                              "tags": ["jwt"], "credentials": credentials}]})
+        credentials = {
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+            "jwks_uri": self.jwks_uri,
+            "algorithms": ["RS256"],
+        }
+        return json.dumps(
+            {
+                "user-provided": [
+                    {
+                        "name": "example-jwt",
+                        "label": "user-provided",
+                        "tags": ["jwt"],
+                        "credentials": credentials,
+                    }
+                ]
+            }
+        )
 
     def close(self) -> None:
         self._server.shutdown()
@@ -176,23 +196,37 @@ class DemoIssuer:
 # --------------------------------------------------------------------------- processes
 
 
-def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-        what: str, hint: str = "", timeout: float = 900) -> str:
+def run(
+    cmd: list[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    what: str,
+    hint: str = "",
+    timeout: float = 900,
+) -> str:
     """Run a command; on failure raise DemoFailed with its output tail."""
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    done = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise DemoFailed(f"{what} failed (exit {done.returncode})", output=tail, hint=hint)
+        raise DemoFailedError(f"{what} failed (exit {done.returncode})", output=tail, hint=hint)
     return done.stdout
 
 
 def git(cwd: Path, *args: str, what: str = "git") -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "demo", "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-           "GIT_COMMITTER_NAME": "demo", "GIT_COMMITTER_EMAIL": "demo@example.invalid"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
+        "GIT_COMMITTER_NAME": "demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
+    }
     # Local file URLs for submodules need this since git 2.38.1.
-    return run(["git", "-c", "protocol.file.allow=always", *args], cwd=cwd, env=env,
-               what=what).strip()
+    return run(
+        ["git", "-c", "protocol.file.allow=always", *args], cwd=cwd, env=env, what=what
+    ).strip()
 
 
 @dataclass
@@ -259,9 +293,11 @@ class Demo:
         seed_base_index(self.server, wheelhouse, index="root/deps")
         created = self.server.bootstrap()
         say(f"devpi-server {self.server.url} (pid {self.server.pid}), data in a temp dir")
-        say(f"indexes: {self.server.staging_index} (volatile), "
+        say(
+            f"indexes: {self.server.staging_index} (volatile), "
             f"{self.server.release_index} (non-volatile), base root/deps "
-            f"({len(list(wheelhouse.glob('*.*')))} files; no outside index)")
+            f"({len(list(wheelhouse.glob('*.*')))} files; no outside index)"
+        )
         if created:
             say("bootstrap: " + "; ".join(created))
 
@@ -269,8 +305,15 @@ class Demo:
         assert self.server is not None
         say = self.console.detail
         clone = self.workdir / "library"
-        git(self.workdir, "clone", "-q", "--no-hardlinks", str(ROOT), str(clone),
-            what="git clone of this repository")
+        git(
+            self.workdir,
+            "clone",
+            "-q",
+            "--no-hardlinks",
+            str(ROOT),
+            str(clone),
+            what="git clone of this repository",
+        )
         self.tag = _pick_tag(clone)
         self.version = self.tag[1:]
         if git(clone, "tag", "--points-at", "HEAD").splitlines().count(self.tag) == 0:
@@ -278,10 +321,13 @@ class Demo:
             say(f"HEAD has no release tag: tagged {self.tag} in the clone only")
         else:
             say(f"HEAD is tagged {self.tag}")
-        config = ReleaseConfig(url=self.server.url, user=self.server.user,
-                               password=self.server.password,
-                               staging_index=self.server.staging_index,
-                               release_index=self.server.release_index)
+        config = ReleaseConfig(
+            url=self.server.url,
+            user=self.server.user,
+            password=self.server.password,
+            staging_index=self.server.staging_index,
+            release_index=self.server.release_index,
+        )
         lines: list[str] = []
 
         class Out:
@@ -298,9 +344,12 @@ class Demo:
         try:
             run_release(clone, config=config, run_tests=self.release_tests, out=Out())  # type: ignore[arg-type]
         except ReleaseError as ex:
-            raise DemoFailed(f"release pipeline: {ex}", output="\n".join(lines[-10:]),
-                             hint="run the pipeline alone: DEVPI_PASSWORD=... tox -e release "
-                                  "(docs/release.md explains each exit code)") from None
+            raise DemoFailedError(
+                f"release pipeline: {ex}",
+                output="\n".join(lines[-10:]),
+                hint="run the pipeline alone: DEVPI_PASSWORD=... tox -e release "
+                "(docs/release.md explains each exit code)",
+            ) from None
         self.library_clone = clone
 
     def pip_consumer(self) -> None:
@@ -316,9 +365,22 @@ class Demo:
         index = self.server.simple_url(self.server.release_index)
         say(f"pip install --index-url {index} -r requirements.txt")
         python = self._venv(root / ".venv")
-        run([str(python), "-m", "pip", "install", "-q", "--index-url", index,
-             "-r", str(requirements)], env=clean_pip_env(), what="pip install from devpi",
-            hint="is the release on team/release? curl the index's /+simple/common-utils/")
+        run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--index-url",
+                index,
+                "-r",
+                str(requirements),
+            ],
+            env=clean_pip_env(),
+            what="pip install from devpi",
+            hint="is the release on team/release? curl the index's /+simple/common-utils/",
+        )
         consumer = Consumer("pip consumer", f"pip install common-utils=={self.version} from devpi")
         self._serve_and_check(consumer, root, python)
 
@@ -331,23 +393,49 @@ class Demo:
         git(upstream, "add", "-A")
         git(upstream, "commit", "-q", "-m", "sample service")
         say(f"git submodule add <library> submodules/common_utils, pinned to {self.tag}")
-        git(upstream, "submodule", "add", "-q", str(self.library_clone),
-            "submodules/common_utils", what="git submodule add")
+        git(
+            upstream,
+            "submodule",
+            "add",
+            "-q",
+            str(self.library_clone),
+            "submodules/common_utils",
+            what="git submodule add",
+        )
         git(upstream / "submodules" / "common_utils", "checkout", "-q", self.tag)
         git(upstream, "add", "-A")
         git(upstream, "commit", "-q", "-m", f"common_utils submodule at {self.tag}")
         root = self.workdir / "submodule-service"
         say("git clone --recurse-submodules (as a new developer or CI would)")
-        git(self.workdir, "clone", "-q", "--recurse-submodules", str(upstream), str(root),
-            what="git clone --recurse-submodules")
+        git(
+            self.workdir,
+            "clone",
+            "-q",
+            "--recurse-submodules",
+            str(upstream),
+            str(root),
+            what="git clone --recurse-submodules",
+        )
         described = git(root / "submodules" / "common_utils", "describe", "--tags")
         say(f"submodules/common_utils is at {described} (detached HEAD, as submodules are)")
         index = self.server.simple_url(self.server.release_index)
         say("pip install -r requirements-submodule.txt (third-party dependencies only)")
         python = self._venv(root / ".venv")
-        run([str(python), "-m", "pip", "install", "-q", "--index-url", index,
-             "-r", str(root / "requirements-submodule.txt")], env=clean_pip_env(),
-            what="pip install of the service's third-party requirements")
+        run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--index-url",
+                index,
+                "-r",
+                str(root / "requirements-submodule.txt"),
+            ],
+            env=clean_pip_env(),
+            what="pip install of the service's third-party requirements",
+        )
         consumer = Consumer("submodule consumer", f"git submodule at {self.tag}")
         self._serve_and_check(consumer, root, python)
 
@@ -362,61 +450,101 @@ class Demo:
         say = self.console.detail
         port = free_port()
         log = root / "uwsgi.log"
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("VCAP_", "LOG_", "PIP_", "PYTHON"))}
-        env.update({"PORT": str(port), "VCAP_SERVICES": self.issuer.vcap_services(),
-                    "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"})
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("VCAP_", "LOG_", "PIP_", "PYTHON"))
+        }
+        env.update(
+            {
+                "PORT": str(port),
+                "VCAP_SERVICES": self.issuer.vcap_services(),
+                "LOG_LEVEL": "INFO",
+                "LOG_FORMAT": "json",
+            }
+        )
         uwsgi = python.parent / "uwsgi"
         with log.open("wb") as sink:
-            process = subprocess.Popen(  # noqa: S603
+            process = subprocess.Popen(
                 [str(uwsgi), "--ini", "uwsgi.ini", "--http11-socket", f"127.0.0.1:{port}"],
-                cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                cwd=root,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         service = Service(consumer.name, root, port, process, log)
         self.services.append(service)
         _wait_healthy(service)
         say(f"uWSGI pid {process.pid} serving on {service.url}")
         self.consumers.append(consumer)
         status, body = _http(service.url + "/")
-        consumer.checks.append(("GET /", status == 200 and body == b"Hello world\n",
-                                f"{status} {body.decode().strip()!r}"))
+        consumer.checks.append(
+            (
+                "GET /",
+                status == 200 and body == b"Hello world\n",
+                f"{status} {body.decode().strip()!r}",
+            )
+        )
         status, body = _http(service.url + "/version")
         doc = json.loads(body) if status == 200 else {}
         lib = doc.get("common_utils", {})
         consumer.version, consumer.source = lib.get("version", "?"), lib.get("source", "?")
         consumer.path = str(lib.get("path", "?")).replace(str(self.workdir), "$DEMO")
         expected = "pip" if consumer.name.startswith("pip") else "submodule"
-        consumer.checks.append(("GET /version", status == 200 and consumer.source == expected
-                                and consumer.version == self.version,
-                                f"{status} common_utils {consumer.version} via {consumer.source}"))
+        consumer.checks.append(
+            (
+                "GET /version",
+                status == 200 and consumer.source == expected and consumer.version == self.version,
+                f"{status} common_utils {consumer.version} via {consumer.source}",
+            )
+        )
         payload = json.dumps({"abra": 123, "kadabra": 4}).encode()
         good = self.issuer.token([SCOPE])
         status, body = _http(service.url + "/", data=payload, token=good)
-        consumer.checks.append(("POST / with scope", status == 200
-                                and json.loads(body or b"null") == {"abra": 123},
-                                f"{status} {body.decode().strip()}"))
+        consumer.checks.append(
+            (
+                "POST / with scope",
+                status == 200 and json.loads(body or b"null") == {"abra": 123},
+                f"{status} {body.decode().strip()}",
+            )
+        )
         weak = self.issuer.token(["other.scope"])
         status, body = _http(service.url + "/", data=payload, token=weak)
-        consumer.checks.append(("POST / without scope", status == 403,
-                                f"{status} {_problem_title(body)}"))
+        consumer.checks.append(
+            ("POST / without scope", status == 403, f"{status} {_problem_title(body)}")
+        )
         status, body = _http(service.url + "/", data=payload)
-        consumer.checks.append(("POST / without token", status == 401,
-                                f"{status} {_problem_title(body)}"))
+        consumer.checks.append(
+            ("POST / without token", status == 401, f"{status} {_problem_title(body)}")
+        )
         for name, ok, shown in consumer.checks:
             say(f"{'ok ' if ok else 'BAD'} {name:<22} -> {shown}")
         service.stop()
         self.services.remove(service)
         bad = [name for name, ok, _ in consumer.checks if not ok]
         if bad:
-            raise DemoFailed(f"{consumer.name}: unexpected answers to {', '.join(bad)}",
-                             output=_tail(log), hint="see the service's log above")
+            raise DemoFailedError(
+                f"{consumer.name}: unexpected answers to {', '.join(bad)}",
+                output=_tail(log),
+                hint="see the service's log above",
+            )
 
     def summary(self) -> None:
         c = self.console
-        c.table(["consumer", "got it by", "common_utils", "loaded as", "checks"],
-                [[x.name, x.how, x.version, x.source,
-                  f"{sum(ok for _, ok, _ in x.checks)}/{len(x.checks)} passed"]
-                 for x in self.consumers])
+        c.table(
+            ["consumer", "got it by", "common_utils", "loaded as", "checks"],
+            [
+                [
+                    x.name,
+                    x.how,
+                    x.version,
+                    x.source,
+                    f"{sum(ok for _, ok, _ in x.checks)}/{len(x.checks)} passed",
+                ]
+                for x in self.consumers
+            ],
+        )
         c.say()
         c.table(["step", "took"], [[k, f"{v:.1f}s"] for k, v in c.timings.items()])
         c.say()
@@ -483,14 +611,18 @@ def _wait_healthy(service: Service, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
-            raise DemoFailed(f"{service.name}: uWSGI exited with {service.process.returncode}",
-                             output=_tail(service.log), hint="the service's start-up line says why")
+            raise DemoFailedError(
+                f"{service.name}: uWSGI exited with {service.process.returncode}",
+                output=_tail(service.log),
+                hint="the service's start-up line says why",
+            )
         with contextlib.suppress(OSError):
             if _http(service.url + "/health")[0] == 200:
                 return
         time.sleep(0.2)
-    raise DemoFailed(f"{service.name}: no answer on /health in {timeout:.0f}s",
-                     output=_tail(service.log))
+    raise DemoFailedError(
+        f"{service.name}: no answer on /health in {timeout:.0f}s", output=_tail(service.log)
+    )
 
 
 def _tail(path: Path, lines: int = 12) -> str:
@@ -502,8 +634,11 @@ def _tail(path: Path, lines: int = 12) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="common_utils: the whole workflow for real")
-    parser.add_argument("--skip-release-tests", action="store_true",
-                        help="the release's verify step installs from staging but runs no tests")
+    parser.add_argument(
+        "--skip-release-tests",
+        action="store_true",
+        help="the release's verify step installs from staging but runs no tests",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = parser.parse_args(argv)
     # SIGTERM behaves like Ctrl-C: the finally block below tears everything down.
@@ -527,7 +662,7 @@ def main(argv: list[str]) -> int:
         with c.step(5, "summary"):
             demo.summary()
         c.say(c._c("32;1", "demo succeeded: every step and every check passed"))
-    except DemoFailed as ex:
+    except DemoFailedError as ex:
         code = 1
         c.say(c._c("31;1", f"demo failed: {ex}"))
         if ex.output:

@@ -79,7 +79,7 @@ def _mkdocs(*args: str) -> int:
     # NOTE: a fixed argument list without a shell; nothing comes from untrusted input.
     # Material 9.7+ prints a banner about MkDocs 2.0 on every build; it is noise in CI logs.
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode  # noqa: S603
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,6 @@ import sys
 import tarfile
 import venv
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -85,7 +84,7 @@ def tagged_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build sdist and wheel from a separate checkout tagged v9.8.7."""
     checkout = make_checkout(tmp_path_factory.mktemp("build"))
     dist = checkout / "dist"
@@ -94,7 +93,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         check=True,
         capture_output=True,
     )
-    yield dist
+    return dist
 
 
 class TestVersionFromDescribe:
@@ -125,7 +124,7 @@ class TestBuiltArtifacts:
         wheel = built / "common_utils-9.8.7-py3-none-any.whl"
         with zipfile.ZipFile(wheel) as zf:
             names = set(zf.namelist())
-            zf.extractall(tmp_path / "site")
+            zf.extractall(tmp_path / "site")  # noqa: S202 - our own freshly built wheel
         assert "common_utils/py.typed" in names
         assert "common_utils/_version.py" in names
         assert import_version(tmp_path / "site", cwd=tmp_path) == "9.8.7"
@@ -226,11 +225,16 @@ def test_editable_install_reports_the_tag(tmp_path: Path) -> None:
 def test_import_is_light() -> None:
     code = (
         "import sys, common_utils; "
-        "heavy = [m for m in ('falcon', 'jwt', 'cerberus', 'pythonjsonlogger') if m in sys.modules]; "
+        "heavy = [m for m in ('falcon', 'jwt', 'cerberus', 'pythonjsonlogger') "
+        "if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT.parent
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT.parent,
     )
     assert done.stdout.strip() == ""
 

@@ -40,9 +40,10 @@ def test_demo_releases_and_serves_both_consumers_then_leaves_nothing_behind() ->
         for line in out.splitlines()
         if line.startswith(("pip consumer ", "submodule consumer "))
     }
-    assert version in rows["pip consumer"] and " pip " in rows["pip consumer"]
-    assert version in rows["submodule consumer"] and " submodule " in rows["submodule consumer"]
-    assert "5/5 passed" in rows["pip consumer"] and "5/5 passed" in rows["submodule consumer"]
+    for consumer, source in (("pip consumer", " pip "), ("submodule consumer", " submodule ")):
+        assert version in rows[consumer]
+        assert source in rows[consumer]
+        assert "5/5 passed" in rows[consumer]
     assert "demo succeeded" in out
     assert "nothing left running" in out
     assert _demo_dirs() <= before, "the demo left its temp directory behind"

@@ -1,0 +1,321 @@
+"""The sample service under load: wrk at 64 connections against uWSGI.
+
+Three cases, same uWSGI settings (``submodule_example/uwsgi.ini``), same run:
+
+1. a bare Falcon hello world (the baseline),
+2. the sample service's ``GET /`` (request id + auth middleware skip + access log),
+3. the sample service's authenticated ``POST /`` (RS256 JWT with a JWKS fetched once
+   over loopback, scope check, Cerberus validation, JSON in and out, access log).
+
+Reported per case: requests/s, p50/p99 latency and failed requests (non-2xx/3xx
+responses plus socket errors, as wrk counts them). Targets: 0 failed requests (the
+talk's Falcon run failed 2.8 %), and authenticated POST at >= 35 % of the bare
+hello world's throughput. 30 s per case in full mode, 3 s in quick mode.
+
+wrk is a Debian package (``apt-get install wrk``); without it (or without uWSGI)
+the module reports itself as not run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from _harness import Result
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_ROOT = ROOT / "submodule_example"
+GROUP = "sample service under load (wrk, 64 connections, uWSGI)"
+CONNECTIONS = 64
+ISSUER = "https://uaa.bench.example/oauth/token"
+AUDIENCE = "example-app"
+KID = "bench-key-1"
+TARGET_POST_RATIO = 0.35
+
+BARE_APP = """
+import falcon
+
+
+class Hello:
+    def on_get(self, req, resp):
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = "Hello world\\n"
+
+
+app = falcon.App()
+app.add_route("/", Hello())
+"""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _uwsgi() -> str | None:
+    beside = Path(sys.executable).parent / "uwsgi"
+    return str(beside) if beside.exists() else shutil.which("uwsgi")
+
+
+@contextmanager
+def _jwks_server(jwks: dict[str, Any]) -> Iterator[str]:
+    body = json.dumps(jwks).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/token_keys"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _keys_and_token() -> tuple[dict[str, Any], str]:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": KID, "use": "sig", "alg": "RS256"})
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": [AUDIENCE],
+        "sub": "bench",
+        "iat": now,
+        "exp": now + 3600,
+        "scope": ["example.filter"],
+    }
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})
+    return {"keys": [jwk]}, token
+
+
+@contextmanager
+def _uwsgi_server(uwsgi: str, cwd: Path, ini: Path, env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [uwsgi, "--ini", str(ini), "--http", f"127.0.0.1:{port}"],
+        cwd=cwd,
+        env={**env, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,  # the access log: written, as in production, then dropped
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise RuntimeError(f"uWSGI exited with {process.returncode}: {stderr[-2000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("uWSGI did not start within 30 s") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)  # die-on-term in uwsgi.ini
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if process.stderr:
+            process.stderr.close()
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Pull requests/s, p50/p99 and failures out of ``wrk --latency`` output."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if rps is None or total is None:
+        raise ValueError(f"cannot parse wrk output:\n{output}")
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    bad = int(non_2xx[1]) if non_2xx else 0
+    return {
+        "req_per_s": float(rps[1]),
+        "requests": int(total[1]),
+        "p50_ms": round(_ms(latency["50"]), 3),
+        "p99_ms": round(_ms(latency["99"]), 3),
+        "non_2xx": bad,
+        "socket_errors": errors,
+        "failed": bad + errors,
+    }
+
+
+def _wrk(url: str, seconds: float, script: Path | None = None) -> dict[str, Any]:
+    cmd = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    done = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, timeout=seconds + 60, check=True
+    )
+    return parse_wrk(done.stdout)
+
+
+def _post_script(directory: Path, token: str) -> Path:
+    script = directory / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.body = \'{"abra": 123, "kadabra": 4}\'\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    return script
+
+
+def _not_run(reason: str) -> list[Result]:
+    return [Result(group=GROUP, name="not run", value=None, unit="", note=reason)]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH")
+    return {**{k: os.environ[k] for k in keep if k in os.environ}, **extra}
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(quick: bool) -> list[Result]:
+    uwsgi = _uwsgi()
+    if shutil.which("wrk") is None:
+        return _not_run("wrk is not installed (apt-get install wrk)")
+    if uwsgi is None:
+        return _not_run(
+            "uWSGI is not installed (pip install -r submodule_example/requirements-server.txt)"
+        )
+    seconds = 3 if quick else 30
+    settings = (SERVICE_ROOT / "uwsgi.ini").read_text()
+    jwks, token = _keys_and_token()
+    figures: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp, _jwks_server(jwks) as uri:
+        work = Path(tmp)
+        (work / "bare_app.py").write_text(BARE_APP)
+        # The very same settings, only the module differs.
+        bare_ini = work / "bare.ini"
+        bare_ini.write_text(re.sub(r"(?m)^module = .*$", "module = bare_app:app", settings))
+        post = _post_script(work, token)
+        vcap = {
+            "user-provided": [
+                {
+                    "name": "bench-jwt",
+                    "label": "user-provided",
+                    "tags": ["jwt"],
+                    "credentials": {
+                        "issuer": ISSUER,
+                        "audience": AUDIENCE,
+                        "jwks_uri": uri,
+                        "algorithms": ["RS256"],
+                    },
+                }
+            ]
+        }
+        service_env = _env(VCAP_SERVICES=json.dumps(vcap), LOG_LEVEL="INFO", LOG_FORMAT="json")
+        with _uwsgi_server(uwsgi, work, bare_ini, _env()) as url:
+            figures["bare"] = _wrk(url, seconds)
+        with _uwsgi_server(uwsgi, SERVICE_ROOT, SERVICE_ROOT / "uwsgi.ini", service_env) as url:
+            figures["get"] = _wrk(url, seconds)
+            figures["post"] = _wrk(url, seconds, post)
+    return _results(figures, seconds)
+
+
+def _results(figures: dict[str, dict[str, Any]], seconds: int) -> list[Result]:
+    bare = figures["bare"]["req_per_s"]
+    names = {
+        "bare": "bare Falcon hello world",
+        "get": "service GET / (public)",
+        "post": "service POST / (RS256 JWT, scope, validation)",
+    }
+    results = []
+    for key, name in names.items():
+        fig = figures[key]
+        results.append(
+            Result(
+                group=GROUP,
+                name=f"{name}: failed requests",
+                value=float(fig["failed"]),
+                unit="requests",
+                target="0",
+                passed=fig["failed"] == 0,
+                details={
+                    "req_per_s": round(fig["req_per_s"], 1),
+                    "p50_ms": fig["p50_ms"],
+                    "p99_ms": fig["p99_ms"],
+                    "requests": fig["requests"],
+                    "non_2xx": fig["non_2xx"],
+                    "socket_errors": fig["socket_errors"],
+                    "seconds": seconds,
+                },
+            )
+        )
+    for key in ("get", "post"):
+        ratio = figures[key]["req_per_s"] / bare if bare else 0.0
+        target = key == "post"
+        results.append(
+            Result(
+                group=GROUP,
+                name=f"{names[key]}: throughput / bare hello world",
+                value=round(ratio, 3),
+                unit="x",
+                target=f">= {TARGET_POST_RATIO}" if target else "",
+                passed=ratio >= TARGET_POST_RATIO if target else None,
+                details={
+                    "req_per_s": round(figures[key]["req_per_s"], 1),
+                    "bare_req_per_s": round(bare, 1),
+                },
+            )
+        )
+    return results
+
+
+if __name__ == "__main__":
+    for result in run(quick="--quick" in sys.argv):
+        print(json.dumps(result.as_dict()))
