@@ -466,7 +466,7 @@ class Demo:
         uwsgi = python.parent / "uwsgi"
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [str(uwsgi), "--ini", "uwsgi.ini", "--http11-socket", f"127.0.0.1:{port}"],
+                [str(uwsgi), "--ini", "uwsgi.ini", "--http", f"127.0.0.1:{port}"],
                 cwd=root,
                 env=env,
                 stdout=sink,

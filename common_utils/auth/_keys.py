@@ -1,0 +1,137 @@
+"""Algorithm families and verification keys bound to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import HMACAlgorithm
+
+from common_utils.auth._errors import AuthConfigError
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+_EC_BY_CURVE = {
+    "secp256r1": "ES256",
+    "secp384r1": "ES384",
+    "secp521r1": "ES512",
+    "secp256k1": "ES256K",
+}
+EC_ALGORITHMS = frozenset(_EC_BY_CURVE.values())
+EDDSA_ALGORITHMS = frozenset({"EdDSA"})
+SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS | EDDSA_ALGORITHMS
+
+MIN_HMAC_SECRET_BYTES = 32
+MIN_RSA_BITS = 2048
+
+PublicKey = (
+    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+)
+
+
+class VerificationKey:
+    """A parsed key and the algorithms it may verify (its family only)."""
+
+    __slots__ = ("algorithms", "key")
+
+    def __init__(self, key: PublicKey | bytes, algorithms: frozenset[str]) -> None:
+        self.key = key
+        self.algorithms = algorithms
+
+    def __repr__(self) -> str:
+        # NOTE: never show key material, not even a public key.
+        return f"VerificationKey(algorithms={sorted(self.algorithms)})"
+
+
+def check_algorithms(algorithms: object) -> tuple[str, ...]:
+    """Validate the allow-list: a non-empty list of known names, never ``none``."""
+    if isinstance(algorithms, (str, bytes)) or not isinstance(algorithms, Iterable):
+        raise AuthConfigError("algorithms: give a list of algorithm names, such as ['RS256']")
+    names = tuple(algorithms)
+    if not names:
+        raise AuthConfigError("algorithms: the allow-list must not be empty")
+    for name in names:
+        if not isinstance(name, str) or name not in SUPPORTED_ALGORITHMS:
+            allowed = ", ".join(sorted(SUPPORTED_ALGORITHMS))
+            raise AuthConfigError(
+                f"algorithms: {name!r} is not supported (allowed: {allowed}); 'none' never is"
+            )
+    return names
+
+
+def algorithms_for_key(key: object) -> frozenset[str]:
+    """Return the family of algorithms a public key object can verify."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return RSA_ALGORITHMS
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        alg = _EC_BY_CURVE.get(key.curve.name)
+        return frozenset({alg}) if alg else frozenset()
+    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return EDDSA_ALGORITHMS
+    return frozenset()
+
+
+def key_is_strong(key: object) -> bool:
+    """Refuse RSA keys shorter than 2048 bits; other families have fixed sizes."""
+    return not isinstance(key, rsa.RSAPublicKey) or key.key_size >= MIN_RSA_BITS
+
+
+def secret_key(secret: object, algorithms: Sequence[str]) -> VerificationKey:
+    """Bind an HMAC secret to the HS* algorithms, refusing short or key-like secrets."""
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    if not isinstance(secret, bytes):
+        raise AuthConfigError("secret: give the HMAC secret as str or bytes")
+    if len(secret) < MIN_HMAC_SECRET_BYTES:
+        raise AuthConfigError(
+            f"secret: an HMAC secret must be at least {MIN_HMAC_SECRET_BYTES} bytes long"
+        )
+    wrong = [a for a in algorithms if a not in HMAC_ALGORITHMS]
+    if wrong:
+        raise AuthConfigError(
+            f"algorithms: {wrong} cannot be verified with secret=; use public_key= or jwks_uri="
+        )
+    try:
+        # PyJWT refuses PEM, SSH and JWK public keys as HMAC secrets; so do we.
+        prepared = HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+    except Exception:  # noqa: BLE001 - any refusal means the same thing here
+        raise AuthConfigError(
+            "secret: looks like a public key or certificate; use public_key= for those"
+        ) from None
+    return VerificationKey(prepared, frozenset(algorithms))
+
+
+def public_key(value: object, algorithms: Sequence[str]) -> VerificationKey:
+    """Parse a PEM public key or certificate once and bind it to its family."""
+    key: object = value
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if isinstance(value, bytes):
+        key = _load_pem(value)
+    family = algorithms_for_key(key)
+    if not family:
+        raise AuthConfigError("public_key: not an RSA, EC or EdDSA public key")
+    if not key_is_strong(key):
+        raise AuthConfigError(f"public_key: RSA keys must have at least {MIN_RSA_BITS} bits")
+    wrong = [a for a in algorithms if a not in family]
+    if wrong:
+        raise AuthConfigError(
+            f"algorithms: {wrong} cannot be verified with this public_key "
+            f"(it serves {sorted(family)})"
+        )
+    return VerificationKey(key, frozenset(algorithms))  # type: ignore[arg-type]
+
+
+def _load_pem(data: bytes) -> Any:
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            return x509.load_pem_x509_certificate(data).public_key()
+        return load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise AuthConfigError(
+            "public_key: not a PEM public key or certificate "
+            "(private keys and HMAC secrets are refused)"
+        ) from None

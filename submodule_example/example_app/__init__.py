@@ -1,0 +1,130 @@
+"""The sample service: the talk's Falcon app, grown up on common_utils.
+
+Importing this package does two things and nothing else:
+
+1. When ``<service root>/submodules/common_utils`` exists (the git submodule
+   approach), it is inserted at the FRONT of ``sys.path``. The pinned
+   submodule therefore always wins over a copy of common-utils that happens to
+   be installed in the same environment: which code runs is decided by the
+   commit the service pins, not by what some earlier ``pip install`` left
+   behind. ``/version`` and a start-up warning report such a shadowed copy.
+2. It exposes the WSGI callable ``app`` lazily (PEP 562): the application is
+   built from ``os.environ`` on first access of ``example_app.app`` (what
+   uWSGI's ``--module example_app:app`` and gunicorn's ``example_app:app``
+   do), so tests can import :func:`example_app.app.create_app` and build apps
+   from their own environment.
+
+uWSGI looks the callable up in the module's ``__dict__`` (not with
+``getattr``), so it cannot see a PEP 562 attribute: ``uwsgi.ini`` names
+``example_app.wsgi:app``, a one-line module that imports this same object.
+gunicorn, waitress and ``wsgiref`` use ``getattr`` and take ``example_app:app``.
+
+A configuration error (no service tagged ``jwt`` bound, a bad ``PORT`` or
+``LOG_LEVEL``, an empty submodule directory) ends start-up with one line on
+stderr and exit status 3, never a traceback. Status 3 is gunicorn's "worker
+failed to boot": a gunicorn started without ``--preload`` then stops instead
+of respawning workers that fail the same way forever; uWSGI passes it through.
+
+Example:
+    >>> import example_app
+    >>> example_app.APP_NAME
+    'example-app'
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "APP_NAME",
+    "CONFIGURATION_ERROR_EXIT_STATUS",
+    "SERVICE_ROOT",
+    "SUBMODULE_DIR",
+    "__version__",
+    "app",
+]
+
+__version__ = "1.0.0"
+"""Version of the service itself (reported by ``/version``)."""
+
+APP_NAME = "example-app"
+"""Name of the service (reported by ``/version`` and in the OpenAPI document)."""
+
+SERVICE_ROOT = Path(__file__).resolve().parent.parent
+"""Directory holding ``example_app/``, ``manifest.yml`` and ``submodules/``."""
+
+SUBMODULE_DIR = SERVICE_ROOT / "submodules" / "common_utils"
+"""Where ``git submodule add`` puts the library (the submodule approach)."""
+
+CONFIGURATION_ERROR_EXIT_STATUS = 3
+"""Exit status of a start-up stopped by a configuration error."""
+
+
+def _put_submodule_first() -> None:
+    if not SUBMODULE_DIR.is_dir():
+        return
+    entry = str(SUBMODULE_DIR)
+    # NOTE: first, not appended as in the talk: an installed copy must never
+    # shadow the pinned submodule (see docs/coupling.md).
+    while entry in sys.path:
+        sys.path.remove(entry)
+    sys.path.insert(0, entry)
+
+
+_put_submodule_first()
+
+
+def _configuration_error(message: str) -> SystemExit:
+    print(f"{APP_NAME}: configuration error: {message}", file=sys.stderr, flush=True)
+    return SystemExit(CONFIGURATION_ERROR_EXIT_STATUS)
+
+
+def _load_app() -> Any:
+    if SUBMODULE_DIR.is_dir() and not (SUBMODULE_DIR / "common_utils").is_dir():
+        raise _configuration_error(
+            f"{SUBMODULE_DIR} is empty (cloned without --recurse-submodules?); "
+            "run: git submodule update --init"
+        )
+    try:
+        import common_utils  # noqa: F401 - fail here with a clear line, not deep inside
+    except ImportError:
+        raise _configuration_error(
+            "common_utils is not importable: pip install -r requirements.txt "
+            "(pip approach) or git submodule update --init (submodule approach)"
+        ) from None
+    from example_app.app import CONFIGURATION_ERRORS, create_app
+
+    try:
+        return create_app()
+    except CONFIGURATION_ERRORS as ex:
+        raise _configuration_error(str(ex)) from None
+
+
+def __getattr__(name: str) -> Any:
+    """Build the WSGI callable ``app`` from ``os.environ`` on first access.
+
+    Args:
+        name: The attribute looked up on the package.
+
+    Returns:
+        The :class:`falcon.App` for ``name == "app"`` (built once, then cached).
+
+    Raises:
+        AttributeError: For any other name.
+        SystemExit: With status 3 after printing one line to stderr, when the
+            configuration is invalid.
+
+    Example:
+        >>> import example_app
+        >>> example_app.no_such_name
+        Traceback (most recent call last):
+        ...
+        AttributeError: module 'example_app' has no attribute 'no_such_name'
+    """
+    if name == "app":
+        application = _load_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,193 @@
+r"""The example service's Falcon application, assembled from common_utils.
+
+Routes (the contract in ``docs/consuming.md``):
+
+========================  ===========================  ==========================================
+route                     auth                         behaviour
+========================  ===========================  ==========================================
+``GET /``                 none                         ``Hello world`` (text/plain)
+``POST /``                bearer, ``example.filter``   JSON object in, only the keys starting with
+                                                       "a" (case-insensitive) out
+``GET /health``           none                         ``{"status": "ok"}``
+``GET /version``          none                         service and common_utils versions, how the
+                                                       library was loaded and from where
+``GET /openapi.json``     none                         OpenAPI 3.1 document
+``GET /docs``             none                         Swagger UI, served offline
+========================  ===========================  ==========================================
+
+Example:
+    >>> from falcon import testing
+    >>> from example_app.app import create_app
+    >>> vcap = ('{"user-provided": [{"name": "jwt", "label": "user-provided", "tags": ["jwt"],'
+    ...         ' "credentials": {"issuer": "https://uaa.example.com/oauth/token",'
+    ...         ' "audience": "example-app", "secret": "' + "s" * 32 + '",'
+    ...         ' "algorithms": ["HS256"]}}]}')
+    >>> client = testing.TestClient(create_app({"VCAP_SERVICES": vcap, "LOG_FORMAT": "json"}))
+    >>> client.simulate_get("/").text
+    'Hello world\n'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, ClassVar, TextIO
+
+import falcon
+
+from common_utils.auth import AuthConfigError, JWTAuthMiddleware, require_scopes
+from common_utils.cfenv import CFEnv, CFEnvError
+from common_utils.logs import (
+    AccessLogMiddleware,
+    LoggingConfigError,
+    RequestIdMiddleware,
+    setup_logging,
+)
+from common_utils.openapi import OpenAPI
+from common_utils.problems import problem_error_serializer
+from common_utils.resources import HealthResource, VersionResource, library_origin
+from common_utils.validation import validate
+from example_app import APP_NAME, __version__
+
+__all__ = ["CONFIGURATION_ERRORS", "FILTER_SCOPE", "PUBLIC_ROUTES", "SampleResource", "create_app"]
+
+log = logging.getLogger(__name__)
+
+FILTER_SCOPE = "example.filter"
+"""Scope a token needs to call ``POST /``."""
+
+PUBLIC_ROUTES = ("/health", "/version", "/openapi.json", "/docs", "/docs/{name}")
+"""URI templates served without a token (``GET /`` is public through its resource)."""
+
+CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
+    CFEnvError,
+    LoggingConfigError,
+    AuthConfigError,
+)
+"""Exceptions :func:`create_app` raises for a bad environment (one clear message each)."""
+
+
+class SampleResource:
+    """The talk's resource: a greeting, and a filter for JSON keys starting with "a".
+
+    ``GET`` is public (the per-resource ``auth`` override), ``POST`` needs a
+    bearer token with the ``example.filter`` scope and a JSON object body.
+
+    Example:
+        >>> SampleResource.auth
+        {'exempt_methods': ['GET', 'HEAD', 'OPTIONS']}
+    """
+
+    auth: ClassVar[dict[str, list[str]]] = {"exempt_methods": ["GET", "HEAD", "OPTIONS"]}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Greet the caller.
+
+        Args:
+            req: The request.
+            resp: The response: ``Hello world`` as text/plain.
+
+        Example:
+            >>> SampleResource().on_get  # doctest: +ELLIPSIS
+            <bound method SampleResource.on_get of ...>
+        """
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = "Hello world\n"
+
+    @falcon.before(require_scopes(FILTER_SCOPE))  # type: ignore[arg-type]  # sync and async hook
+    @validate(body={}, allow_unknown=True)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Return only the keys of the posted JSON object that start with "a".
+
+        The comparison is case-insensitive; values are returned unchanged.
+
+        Args:
+            req: The request; ``req.context.body`` holds the validated object.
+            resp: The response: the filtered object as JSON.
+
+        Example:
+            >>> SampleResource().on_post  # doctest: +ELLIPSIS
+            <bound method SampleResource.on_post of ...>
+        """
+        body: Mapping[str, Any] = req.context.body
+        resp.media = {key: value for key, value in body.items() if key.lower().startswith("a")}
+
+
+_fd1_stream: TextIO | None = None
+
+
+def _stdout() -> TextIO:
+    """Return a text stream on file descriptor 1, the process's real stdout.
+
+    uWSGI's Python plugin points ``sys.stdout`` at file descriptor 2, so a
+    service that logs to ``sys.stdout`` under uWSGI actually writes to stderr.
+    Cloud Foundry tags the two streams differently (OUT and ERR), and the
+    12-factor contract is stdout, so write to descriptor 1 itself.
+    """
+    global _fd1_stream
+    try:
+        if sys.stdout is not None and sys.stdout.fileno() == 1:
+            return sys.stdout
+    except (AttributeError, OSError, ValueError):
+        pass  # no usable descriptor behind sys.stdout (a test capture, for example)
+    else:
+        if _fd1_stream is None:
+            _fd1_stream = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
+        return _fd1_stream
+    return sys.stdout
+
+
+def create_app(environ: Mapping[str, str] | None = None) -> falcon.App[Any, Any]:
+    """Build the service from an environment (``os.environ`` by default).
+
+    Configuration is read once, here: ``LOG_LEVEL``/``LOG_FORMAT``, ``PORT``
+    and ``VCAP_SERVICES`` (a bound service tagged ``jwt``).
+
+    Args:
+        environ: The environment variables to read; ``None`` reads ``os.environ``.
+
+    Returns:
+        The WSGI application.
+
+    Raises:
+        CFEnvError: ``VCAP_SERVICES`` is malformed, ``PORT`` is invalid, or no
+            (or more than one) service tagged ``jwt`` is bound.
+        LoggingConfigError: ``LOG_LEVEL`` or ``LOG_FORMAT`` is invalid.
+        AuthConfigError: The jwt service's credentials are missing or unusable.
+
+    Example:
+        >>> create_app({"LOG_FORMAT": "json"})
+        Traceback (most recent call last):
+        ...
+        common_utils.cfenv.ServiceNotFoundError: no bound service matches tag='jwt'; ...
+    """
+    env_vars = os.environ if environ is None else environ
+    setup_logging(environ=env_vars, stream=_stdout())
+    env = CFEnv(environ=env_vars)
+    port = env.port  # validated now: a bad PORT stops start-up
+    auth = JWTAuthMiddleware.from_service(env.service(tag="jwt"), exempt_routes=list(PUBLIC_ROUTES))
+
+    middleware: list[Any] = [RequestIdMiddleware(), auth, AccessLogMiddleware()]
+    app: falcon.App[Any, Any] = falcon.App(middleware=middleware)
+    app.set_error_serializer(problem_error_serializer)
+    app.add_route("/", SampleResource())
+    app.add_route("/health", HealthResource())
+    app.add_route("/version", VersionResource(app_name=APP_NAME, app_version=__version__))
+    OpenAPI(app, title=APP_NAME, version=__version__, auth=auth).register()
+
+    # VersionResource has already logged a WARNING if another copy is installed.
+    origin = library_origin()
+    log.info(
+        "%s %s ready",
+        APP_NAME,
+        __version__,
+        extra={
+            "port": port,
+            "common_utils_version": origin.version,
+            "common_utils_source": origin.source,
+            "common_utils_path": origin.path,
+        },
+    )
+    return app

@@ -1,0 +1,31 @@
+"""Helpers of the unit tests (a module of its own: both test directories have a conftest)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SERVICE_ROOT = Path(__file__).resolve().parent.parent
+# The same values as service_tests/service_support.py: `from conftest import ISSUER`
+# gets whichever conftest pytest imported last when both directories run together.
+ISSUER = "https://uaa.example-app.test/oauth/token"
+AUDIENCE = "example-app"
+
+
+def jwt_service_vcap(public_pem: str, **credentials: Any) -> str:
+    """``VCAP_SERVICES`` with one user-provided service tagged ``jwt``."""
+    creds = {
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "public_key": public_pem,
+        "algorithms": ["RS256"],
+        **credentials,
+    }
+    service = {
+        "name": "example-jwt",
+        "label": "user-provided",
+        "tags": ["jwt"],
+        "credentials": creds,
+    }
+    return json.dumps({"user-provided": [service]})

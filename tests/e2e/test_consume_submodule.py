@@ -1,0 +1,146 @@
+"""End to end, the submodule approach: git submodule add at the release tag, run the service.
+
+A temp git repository is made from ``submodule_example/``; this repository (a
+temp clone tagged ``v1.0.0``) is added with ``git submodule add`` into
+``submodules/common_utils`` and pinned at the tag. A fresh ``git clone
+--recurse-submodules`` of that service (as a new developer or CI gets it)
+installs only ``requirements-submodule.txt`` (the library's third-party
+dependencies and uWSGI) and runs the service's unit tests and service tests,
+which must see ``/version`` report ``submodule`` and the tag's version.
+
+Git >= 2.38.1 refuses local file URLs for submodules unless
+``protocol.file.allow=always`` is given; a real service uses an https or ssh URL.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.e2e.test_consume_pip import (  # noqa: F401 - the fixture is used by name
+    PINNED_VERSION,
+    copy_service,
+    make_venv,
+    pip_env,
+    run,
+    run_service_tests,
+    uwsgi_in_devpi,
+)
+
+TAG = f"v{PINNED_VERSION}"
+FILE_PROTOCOL = ("-c", "protocol.file.allow=always")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return run(["git", *FILE_PROTOCOL, *args], cwd=cwd).stdout.strip()
+
+
+def make_service_repo(path: Path, library: Path) -> Path:
+    """A service repository with the library as a submodule pinned at ``TAG``."""
+    root = copy_service(path)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "add", "-A")
+    git(root, "submodule", "add", "-q", str(library), "submodules/common_utils")
+    git(root / "submodules" / "common_utils", "checkout", "-q", TAG)
+    git(root, "add", "-A")
+    git(
+        root,
+        "-c",
+        "user.name=e2e",
+        "-c",
+        "user.email=e2e@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        f"service on common_utils {TAG} (submodule)",
+    )
+    return root
+
+
+def test_submodule_consumer_cloned_recursively_runs_on_the_pinned_tag(
+    make_release_checkout: Callable[..., Path],
+    devpi_server,
+    uwsgi_in_devpi: str,  # noqa: F811 - pytest fixture
+    tmp_path: Path,
+) -> None:
+    library = make_release_checkout(TAG)
+    upstream = make_service_repo(tmp_path / "upstream", library)
+
+    # What a new developer or a CI job does.
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--recurse-submodules", str(upstream), str(clone))
+    submodule = clone / "submodules" / "common_utils"
+    assert (submodule / "common_utils" / "__init__.py").is_file()
+    assert git(submodule, "describe", "--tags", "--exact-match") == TAG
+    status = git(clone, "submodule", "status")
+    # '+' (other commit), '-' (not initialized) or 'U' (conflict) would be wrong.
+    assert status[0] not in "+-U", status
+
+    # Third-party dependencies only; the library itself comes from the submodule.
+    # They come from devpi's seeded base index here (offline, with a prebuilt uWSGI);
+    # any index will do, nothing private is installed.
+    python = make_venv(tmp_path / "venv")
+    clean = pip_env()
+    for requirements in ("requirements-submodule.txt", "service_tests/requirements.txt"):
+        run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--index-url",
+                devpi_server.simple_url("root/deps"),
+                "-r",
+                requirements,
+            ],
+            cwd=clone,
+            env=clean,
+        )
+    # The unit tests' tools (schemathesis for the contract test) from the public index.
+    run([str(python), "-m", "pip", "install", "-q", "-r", "tests/requirements.txt"], cwd=clone)
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "show", "common-utils"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert installed.returncode != 0, "common-utils must not be pip-installed here"
+
+    report = run_service_tests(
+        python,
+        clone,
+        "tests",
+        "service_tests",
+        EXPECT_LIBRARY_SOURCE="submodule",
+        EXPECT_LIBRARY_VERSION=PINNED_VERSION,
+    )
+    assert "test_submodule_requirements_are_exactly_the_librarys_dependencies" in report
+
+
+def test_clone_without_recurse_submodules_fails_with_one_clear_line(
+    make_release_checkout: Callable[..., Path], tmp_path: Path
+) -> None:
+    library = make_release_checkout(TAG)
+    upstream = make_service_repo(tmp_path / "upstream", library)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(upstream), str(clone))
+    assert (clone / "submodules" / "common_utils").is_dir()
+    assert not any((clone / "submodules" / "common_utils").iterdir())
+
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import example_app; example_app.app"],
+        cwd=clone,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(clone)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert done.stderr.count("\n") == 1
+    assert "git submodule update --init" in done.stderr

@@ -1,0 +1,1040 @@
+"""common_utils.auth: bearer parsing, token checks, scopes, exemptions, config, from_service.
+
+JWKS fetching against a real loopback server is in test_auth_jwks.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import falcon
+import falcon.asgi
+import falcon.testing
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from common_utils.auth import (
+    AuthConfigError,
+    AuthContext,
+    JWTAuthMiddleware,
+    require_scopes,
+    scopes_required_by,
+)
+from common_utils.cfenv import CFEnv
+from common_utils.problems import PROBLEM_JSON, problem_error_serializer
+
+ISSUER = "https://uaa.example.com/oauth/token"
+AUDIENCE = "orders"
+SECRET = b"k" * 16 + b"0123456789abcdef"  # 32 bytes
+
+
+# -- helpers shared with test_auth_jwks.py --------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "t-1",
+        "scope": ["orders.read", "orders.write"],
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def token(key: Any, alg: str = "RS256", headers: dict[str, Any] | None = None, **claim: Any) -> str:
+    return jwt.encode(claims(**claim), key, algorithm=alg, headers=headers)
+
+
+def raw_token(header: dict[str, Any], payload: Any, signature: bytes = b"sig") -> str:
+    return ".".join(
+        [b64(json.dumps(header).encode()), b64(json.dumps(payload).encode()), b64(signature)]
+    )
+
+
+def hs256_with(secret: bytes, header: dict[str, Any], payload: dict[str, Any]) -> str:
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
+    sig = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(sig)}"
+
+
+def rs256_with(key: Any, header: dict[str, Any], payload: Any) -> str:
+    """Sign any header (PyJWT refuses to encode some of the bad ones we need)."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
+    sig = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).sign(
+        signing_input.encode(), key
+    )
+    return f"{signing_input}.{b64(sig)}"
+
+
+def bearer(tok: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tok}"}
+
+
+class Echo:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
+        ctx = getattr(req.context, "auth", None)
+        resp.media = (
+            {"sub": ctx.subject, "scopes": sorted(ctx.scopes), "jti": ctx.token_id}
+            if ctx is not None
+            else {"public": True}
+        )
+
+    on_post = on_get
+
+
+class AsyncEcho:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        ctx = req.context.auth
+        resp.media = {"sub": ctx.subject, "scopes": sorted(ctx.scopes)}
+
+
+def make_app(auth: JWTAuthMiddleware, *, asgi: bool = False) -> falcon.testing.TestClient:
+    app: falcon.App = falcon.asgi.App(middleware=[auth]) if asgi else falcon.App(middleware=[auth])
+    app.set_error_serializer(problem_error_serializer)
+    if asgi:
+        app.add_route("/orders", AsyncEcho())
+    else:
+        app.add_route("/orders", Echo())
+        app.add_route("/items/{item_id}", Echo())
+        app.add_route("/health", Echo())
+    return falcon.testing.TestClient(app)
+
+
+def assert_challenge(result: falcon.testing.Result, status: int, header: str) -> None:
+    assert result.status_code == status, result.text
+    assert result.headers["WWW-Authenticate"] == header
+    assert result.headers["Content-Type"] == PROBLEM_JSON
+    assert result.json["status"] == status
+
+
+def invalid_token(reason: str) -> str:
+    return f'Bearer realm="api", error="invalid_token", error_description="{reason}"'
+
+
+BARE = 'Bearer realm="api"'
+
+
+# -- fixtures -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def other_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def rsa_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
+    return rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@pytest.fixture(scope="module")
+def rsa_auth(rsa_pem: bytes) -> JWTAuthMiddleware:
+    return JWTAuthMiddleware(
+        public_key=rsa_pem,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        exempt_routes=["/health"],
+    )
+
+
+@pytest.fixture(scope="module")
+def client(rsa_auth: JWTAuthMiddleware) -> falcon.testing.TestClient:
+    return make_app(rsa_auth)
+
+
+@pytest.fixture(scope="module")
+def hs_client() -> falcon.testing.TestClient:
+    auth = JWTAuthMiddleware(secret=SECRET, issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"])
+    return make_app(auth)
+
+
+# -- the happy path ---------------------------------------------------------------------
+
+
+def test_valid_rs256_token_sets_auth_context(client: Any, rsa_key: Any) -> None:
+    result = client.simulate_get("/orders", headers=bearer(token(rsa_key)))
+    assert result.status_code == 200
+    assert result.json == {"sub": "alice", "scopes": ["orders.read", "orders.write"], "jti": "t-1"}
+
+
+def test_valid_hs256_token_is_accepted(hs_client: Any) -> None:
+    result = hs_client.simulate_get("/orders", headers=bearer(token(SECRET, "HS256")))
+    assert result.status_code == 200
+
+
+def test_scheme_word_is_case_insensitive(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key)
+    for scheme in ("bearer", "BEARER", "BeArEr"):
+        result = client.simulate_get("/orders", headers={"Authorization": f"{scheme} {tok}"})
+        assert result.status_code == 200
+
+
+def test_space_delimited_scope_string_is_parsed(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, scope="a b  c", jti=None, sub=None)
+    result = client.simulate_get("/orders", headers=bearer(tok))
+    assert result.json == {"sub": None, "scopes": ["a", "b", "c"], "jti": None}
+
+
+def test_missing_scope_claim_means_no_scopes(client: Any, rsa_key: Any) -> None:
+    result = client.simulate_get("/orders", headers=bearer(token(rsa_key, scope=None)))
+    assert result.json["scopes"] == []
+
+
+def test_non_string_scope_claim_gets_401(client: Any, rsa_key: Any) -> None:
+    for bad in (42, ["a", 1], {"a": 1}):
+        result = client.simulate_get("/orders", headers=bearer(token(rsa_key, scope=bad)))
+        assert_challenge(result, 401, invalid_token("malformed scope claim"))
+
+
+def test_ec_and_eddsa_public_keys_verify_their_own_algorithms() -> None:
+    for private, alg in (
+        (ec.generate_private_key(ec.SECP256R1()), "ES256"),
+        (ec.generate_private_key(ec.SECP384R1()), "ES384"),
+        (ed25519.Ed25519PrivateKey.generate(), "EdDSA"),
+    ):
+        auth = JWTAuthMiddleware(
+            public_key=private.public_key(), issuer=ISSUER, audience=AUDIENCE, algorithms=[alg]
+        )
+        result = make_app(auth).simulate_get("/orders", headers=bearer(token(private, alg)))
+        assert result.status_code == 200, alg
+
+
+def test_certificate_pem_is_accepted_as_public_key(rsa_key: Any) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "uaa")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(rsa_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(rsa_key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    auth = JWTAuthMiddleware(public_key=pem, issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"])
+    assert make_app(auth).simulate_get("/orders", headers=bearer(token(rsa_key))).status_code == 200
+
+
+# -- RFC 6750 header handling ---------------------------------------------------------
+
+
+def test_no_credentials_gets_401_with_bare_bearer_challenge(client: Any) -> None:
+    result = client.simulate_get("/orders")
+    assert_challenge(result, 401, BARE)
+    assert result.json == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "bearer token required",
+    }
+
+
+def test_another_scheme_gets_401_without_error_code(client: Any) -> None:
+    for value in ("Basic dXNlcjpwdw==", "Token abc", "", "Bearerabc"):
+        result = client.simulate_get("/orders", headers={"Authorization": value})
+        assert_challenge(result, 401, BARE)
+
+
+def test_bearer_without_token_gets_400_invalid_request(client: Any) -> None:
+    expected = (
+        'Bearer realm="api", error="invalid_request", '
+        'error_description="malformed bearer credentials"'
+    )
+    for value in ("Bearer", "Bearer ", "Bearer    ", "Bearer a b", "Bearer a.b.c d"):
+        result = client.simulate_get("/orders", headers={"Authorization": value})
+        assert_challenge(result, 400, expected)
+
+
+def test_header_over_the_cap_gets_400_before_decoding(client: Any, rsa_key: Any) -> None:
+    huge = token(rsa_key, padding="x" * 16 * 1024)
+    result = client.simulate_get("/orders", headers=bearer(huge))
+    assert_challenge(
+        result,
+        400,
+        'Bearer realm="api", error="invalid_request", '
+        'error_description="authorization header too large"',
+    )
+
+
+def test_token_in_query_string_is_not_accepted(client: Any, rsa_key: Any) -> None:
+    result = client.simulate_get("/orders", params={"access_token": token(rsa_key)})
+    assert_challenge(result, 401, BARE)
+
+
+def test_custom_realm_appears_in_challenges(rsa_pem: bytes) -> None:
+    auth = JWTAuthMiddleware(
+        public_key=rsa_pem, issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"], realm="orders"
+    )
+    result = make_app(auth).simulate_get("/orders")
+    assert result.headers["WWW-Authenticate"] == 'Bearer realm="orders"'
+
+
+# -- bad tokens: each is 401 invalid_token ----------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_in_any_case_gets_401(client: Any, alg: str) -> None:
+    unsigned = raw_token({"alg": alg, "typ": "JWT"}, claims(), b"")
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(unsigned)),
+        401,
+        invalid_token("malformed token"),
+    )
+    signed = raw_token({"alg": alg, "typ": "JWT"}, claims(), b"anything")
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(signed)),
+        401,
+        invalid_token("algorithm not allowed"),
+    )
+
+
+def test_hs256_signed_with_the_rsa_public_key_pem_gets_401(client: Any, rsa_pem: bytes) -> None:
+    forged = hs256_with(rsa_pem, {"alg": "HS256", "typ": "JWT"}, claims())
+    result = client.simulate_get("/orders", headers=bearer(forged))
+    assert_challenge(result, 401, invalid_token("algorithm not allowed"))
+
+
+def test_hs256_signed_with_the_rsa_public_jwk_json_gets_401(client: Any, rsa_key: Any) -> None:
+    jwk_json = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()).encode()
+    forged = hs256_with(jwk_json, {"alg": "HS256", "typ": "JWT"}, claims())
+    result = client.simulate_get("/orders", headers=bearer(forged))
+    assert_challenge(result, 401, invalid_token("algorithm not allowed"))
+
+
+def test_rs256_token_at_an_hs256_service_gets_401(hs_client: Any, rsa_key: Any) -> None:
+    result = hs_client.simulate_get("/orders", headers=bearer(token(rsa_key)))
+    assert_challenge(result, 401, invalid_token("algorithm not allowed"))
+
+
+def test_allowed_algorithm_of_another_family_than_the_key_gets_401(rsa_pem: bytes) -> None:
+    auth = JWTAuthMiddleware(
+        public_key=rsa_pem, issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
+    )
+    # The header names an allowed alg, but the key object's family is checked too.
+    auth._single["ES256"] = ["ES256"]
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    result = make_app(auth).simulate_get("/orders", headers=bearer(token(ec_key, "ES256")))
+    assert_challenge(result, 401, invalid_token("algorithm not allowed for this key"))
+
+
+def test_signature_of_another_key_gets_401(client: Any, other_rsa_key: Any) -> None:
+    tok = token(other_rsa_key, headers={"kid": "same-kid"})
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)),
+        401,
+        invalid_token("signature verification failed"),
+    )
+
+
+@pytest.mark.parametrize("kid", [42, ["a"], {"k": "v"}, True])
+def test_non_string_kid_gets_401(client: Any, rsa_key: Any, kid: Any) -> None:
+    tok = rs256_with(rsa_key, {"alg": "RS256", "kid": kid}, claims())
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)), 401, invalid_token("malformed key id")
+    )
+
+
+def test_10kb_kid_gets_401_or_400_by_header_cap(rsa_pem: bytes, rsa_key: Any) -> None:
+    tok = token(rsa_key, headers={"kid": "k" * 10_000})
+    auth = JWTAuthMiddleware(
+        public_key=rsa_pem,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        max_header_bytes=65536,
+    )
+    result = make_app(auth).simulate_get("/orders", headers=bearer(tok))
+    assert_challenge(result, 401, invalid_token("malformed key id"))
+
+
+def test_static_key_ignores_a_path_like_kid(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, headers={"kid": "../../../../etc/passwd"})
+    assert client.simulate_get("/orders", headers=bearer(tok)).status_code == 200
+
+
+def test_expired_token_gets_401_with_invalid_token_error(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, exp=int(time.time()) - 31, iat=int(time.time()) - 600)
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)), 401, invalid_token("token expired")
+    )
+
+
+def test_expiry_within_leeway_is_accepted(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, exp=int(time.time()) - 10)
+    assert client.simulate_get("/orders", headers=bearer(tok)).status_code == 200
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_nbf_or_iat_in_the_future_beyond_leeway_gets_401(
+    client: Any, rsa_key: Any, claim: str
+) -> None:
+    later = int(time.time()) + 120
+    tok = token(rsa_key, **{claim: later, "exp": later + 600})
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)),
+        401,
+        invalid_token("token not yet valid"),
+    )
+    within = token(rsa_key, **{claim: int(time.time()) + 10})
+    assert client.simulate_get("/orders", headers=bearer(within)).status_code == 200
+
+
+def test_missing_exp_gets_401(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, exp=None)
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)),
+        401,
+        invalid_token("missing required claim"),
+    )
+
+
+@pytest.mark.parametrize("exp", ["soon", "1e400", [1], {"t": 1}])
+def test_non_numeric_exp_gets_401(client: Any, rsa_key: Any, exp: Any) -> None:
+    tok = token(rsa_key, exp=exp)
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)), 401, invalid_token("malformed token")
+    )
+
+
+@pytest.mark.parametrize(
+    "iss",
+    [
+        "https://evil.example.com/oauth/token",
+        "https://uaa.example.com/oauth/tok",  # a prefix of ours
+        "https://uaa.example.com/oauth/token/evil",  # ours is its prefix
+        "evil" + ISSUER,  # ours is its suffix
+        "oauth/token",  # a suffix of ours
+        [ISSUER],
+    ],
+)
+def test_wrong_issuer_gets_401(client: Any, rsa_key: Any, iss: Any) -> None:
+    tok = rs256_with(rsa_key, {"alg": "RS256"}, claims(iss=iss))
+    result = client.simulate_get("/orders", headers=bearer(tok))
+    assert result.status_code == 401
+    assert "invalid_token" in result.headers["WWW-Authenticate"]
+
+
+def test_missing_issuer_gets_401(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, iss=None)
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)),
+        401,
+        invalid_token("missing required claim"),
+    )
+
+
+def test_foreign_audience_gets_401(client: Any, rsa_key: Any) -> None:
+    for aud in ("billing", ["billing", "shipping"], "order", "orders2"):
+        tok = token(rsa_key, aud=aud)
+        assert_challenge(
+            client.simulate_get("/orders", headers=bearer(tok)),
+            401,
+            invalid_token("wrong audience"),
+        )
+
+
+def test_missing_audience_gets_401(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, aud=None)
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)),
+        401,
+        invalid_token("missing required claim"),
+    )
+
+
+def test_audience_list_containing_ours_is_accepted(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, aud=["billing", AUDIENCE])
+    assert client.simulate_get("/orders", headers=bearer(tok)).status_code == 200
+
+
+def test_unknown_crit_header_gets_401(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, headers={"crit": ["urn:example:ext"], "urn:example:ext": 1})
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)), 401, invalid_token("invalid token")
+    )
+
+
+@pytest.mark.parametrize("segments", [2, 4, 5])
+def test_token_with_wrong_segment_count_gets_401(client: Any, rsa_key: Any, segments: int) -> None:
+    parts = token(rsa_key).split(".")
+    tok = ".".join((parts * 2)[:segments])
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)), 401, invalid_token("malformed token")
+    )
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda h, p, s: f"!!!.{p}.{s}",  # not base64url at all
+        lambda h, p, s: f"A.{p}.{s}",  # impossible base64 length
+        lambda h, p, s: f"{b64(b'not json')}.{p}.{s}",
+        lambda h, p, s: f"{b64(b'[1, 2]')}.{p}.{s}",  # JSON, not an object
+        lambda h, p, s: f"{b64(bytes([0xFF, 0xFE]))}.{p}.{s}",  # not UTF-8
+        lambda h, p, s: f"{h}.A.{s}",  # payload impossible base64
+        lambda h, p, s: f"{h}.{p}.A",  # signature impossible base64
+        lambda h, p, s: f"{h}.{p}+.{s}",
+    ],
+)
+def test_bad_base64_or_json_gets_401(client: Any, rsa_key: Any, mangle: Callable[..., str]) -> None:
+    h, p, s = token(rsa_key).split(".")
+    result = client.simulate_get("/orders", headers=bearer(mangle(h, p, s)))
+    assert result.status_code == 401
+    assert result.headers["WWW-Authenticate"].startswith(
+        'Bearer realm="api", error="invalid_token"'
+    )
+
+
+def test_payload_that_is_not_an_object_gets_401(client: Any, rsa_key: Any) -> None:
+    tok = jwt.api_jws.encode(b"[1,2,3]", rsa_key, algorithm="RS256")
+    assert_challenge(
+        client.simulate_get("/orders", headers=bearer(tok)), 401, invalid_token("malformed token")
+    )
+
+
+def test_unexpected_error_inside_pyjwt_still_gets_401(
+    rsa_auth: JWTAuthMiddleware, rsa_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = JWTAuthMiddleware(secret=SECRET, issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"])
+    assert auth._static is not None
+    auth._static.key = object()  # type: ignore[assignment]  # a key PyJWT chokes on
+    with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
+        result = make_app(auth).simulate_get("/orders", headers=bearer(token(SECRET, "HS256")))
+    assert_challenge(result, 401, invalid_token("invalid token"))
+    assert "unexpected" in caplog.text
+
+
+def test_no_token_or_claim_value_in_bodies_or_logs(
+    client: Any, rsa_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = []
+    with caplog.at_level(logging.DEBUG, logger="common_utils.auth"):
+        for kw in ({"exp": 1}, {"iss": "https://evil-issuer"}, {"aud": "evil-aud"}):
+            tok = token(rsa_key, sub="secret-subject", **kw)
+            secrets.append(tok)
+            result = client.simulate_get("/orders", headers=bearer(tok))
+            assert result.status_code == 401
+            for needle in (tok, "secret-subject", "evil-issuer", "evil-aud", tok.split(".")[2]):
+                assert needle not in result.text
+                assert needle not in str(result.headers)
+    for needle in (*secrets, "secret-subject", "evil-issuer", "evil-aud"):
+        assert needle not in caplog.text
+    assert "bearer token rejected: token expired" in caplog.text
+
+
+# -- exemptions -------------------------------------------------------------------------
+
+
+def test_exempt_route_passes_without_token(client: Any) -> None:
+    result = client.simulate_get("/health")
+    assert result.status_code == 200
+    assert result.json == {"public": True}
+
+
+def test_exempt_route_by_uri_template(rsa_pem: bytes) -> None:
+    auth = JWTAuthMiddleware(
+        public_key=rsa_pem,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        exempt_routes=["/items/{item_id}"],
+    )
+    c = make_app(auth)
+    assert c.simulate_get("/items/42").status_code == 200
+    assert c.simulate_get("/orders").status_code == 401
+
+
+def test_options_is_exempt_by_default_for_cors_preflight(client: Any) -> None:
+    assert client.simulate_options("/orders").status_code == 200
+    assert client.simulate_post("/orders").status_code == 401
+
+
+def test_unrouted_path_gets_404_not_a_challenge(client: Any) -> None:
+    assert client.simulate_get("/nowhere").status_code == 404
+
+
+def test_is_exempt_reads_the_resource_auth_dict(rsa_auth: JWTAuthMiddleware) -> None:
+    class Public:
+        auth: ClassVar[dict[str, Any]] = {"exempt": True}
+
+    class ReadOnlyPublic:
+        auth: ClassVar[dict[str, Any]] = {"exempt_methods": ["get", "HEAD"]}
+
+    class Private:
+        auth: ClassVar[dict[str, Any]] = {"exempt": False, "exempt_methods": []}
+
+    class Unrelated:
+        auth = "not a dict"
+
+    assert rsa_auth.is_exempt("/x", "POST", Public())
+    assert rsa_auth.is_exempt("/x", "GET", ReadOnlyPublic())
+    assert not rsa_auth.is_exempt("/x", "POST", ReadOnlyPublic())
+    assert not rsa_auth.is_exempt("/health", "OPTIONS", Private())
+    assert rsa_auth.is_exempt("/health", "GET", Unrelated())
+    assert not rsa_auth.is_exempt("/x", "get", Unrelated())
+    assert rsa_auth.is_exempt("/x", "options")
+    assert not rsa_auth.is_exempt(None, "GET", None)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"exempt_method": ["GET"]}, "unknown keys ['exempt_method']"),
+        ({"exempt": "yes"}, "'exempt' must be True or False"),
+        ({"exempt_methods": "GET"}, "exempt_methods: give a list of strings"),
+    ],
+)
+def test_bad_resource_auth_dict_is_a_config_error(
+    rsa_auth: JWTAuthMiddleware, override: dict[str, Any], message: str
+) -> None:
+    resource = type("R", (), {"auth": override})()
+    with pytest.raises(AuthConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        rsa_auth.is_exempt("/x", "GET", resource)
+
+
+def test_resource_auth_dict_exempts_through_the_middleware(rsa_auth: JWTAuthMiddleware) -> None:
+    class Status:
+        auth: ClassVar[dict[str, Any]] = {"exempt_methods": ["GET"]}
+
+        def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.media = {"auth": hasattr(req.context, "auth")}
+
+        def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.media = {}
+
+    app = falcon.App(middleware=[rsa_auth])
+    app.add_route("/status", Status())
+    c = falcon.testing.TestClient(app)
+    assert c.simulate_get("/status").json == {"auth": False}
+    assert c.simulate_post("/status").status_code == 401
+
+
+# -- scopes -------------------------------------------------------------------------------
+
+
+class Orders:
+    @falcon.before(require_scopes("orders.read"))
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"ok": True}
+
+    @falcon.before(require_scopes("orders.write", "orders.admin"))
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"ok": True}
+
+
+@falcon.before(require_scopes("admin"))
+class Admin:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"ok": True}
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, item_id: str) -> None:
+        resp.media = {"deleted": item_id}
+
+
+def scoped_app(auth: JWTAuthMiddleware) -> falcon.testing.TestClient:
+    app = falcon.App(middleware=[auth])
+    app.set_error_serializer(problem_error_serializer)
+    app.add_route("/orders", Orders())
+    app.add_route("/admin", Admin())
+    app.add_route("/admin/{item_id}", Admin())
+    app.add_route("/health", Orders())
+    return falcon.testing.TestClient(app)
+
+
+def test_responder_with_granted_scope_runs(rsa_auth: Any, rsa_key: Any) -> None:
+    c = scoped_app(rsa_auth)
+    assert c.simulate_get("/orders", headers=bearer(token(rsa_key))).json == {"ok": True}
+
+
+def test_missing_scope_gets_403_insufficient_scope(rsa_auth: Any, rsa_key: Any) -> None:
+    c = scoped_app(rsa_auth)
+    result = c.simulate_post("/orders", headers=bearer(token(rsa_key)))
+    assert_challenge(
+        result,
+        403,
+        'Bearer realm="api", error="insufficient_scope", scope="orders.write orders.admin"',
+    )
+    assert result.json["required_scopes"] == ["orders.write", "orders.admin"]
+
+
+def test_require_scopes_on_a_class_guards_every_responder(rsa_auth: Any, rsa_key: Any) -> None:
+    c = scoped_app(rsa_auth)
+    user = bearer(token(rsa_key))
+    admin = bearer(token(rsa_key, scope="admin"))
+    assert c.simulate_get("/admin", headers=user).status_code == 403
+    assert c.simulate_delete("/admin/7", headers=user).status_code == 403
+    assert c.simulate_get("/admin", headers=admin).status_code == 200
+    assert c.simulate_delete("/admin/7", headers=admin).json == {"deleted": "7"}
+
+
+def test_scope_hook_on_exempt_route_fails_closed_with_401(rsa_auth: Any) -> None:
+    result = scoped_app(rsa_auth).simulate_get("/health")
+    assert_challenge(result, 401, 'Bearer realm="api", scope="orders.read"')
+
+
+def test_scope_hook_without_middleware_fails_closed() -> None:
+    app = falcon.App()
+    app.add_route("/orders", Orders())
+    assert falcon.testing.TestClient(app).simulate_get("/orders").status_code == 401
+
+
+def test_require_scopes_rejects_bad_scope_names() -> None:
+    for bad in ("", "a b", 'a"b', "a\\b", "a\nb", "é", 3):
+        with pytest.raises(ValueError, match="not a valid scope name"):
+            require_scopes(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one scope"):
+        require_scopes()
+
+
+def test_scopes_required_by_finds_hooks_on_functions_methods_and_classes() -> None:
+    @falcon.before(require_scopes("a"))
+    @falcon.before(require_scopes("b", "a"))
+    def on_get(self: Any, req: Any, resp: Any) -> None: ...
+
+    def plain(self: Any, req: Any, resp: Any) -> None: ...
+
+    def other_hook(req: Any, resp: Any, resource: Any, params: Any) -> None: ...
+
+    @falcon.before(other_hook)
+    @falcon.before(require_scopes("c"))
+    def mixed(self: Any, req: Any, resp: Any) -> None: ...
+
+    assert scopes_required_by(on_get) == ("a", "b")
+    assert scopes_required_by(plain) == ()
+    assert scopes_required_by(print) == ()
+    assert scopes_required_by(mixed) == ("c",)
+    assert scopes_required_by(Orders().on_post) == ("orders.write", "orders.admin")
+    assert scopes_required_by(Admin.on_delete) == ("admin",)
+    assert scopes_required_by(functools.partial(Orders.on_get, None)) == ("orders.read",)
+    assert scopes_required_by(require_scopes("x")) == ("x",)
+    assert repr(require_scopes("x", "y")) == "require_scopes('x', 'y')"
+
+
+def test_scopes_required_by_survives_empty_closure_cells() -> None:
+    def outer() -> Callable[[], Any]:
+        def inner() -> Any:
+            return later
+
+        return inner
+        later = 1  # pragma: no cover
+
+    assert scopes_required_by(outer()) == ()
+
+
+# -- ASGI ---------------------------------------------------------------------------------
+
+
+class AsyncOrders:
+    @falcon.before(require_scopes("orders.read"))
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        resp.media = {"sub": req.context.auth.subject}
+
+    @falcon.before(require_scopes("orders.admin"))
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        resp.media = {}  # pragma: no cover - never reached in the tests
+
+
+def test_asgi_app_verifies_tokens_and_scopes(rsa_auth: Any, rsa_key: Any) -> None:
+    app = falcon.asgi.App(middleware=[rsa_auth])
+    app.set_error_serializer(problem_error_serializer)
+    app.add_route("/orders", AsyncOrders())
+    c = falcon.testing.TestClient(app)
+    assert c.simulate_get("/orders", headers=bearer(token(rsa_key))).json == {"sub": "alice"}
+    assert_challenge(c.simulate_get("/orders"), 401, BARE)
+    assert_challenge(
+        c.simulate_get("/orders", headers=bearer(token(rsa_key, exp=1))),
+        401,
+        invalid_token("token expired"),
+    )
+    assert c.simulate_post("/orders", headers=bearer(token(rsa_key))).status_code == 403
+    assert c.simulate_options("/orders").status_code == 200
+
+
+def test_auth_context_repr_hides_claim_values() -> None:
+    ctx = AuthContext({"sub": "alice", "email": "a@example.com"}, scopes=frozenset({"s"}))
+    assert repr(ctx) == "AuthContext(claims=<2 claims>, scopes=['s'])"
+    assert ctx.subject == "alice"
+    assert ctx.token_id is None
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def base_config(**kw: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "secret": SECRET,
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "algorithms": ["HS256"],
+    }
+    config.update(kw)
+    return {k: v for k, v in config.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"secret": None}, "exactly one key source"),
+        ({"public_key": "x"}, r"exactly one key source: .* \(got public_key, secret\)"),
+        ({"secret": "short-secret"}, "secret: an HMAC secret must be at least 32 bytes"),
+        ({"secret": 12345}, "secret: give the HMAC secret as str or bytes"),
+        ({"algorithms": "HS256"}, "algorithms: give a list"),
+        ({"algorithms": []}, "algorithms: the allow-list must not be empty"),
+        ({"algorithms": ["none"]}, "'none' is not supported"),
+        ({"algorithms": ["HS256", "RS256"]}, r"algorithms: \['RS256'\] cannot be verified with"),
+        ({"issuer": ""}, "issuer: give a non-empty string"),
+        ({"audience": []}, "audience: give a non-empty string or list"),
+        ({"audience": ["a", ""]}, "audience: give a non-empty string or list"),
+        ({"audience": 5}, "audience: give a list of strings"),
+        ({"realm": 'a"b'}, "realm: must hold no quote"),
+        ({"leeway": 3600}, "leeway: give a number from 0 to 300"),
+        ({"leeway": True}, "leeway: give a number"),
+        ({"max_header_bytes": "big"}, "max_header_bytes: give a number"),
+        ({"exempt_routes": "/health"}, "exempt_routes: give a list of strings"),
+        ({"required_claims": [1]}, "required_claims: give a list of strings"),
+    ],
+)
+def test_bad_configuration_raises_one_clear_error(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(AuthConfigError, match=message) as info:
+        JWTAuthMiddleware(**base_config(**overrides))
+    assert SECRET.decode() not in str(info.value)
+
+
+def test_public_key_can_never_serve_as_hmac_secret(rsa_pem: bytes) -> None:
+    with pytest.raises(AuthConfigError, match="secret: looks like a public key") as info:
+        JWTAuthMiddleware(**base_config(secret=rsa_pem))
+    assert "BEGIN" not in str(info.value)
+    with pytest.raises(AuthConfigError, match="algorithms: \\['HS256'\\] need secret="):
+        JWTAuthMiddleware(**base_config(secret=None, public_key=rsa_pem))
+    jwk_json = '{"kty": "RSA", "n": "' + "A" * 43 + '", "e": "AQAB"}'
+    with pytest.raises(AuthConfigError, match="secret: looks like a public key"):
+        JWTAuthMiddleware(**base_config(secret=jwk_json))
+
+
+def test_public_key_config_errors_name_the_setting(rsa_pem: bytes) -> None:
+    weak_private = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+    weak = weak_private.public_key()
+    dsa_pem = (
+        __import__("cryptography.hazmat.primitives.asymmetric.dsa", fromlist=["dsa"])
+        .generate_private_key(2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    cases = [
+        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "not a PEM public key"),
+        ("garbage", "not a PEM public key"),
+        (weak, "RSA keys must have at least 2048 bits"),
+        (dsa_pem, "not an RSA, EC or EdDSA public key"),
+        (ec.generate_private_key(ec.BrainpoolP256R1()).public_key(), "not an RSA, EC or EdDSA"),
+    ]
+    for value, message in cases:
+        with pytest.raises(AuthConfigError, match=message):
+            JWTAuthMiddleware(**base_config(secret=None, public_key=value, algorithms=["RS256"]))
+    with pytest.raises(
+        AuthConfigError, match=r"\['ES256'\] cannot be verified with this public_key"
+    ):
+        JWTAuthMiddleware(**base_config(secret=None, public_key=rsa_pem, algorithms=["ES256"]))
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("http://uaa.example.com/token_keys", "must use https"),
+        ("ftp://uaa.example.com/token_keys", "not an absolute http"),
+        ("/token_keys", "not an absolute http"),
+        ("https://user:pw@uaa.example.com/token_keys", "must not carry credentials"),
+        (42, "give the key set URL as a string"),
+    ],
+)
+def test_bad_jwks_uri_is_refused(uri: Any, message: str) -> None:
+    with pytest.raises(AuthConfigError, match=f"jwks_uri: {message}") as info:
+        JWTAuthMiddleware(**base_config(secret=None, jwks_uri=uri, algorithms=["RS256"]))
+    assert "pw" not in str(info.value)
+
+
+def test_jwks_never_serves_hmac_algorithms() -> None:
+    with pytest.raises(AuthConfigError, match="a JWKS never serves HMAC keys"):
+        JWTAuthMiddleware(**base_config(secret=None, jwks_uri="https://uaa.example.com/k"))
+
+
+def test_repr_shows_no_secret() -> None:
+    auth = JWTAuthMiddleware(**base_config())
+    assert SECRET.decode() not in repr(auth)
+    assert repr(auth) == f"JWTAuthMiddleware(static key, issuer={ISSUER!r}, algorithms=['HS256'])"
+    assert repr(auth._static) == "VerificationKey(algorithms=['HS256'])"
+
+
+def test_required_claims_are_enforced(rsa_pem: bytes, rsa_key: Any) -> None:
+    auth = JWTAuthMiddleware(
+        public_key=rsa_pem,
+        issuer=ISSUER,
+        audience=[AUDIENCE, "orders-v2"],
+        algorithms=["RS256", "PS256"],
+        required_claims=["jti", "client_id"],
+        leeway=0,
+    )
+    c = make_app(auth)
+    assert_challenge(
+        c.simulate_get("/orders", headers=bearer(token(rsa_key))),
+        401,
+        invalid_token("missing required claim"),
+    )
+    ok = token(rsa_key, "PS256", client_id="cf", aud="orders-v2")
+    assert c.simulate_get("/orders", headers=bearer(ok)).status_code == 200
+
+
+# -- from_service, with the real common_utils.cfenv ------------------------------------------
+
+
+def service_from(label: str, credentials: dict[str, Any], tags: tuple[str, ...] = ("jwt",)) -> Any:
+    vcap = {
+        label: [{"name": "auth", "label": label, "tags": list(tags), "credentials": credentials}]
+    }
+    return CFEnv(environ={"VCAP_SERVICES": json.dumps(vcap)}).service(tag=tags[0])
+
+
+def test_from_service_user_provided_secret(hs_client: Any) -> None:
+    svc = service_from(
+        "user-provided", {"issuer": ISSUER, "audience": AUDIENCE, "secret": SECRET.decode()}
+    )
+    auth = JWTAuthMiddleware.from_service(svc, exempt_routes=["/health"])
+    c = make_app(auth)
+    assert c.simulate_get("/orders", headers=bearer(token(SECRET, "HS256"))).status_code == 200
+    assert c.simulate_get("/health").status_code == 200
+
+
+def test_from_service_user_provided_public_key_and_algorithms(rsa_pem: bytes, rsa_key: Any) -> None:
+    for algorithms in (["RS256", "PS256"], "RS256, PS256", None):
+        creds = {"issuer": ISSUER, "audience": AUDIENCE, "public_key": rsa_pem.decode()}
+        if algorithms is not None:
+            creds["algorithms"] = algorithms
+        auth = JWTAuthMiddleware.from_service(service_from("user-provided", creds))
+        tok = token(rsa_key, "RS256")
+        assert make_app(auth).simulate_get("/orders", headers=bearer(tok)).status_code == 200
+
+
+def test_from_service_user_provided_jwks_uri() -> None:
+    creds = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "https://uaa.example.com/k"}
+    auth = JWTAuthMiddleware.from_service(service_from("user-provided", creds))
+    assert "jwks_uri='https://uaa.example.com/k'" in repr(auth)
+
+
+@pytest.mark.parametrize(
+    ("creds", "message"),
+    [
+        (
+            {"audience": AUDIENCE, "secret": "s" * 32},
+            "service 'auth': credential 'issuer' is missing",
+        ),
+        (
+            {"issuer": ISSUER, "audience": "", "secret": "s" * 32},
+            "credential 'audience' is missing",
+        ),
+        ({"issuer": ISSUER, "audience": AUDIENCE}, "give exactly one of the credentials"),
+        (
+            {"issuer": ISSUER, "audience": AUDIENCE, "secret": "s" * 32, "jwks_uri": "https://x"},
+            "give exactly one of the credentials",
+        ),
+        ({"issuer": ISSUER, "audience": AUDIENCE, "secret": "short"}, "secret: an HMAC secret"),
+    ],
+)
+def test_from_service_errors_name_service_and_credential(
+    creds: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(AuthConfigError, match=message) as info:
+        JWTAuthMiddleware.from_service(service_from("user-provided", creds))
+    assert "s" * 32 not in str(info.value)
+
+
+def test_from_service_xsuaa_derives_keys_issuer_and_audience() -> None:
+    xsuaa = CFEnv(environ={"VCAP_SERVICES": (FIXTURES / "vcap_services.json").read_text()}).service(
+        label="xsuaa"
+    )
+    auth = JWTAuthMiddleware.from_service(xsuaa)
+    assert auth._jwks is not None
+    assert auth._jwks.uri == "https://tenant.auth.example.com/token_keys"
+    assert auth._issuer == "https://tenant.auth.example.com/oauth/token"
+    assert auth._audience == "orders!t0815"
+    assert auth._algorithms == ("RS256",)
+    overridden = JWTAuthMiddleware.from_service(xsuaa, audience="sb-orders!t0815", leeway=5)
+    assert overridden._audience == "sb-orders!t0815"
+    assert overridden._leeway == 5
+
+
+def test_from_service_xsuaa_without_xsappname_uses_clientid() -> None:
+    svc = service_from("xsuaa", {"url": "https://t.auth.example.com/", "clientid": "sb-x"})
+    assert JWTAuthMiddleware.from_service(svc)._audience == "sb-x"
+
+
+def test_from_service_uaa_uses_audience_else_clientid() -> None:
+    base = {"url": "https://uaa.example.com", "uaadomain": "uaa.example.com", "clientid": "orders"}
+    assert JWTAuthMiddleware.from_service(service_from("uaa", base))._audience == "orders"
+    with_aud = dict(base, audience="orders-api")
+    assert JWTAuthMiddleware.from_service(service_from("uaa", with_aud))._audience == "orders-api"
+
+
+@pytest.mark.parametrize(
+    ("creds", "message"),
+    [
+        ({"clientid": "c"}, "credential 'url' is missing"),
+        ({"url": "https://uaa.example.com"}, "credential 'clientid' is missing"),
+        (
+            {"url": "https://evil.example.net", "uaadomain": "example.com", "clientid": "c"},
+            "'url' is not under credential 'uaadomain'",
+        ),
+    ],
+)
+def test_from_service_uaa_errors(creds: dict[str, Any], message: str) -> None:
+    with pytest.raises(AuthConfigError, match=message):
+        JWTAuthMiddleware.from_service(service_from("uaa", creds))
+
+
+def test_from_service_accepts_a_duck_typed_service() -> None:
+    class Stand:
+        name = "stand"
+        label = "user-provided"
+        credentials: ClassVar[dict[str, str]] = {
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+            "secret": "z" * 40,
+        }
+
+    assert JWTAuthMiddleware.from_service(Stand())._issuer == ISSUER
+
+
+from tests.conftest import FIXTURES  # noqa: E402
