@@ -17,14 +17,11 @@ import uuid
 from typing import Any
 
 import jwt
-import pytest
-from conftest import AUDIENCE, ISSUER
+import schemathesis
+from example_app.app import create_app
 from falcon import testing
 from hypothesis import HealthCheck, settings
-
-schemathesis = pytest.importorskip("schemathesis")
-
-from example_app.app import create_app  # noqa: E402 - after the importorskip
+from unit_support import AUDIENCE, ISSUER
 
 SECRET = secrets.token_urlsafe(48)
 VCAP_SERVICES = {
