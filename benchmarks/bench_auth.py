@@ -3,11 +3,32 @@
 Per-request figure, for a valid RS256 and a valid HS256 token, through
 ``falcon.testing`` in process::
 
-    (GET with the middleware - same GET on the same app without it) / bare jwt.decode
+    (GET with the middleware - same GET on the same app without it) / jwt.decode
 
 The target is <= 1.25: the middleware adds at most a quarter on top of the
 signature and claim checks PyJWT does anyway. falcon-auth2's JWT backend (on
 joserfc) is measured on the same tokens and reported beside it when installed.
+
+Method (changed; why): the first version divided the difference of two
+separately measured medians by ``jwt.decode`` timed alone in a tight loop. That
+was unfair twice over:
+
+* The denominator ran hot: the same few functions back to back, with caches and
+  branch predictors primed. The numerator's decode runs between two requests
+  through the whole Falcon and ``wsgiref`` stack, as it does in a service. The
+  very same ``jwt.decode`` call then costs about 1.5-1.8x as much (measured here:
+  ~41 us in the loop, ~70 us right after a request, HS256, 2-core EPYC), so even
+  a middleware that does nothing but ``jwt.decode`` scored 1.5-1.8x and the 1.25
+  target was out of reach of any middleware. The denominator is now measured in
+  the same company: ``(request without auth, then jwt.decode) - (request without
+  auth)``. The tight-loop figure is still reported, as ``jwt.decode (hot loop)``.
+* The two apps were timed in separate blocks of ~0.15 s, and on a shared machine
+  the difference of two such medians swung by +-0.5x from run to run (the
+  decode-only middleware once came out dearer than ours). Now every round times
+  a short batch of each case in turn, the ratio is computed per round from that
+  round's own figures, and the median over the rounds is reported.
+
+Same token, same key and same app for every case; every case is warmed up first.
 
 JWKS figure: fetches at the server side (a loopback http.server) for 1,000
 requests with the known kid followed by 1,000 random kids, ours versus
@@ -17,8 +38,10 @@ requests with the known kid followed by 1,000 random kids, ours versus
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import secrets
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +53,7 @@ import falcon.testing
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from benchmarks._harness import Result, interleaved
+from benchmarks._harness import Result
 
 ISSUER = "https://uaa.example.com/oauth/token"
 AUDIENCE = "orders"
@@ -55,6 +78,41 @@ def _claims() -> dict[str, Any]:
         "jti": "bench",
         "scope": ["orders.read"],
     }
+
+
+def _paired(
+    fns: dict[str, Callable[[], object]], *, rounds: int, batch_s: float = 0.01
+) -> dict[str, list[float]]:
+    """Time every callable once per round, in turn; return seconds per call per round."""
+    calls: dict[str, int] = {}
+    for name, fn in fns.items():
+        fn()  # warm-up
+        start = time.perf_counter()
+        fn()
+        calls[name] = max(1, int(batch_s / max(time.perf_counter() - start, 1e-7)))
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate order
+                fn, n = fns[name], calls[name]
+                start = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                samples[name].append((time.perf_counter() - start) / n)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return samples
+
+
+def _ratio(samples: dict[str, list[float]], case: str, base: str, unit: str) -> float:
+    """Median over rounds of (case - base) / unit, each round with its own figures."""
+    return statistics.median(
+        (c - b) / u for c, b, u in zip(samples[case], samples[base], samples[unit], strict=True)
+    )
 
 
 def _client(middleware: list[Any]) -> falcon.testing.TestClient:
@@ -119,37 +177,48 @@ def _per_request(quick: bool) -> list[Result]:
         bare, with_auth = _client([]), _client([ours])
         floor_client = _client([_DecodeOnly(verify_key, alg)])
         assert with_auth.simulate_get("/orders", headers=headers).status_code == 200
+
+        def decode(t: str = token, k: Any = verify_key, a: list[str] = [alg]) -> object:  # noqa: B006
+            return jwt.decode(t, k, algorithms=a, audience=AUDIENCE, issuer=ISSUER, leeway=30)
+
+        def get(c: falcon.testing.TestClient, h: dict[str, str] = headers) -> Callable[[], object]:
+            return lambda: c.simulate_get("/orders", headers=h)
+
+        bare_get = get(bare)
         fns: dict[str, Callable[[], object]] = {
-            "jwt.decode": lambda t=token, k=verify_key, a=alg: jwt.decode(
-                t, k, algorithms=[a], audience=AUDIENCE, issuer=ISSUER, leeway=30
-            ),
-            "app without auth": lambda c=bare, h=headers: c.simulate_get("/orders", headers=h),
-            "app with JWTAuthMiddleware": lambda c=with_auth, h=headers: c.simulate_get(
-                "/orders", headers=h
-            ),
-            "app with a decode-only middleware": lambda c=floor_client, h=headers: c.simulate_get(
-                "/orders", headers=h
-            ),
+            "jwt.decode (hot loop)": decode,
+            "app without auth": bare_get,
+            "app without auth, then jwt.decode": lambda r=bare_get, d=decode: (r(), d()),
+            "app with JWTAuthMiddleware": get(with_auth),
+            "app with a decode-only middleware": get(floor_client),
         }
         peer = _peer(alg, public if alg == "RS256" else SECRET)
         if peer is not None:
             peer_client = _client([peer])
             assert peer_client.simulate_get("/orders", headers=headers).status_code == 200
-            fns["app with falcon-auth2 JWT"] = lambda c=peer_client, h=headers: c.simulate_get(
-                "/orders", headers=h
+            fns["app with falcon-auth2 JWT"] = get(peer_client)
+        samples = _paired(fns, rounds=31 if quick else 201)
+        base, unit = "app without auth", "jwt.decode in a request's company"
+        samples[unit] = [
+            after - alone
+            for after, alone in zip(
+                samples["app without auth, then jwt.decode"], samples[base], strict=True
             )
-        t = interleaved(fns, quick=quick)
-        decode = t["jwt.decode"].median
-        base = t["app without auth"].median
-        ratio = (t["app with JWTAuthMiddleware"].median - base) / decode
-        details = {name: round(timing.median_us, 2) for name, timing in t.items()}
-        details["unit"] = "us per request (median)"
-        floor = (t["app with a decode-only middleware"].median - base) / decode
+        ]
+        ratio = _ratio(samples, "app with JWTAuthMiddleware", base, unit)
+        details: dict[str, Any] = {
+            name: round(statistics.median(times) * 1e6, 2) for name, times in samples.items()
+        }
+        details["unit"] = "us per request (median over rounds)"
+        details["rounds"] = len(samples[base])
+        hot = _ratio(samples, "app with JWTAuthMiddleware", base, "jwt.decode (hot loop)")
+        details["ratio against the hot-loop jwt.decode (old method)"] = round(hot, 3)
+        floor = _ratio(samples, "app with a decode-only middleware", base, unit)
         details["decode-only middleware ratio (floor)"] = round(floor, 3)
         details["ours over the floor"] = round(ratio / floor, 3)
         note = "falcon-auth2 not installed: no peer figure"
         if peer is not None:
-            peer_ratio = (t["app with falcon-auth2 JWT"].median - base) / decode
+            peer_ratio = _ratio(samples, "app with falcon-auth2 JWT", base, unit)
             details["falcon-auth2 ratio"] = round(peer_ratio, 3)
             note = f"falcon-auth2 (joserfc) on the same token: {peer_ratio:.2f}x jwt.decode"
         note += f"; a middleware doing nothing but jwt.decode: {floor:.2f}x"

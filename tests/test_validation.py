@@ -696,3 +696,29 @@ def test_random_bytes_and_query_strings_never_get_a_server_error(raw, query):
     _assert_client_error_or_success(
         _WSGI_CLIENT.simulate_post("/r", body=raw, headers=JSON, params=query)
     )
+
+
+def test_async_responder_with_params_only_never_reads_the_body():
+    class Search:
+        @validate(params={"q": {"type": "string", "required": True}})
+        async def on_get(self, req, resp):
+            resp.media = req.context.params
+
+    client = _client(Search(), asgi=True)
+    assert client.simulate_get("/r", params={"q": "abc"}).json == {"q": "abc"}
+    assert client.simulate_get("/r").status_code == 422
+
+
+def test_async_body_already_parsed_by_middleware_is_validated_without_rereading():
+    class ParseFirst:
+        async def process_resource(self, req, resp, resource, params):
+            await req.get_media()
+
+    class R:
+        @validate(body={"a": {"type": "string"}})
+        async def on_post(self, req, resp):
+            resp.media = req.context.body
+
+    client = _client(R(), asgi=True, middleware=[ParseFirst()])
+    assert client.simulate_post("/r", json={"a": "x"}).json == {"a": "x"}
+    assert client.simulate_post("/r", json={"a": 1}).status_code == 422

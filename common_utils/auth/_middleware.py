@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import logging
 import re
@@ -43,6 +44,9 @@ _log = logging.getLogger("common_utils.auth")
 # A compact JWS: three base64url segments. JWE (five) and unsecured forms never pass.
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _MAX_KID_CHARS = 256
+# At most this many parsed JOSE headers are kept per middleware (tokens of one issuer
+# and key share one header, so a handful is the norm; the cap bounds hostile input).
+_MAX_CACHED_HEADERS = 64
 _MAX_LEEWAY = 300
 _RESOURCE_AUTH_KEYS = frozenset({"exempt", "exempt_methods"})
 
@@ -183,6 +187,13 @@ class JWTAuthMiddleware:
         }
         # PERF: one list per algorithm, so the hot path allocates nothing for it.
         self._single = {alg: [alg] for alg in self._algorithms}
+        # PERF: a decoder holding our options: jwt.decode(options=...) merges two
+        # option dicts per call; PyJWT.decode without options reuses these as they are.
+        self._decoder = jwt.PyJWT(options=self._options)
+        # PERF: parsed JOSE headers by header segment: all tokens of one issuer and
+        # key share one, so a small LRU cache (bounded against hostile input) spares
+        # the base64 and JSON work on almost every request.
+        self._header_fields = functools.lru_cache(maxsize=_MAX_CACHED_HEADERS)(self._parse_header)
         self._static: VerificationKey | None = None
         self._jwks: JWKSCache | None = None
         if secret is not None:
@@ -384,16 +395,23 @@ class JWTAuthMiddleware:
             raise self._reject(invalid_request(self._realm, "malformed bearer credentials"))
         if _JWS.fullmatch(token) is None:
             raise self._bad_token("malformed token")
-        header = _read_header(token)
+        fields = self._header_fields(token.partition(".")[0])
+        if isinstance(fields, str):
+            raise self._bad_token(fields)
+        return token, fields[0], fields[1]
+
+    def _parse_header(self, segment: str) -> tuple[str, str | None] | str:
+        """Return (alg, kid) of a JOSE header segment, or the reason it is refused."""
+        header = _read_header(segment)
         if header is None:
-            raise self._bad_token("malformed token")
+            return "malformed token"
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._single:
-            raise self._bad_token("algorithm not allowed")
+            return "algorithm not allowed"
         kid = header.get("kid")
         if kid is not None and (not isinstance(kid, str) or len(kid) > _MAX_KID_CHARS):
-            raise self._bad_token("malformed key id")
-        return token, alg, kid
+            return "malformed key id"
+        return alg, kid
 
     def _cached_key(self, kid: str | None, alg: str) -> VerificationKey | None:
         if self._static is not None:
@@ -411,14 +429,13 @@ class JWTAuthMiddleware:
         if alg not in key.algorithms:
             raise self._bad_token("algorithm not allowed for this key")
         try:
-            claims = jwt.decode(
+            claims = self._decoder.decode(
                 token,
                 key.key,
                 algorithms=self._single[alg],
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options=self._options,
             )
         except Exception as ex:  # noqa: BLE001 - whatever fails, the token is refused
             raise self._bad_token(_reason(ex)) from None
@@ -445,10 +462,9 @@ def _reason(ex: Exception) -> str:
     return "invalid token"
 
 
-def _read_header(token: str) -> dict[str, Any] | None:
+def _read_header(segment: str) -> dict[str, Any] | None:
     # PERF: parse the JOSE header once ourselves (PyJWT's get_unverified_header
     # decodes every segment); PyJWT then verifies the whole token.
-    segment = token.partition(".")[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, binascii.Error):  # bad base64, bad UTF-8, bad JSON

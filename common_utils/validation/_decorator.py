@@ -235,6 +235,12 @@ class _Checker:
                 purge_unknown=self.spec.purge_unknown,
                 error_handler=FlatErrors,
             )
+            # PERF: Cerberus copies a root DefinitionSchema on every validate() call
+            # (normalization), and each copy expands, hashes and re-checks the whole
+            # schema; its own child validators get plain dicts instead. The schema was
+            # expanded and checked just now, so keep that result as a plain dict: the
+            # same rules, none of the per-request schema work.
+            validator._schema = validator.schema.schema
             setattr(self._local, kind, validator)
         return validator
 
