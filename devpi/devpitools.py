@@ -1,0 +1,918 @@
+"""Run, bootstrap and talk to a devpi-server: the shared half of ``devpi/``.
+
+``devpi/server.py`` (the operator's command) and ``devpi/release.py`` (the release
+pipeline) are thin front ends over this module, and the end-to-end tests, the
+benchmarks and the demo import it to run throwaway servers. ``devpi/`` is not a
+package (a ``devpi`` package would shadow devpi-client's), so put the directory on
+``sys.path`` first::
+
+    sys.path.insert(0, str(REPO_ROOT / "devpi"))
+    from devpitools import DevpiServer, seed_base_index
+
+Public API:
+
+- ``DevpiServer(serverdir=, host=, port=, root_password=, user=, password=,
+  staging_index=, release_index=, bases=, role=, primary_url=, secretfile=)``:
+  one devpi-server process with a persistent server directory. ``start()`` runs
+  ``devpi-init`` once (with a persistent secret file) and waits until the server
+  answers; ``bootstrap()`` creates the team user and the staging and release
+  indexes idempotently; ``stop()`` / ``kill()`` end it (by its own pidfile, so a
+  later process can stop a server an earlier one started); ``status()`` tells
+  whether it runs. Attributes and properties: ``url``, ``user``, ``password``,
+  ``root_password``, ``staging_index``, ``release_index``, ``staging_url``,
+  ``release_url``, ``simple_url(index)``, ``pid``, ``serverdir``, ``logfile``.
+  A context manager: ``with DevpiServer.temporary(...) as server:`` starts a
+  bootstrapped server on a free port in a temp dir and stops it afterwards.
+- ``DevpiServer.temporary(*, bases=, role=, primary_url=, secretfile=, ...)``:
+  such a throwaway server (``bases=("root/deps",)`` with ``seed_base_index``
+  for tests that must not reach any outside index).
+- ``build_wheelhouse(dest, requirements)``: ``pip download`` requirements (from
+  the machine's normal index) into ``dest`` once; returns the files.
+- ``seed_base_index(server, wheelhouse, index="root/deps")``: create a base index
+  holding those files, so ``team/*`` resolve dependencies without any mirror.
+- ``DevpiAPI(url, user=, password=)``: the few JSON calls the tools need
+  (``login``, ``get``, ``put``, ``patch``, ``release_digests``).
+- ``free_port()``, ``clean_pip_env()`` (an environment whose pip reads no config
+  file and no ``PIP_*`` variables, so installs come from ``--index-url`` only).
+- ``DevpiError``: every failure here, with a one-line message and no secret.
+
+Example:
+    >>> server = DevpiServer(serverdir=Path("/tmp/x"), port=3141, password="pw")
+    >>> server.release_url
+    'http://127.0.0.1:3141/team/release'
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "DEFAULT_BASES",
+    "DEFAULT_RELEASE_INDEX",
+    "DEFAULT_STAGING_INDEX",
+    "DEFAULT_USER",
+    "DevpiAPI",
+    "DevpiError",
+    "DevpiServer",
+    "build_wheelhouse",
+    "clean_pip_env",
+    "free_port",
+    "seed_base_index",
+]
+
+DEFAULT_USER = "team"
+DEFAULT_STAGING_INDEX = "team/staging"
+DEFAULT_RELEASE_INDEX = "team/release"
+DEFAULT_BASES = ("root/pypi",)
+_BIN = Path(sys.executable).parent
+# NOTE: devpi-init reads the root password from argv; running it in-process keeps
+# the password out of the process list.
+_INIT_CODE = (
+    "import os, sys; from devpi_server.init import init; "
+    "pw = os.environ.pop('_DEVPI_ROOT_PASSWORD', None); "
+    "sys.exit(init(argv=['devpi-init', *sys.argv[1:], *(['--root-passwd', pw] if pw else [])]))"
+)
+
+
+class DevpiError(Exception):
+    """Report a devpi problem in one line, without any secret.
+
+    Example:
+        >>> str(DevpiError("devpi-server is not reachable at http://127.0.0.1:1"))
+        'devpi-server is not reachable at http://127.0.0.1:1'
+    """
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now.
+
+    Example:
+        >>> 0 < free_port() < 65536
+        True
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return an environment in which pip reads no configuration at all.
+
+    The machine's (or a developer's) pip configuration may add
+    ``extra-index-url`` or ``find-links``; an install that must come from devpi
+    alone drops every ``PIP_*`` variable and points ``PIP_CONFIG_FILE`` at
+    ``os.devnull``.
+
+    Example:
+        >>> env = clean_pip_env({"PIP_FIND_LINKS": "/x", "PATH": "/bin"})
+        >>> sorted(env)
+        ['PATH', 'PIP_CONFIG_FILE', 'PIP_DISABLE_PIP_VERSION_CHECK', 'PIP_NO_INPUT']
+    """
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    return env
+
+
+def _check_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise DevpiError(f"devpi URL must start with http:// or https://, got {url!r}")
+    return url.rstrip("/")
+
+
+class DevpiAPI:
+    """Call the devpi-server JSON API as one user (basic auth on every request).
+
+    Args:
+        url: Root URL of the server, e.g. ``http://127.0.0.1:3141``.
+
+    Keyword Args:
+        user: User name; ``None`` for anonymous requests.
+        password: That user's password (never shown in messages or ``repr``).
+        timeout: Seconds per request.
+
+    Example:
+        >>> api = DevpiAPI("http://127.0.0.1:3141", user="team", password="s3cret")
+        >>> "s3cret" in repr(api)
+        False
+    """
+
+    def __init__(
+        self, url: str, *, user: str | None = None, password: str | None = None, timeout: float = 30
+    ) -> None:
+        self.url = _check_url(url)
+        self.user = user
+        self._password = password
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"DevpiAPI({self.url!r}, user={self.user!r})"
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, anonymous: bool = False
+    ) -> tuple[int, Any]:
+        """Send one JSON request and return ``(status, decoded body)``.
+
+        Raises:
+            DevpiError: The server cannot be reached.
+
+        Example:
+            >>> api = DevpiAPI(f"http://127.0.0.1:{free_port()}")
+            >>> api.request("GET", "/+api")
+            Traceback (most recent call last):
+            ...
+            devpitools.DevpiError: devpi-server is not reachable at http://127.0.0.1:...
+        """
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(  # noqa: S310 (scheme checked in _check_url)
+            self.url + path, data=data, method=method
+        )
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.user is not None and self._password is not None and not anonymous:
+            token = base64.b64encode(f"{self.user}:{self._password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+                return resp.status, _decode(resp.read())
+        except urllib.error.HTTPError as ex:
+            return ex.code, _decode(ex.read())
+        except (urllib.error.URLError, OSError) as ex:
+            reason = getattr(ex, "reason", ex)
+            raise DevpiError(f"devpi-server is not reachable at {self.url} ({reason})") from None
+
+    def get(self, path: str) -> tuple[int, Any]:
+        """GET ``path`` (see ``request``).
+
+        Example:
+            >>> DevpiAPI("http://127.0.0.1:3141").get  # doctest: +ELLIPSIS
+            <bound method DevpiAPI.get of DevpiAPI('http://127.0.0.1:3141', user=None)>
+        """
+        return self.request("GET", path)
+
+    def put(self, path: str, body: Any) -> tuple[int, Any]:
+        """PUT JSON ``body`` to ``path`` (see ``request``).
+
+        Example:
+            >>> callable(DevpiAPI("http://127.0.0.1:3141").put)
+            True
+        """
+        return self.request("PUT", path, body)
+
+    def patch(self, path: str, body: Any) -> tuple[int, Any]:
+        """PATCH ``path`` with JSON ``body`` (see ``request``).
+
+        Example:
+            >>> callable(DevpiAPI("http://127.0.0.1:3141").patch)
+            True
+        """
+        return self.request("PATCH", path, body)
+
+    def login(self) -> None:
+        """Check the credentials with ``/+login``.
+
+        Raises:
+            DevpiError: Unreachable server, or the server refused the user and password.
+
+        Example:
+            >>> api = DevpiAPI(f"http://127.0.0.1:{free_port()}", user="team", password="x")
+            >>> api.login()
+            Traceback (most recent call last):
+            ...
+            devpitools.DevpiError: devpi-server is not reachable at http://127.0.0.1:...
+        """
+        status, _ = self.request(
+            "POST", "/+login", {"user": self.user, "password": self._password}, anonymous=True
+        )
+        if status != 200:
+            raise DevpiError(
+                f"login as {self.user!r} at {self.url} failed (HTTP {status}): "
+                "wrong user or password"
+            )
+
+    def release_digests(self, index: str, project: str, version: str) -> dict[str, str]:
+        """Return ``{filename: sha256}`` of one version on ``index`` (empty if absent).
+
+        Example:
+            >>> callable(DevpiAPI("http://127.0.0.1:3141").release_digests)
+            True
+        """
+        status, body = self.get(f"/{index}/{project}/{version}")
+        if status == 404:
+            return {}
+        if status != 200:
+            raise DevpiError(f"cannot read {project} {version} on {index} (HTTP {status})")
+        digests: dict[str, str] = {}
+        for link in body.get("result", {}).get("+links", []):
+            if link.get("rel") != "releasefile":
+                continue
+            name = link["href"].rsplit("/", 1)[-1].split("#", 1)[0]
+            hashes = link.get("hashes") or {}
+            digest = hashes.get("sha256")
+            if digest is None and str(link.get("hash_spec", "")).startswith("sha256="):
+                digest = link["hash_spec"].split("=", 1)[1]
+            digests[name] = str(digest)
+        return digests
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode() or "null")
+    except ValueError:
+        return {"message": raw.decode(errors="replace")[:200]}
+
+
+def _message(body: Any) -> str:
+    if isinstance(body, dict):
+        return str(body.get("message", ""))
+    return ""
+
+
+class DevpiServer:
+    """Run one devpi-server with a persistent server directory.
+
+    Keyword Args:
+        serverdir: Server data directory (created; ``devpi-init`` runs once).
+        host: Address to listen on.
+        port: Port to listen on (``0``: a free port).
+        root_password: Password of ``root`` (set at init; checked by ``bootstrap``).
+        user: The team user that owns the staging and release indexes.
+        password: The team user's password.
+        staging_index: Volatile index uploads land on first.
+        release_index: Non-volatile index releases are pushed to.
+        bases: Base indexes of both (``root/pypi`` in production).
+        role: ``standalone``, ``primary`` or ``replica``.
+        primary_url: The primary's URL (replicas only).
+        secretfile: Secret shared by a primary and its replicas (default: in serverdir).
+        outside_url: URL the server is reached by behind a proxy.
+        extra_args: More devpi-server arguments.
+
+    Example:
+        >>> server = DevpiServer(serverdir=Path("/tmp/x"), port=3141, password="pw")
+        >>> server.url, server.staging_url
+        ('http://127.0.0.1:3141', 'http://127.0.0.1:3141/team/staging')
+    """
+
+    def __init__(
+        self,
+        *,
+        serverdir: Path,
+        host: str = "127.0.0.1",
+        port: int = 3141,
+        root_password: str = "",
+        user: str = DEFAULT_USER,
+        password: str = "",
+        staging_index: str = DEFAULT_STAGING_INDEX,
+        release_index: str = DEFAULT_RELEASE_INDEX,
+        bases: Sequence[str] = DEFAULT_BASES,
+        role: str = "standalone",
+        primary_url: str | None = None,
+        secretfile: Path | None = None,
+        outside_url: str | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self.serverdir = Path(serverdir).resolve()
+        self.host = host
+        self.port = port or free_port(host)
+        self.root_password = root_password
+        self.user = user
+        self.password = password
+        self.staging_index = staging_index
+        self.release_index = release_index
+        self.bases = tuple(bases)
+        self.role = role
+        self.primary_url = primary_url
+        self.secretfile = Path(secretfile) if secretfile else self.serverdir / "secret"
+        self.outside_url = outside_url
+        self.extra_args = tuple(extra_args)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._temp: tempfile.TemporaryDirectory[str] | None = None
+        self.detach = True
+
+    def __repr__(self) -> str:
+        return (
+            f"DevpiServer(url={self.url!r}, serverdir={str(self.serverdir)!r}, role={self.role!r})"
+        )
+
+    @classmethod
+    def temporary(
+        cls, *, root_password: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> DevpiServer:
+        """Return an unstarted server on a free port in a new temp directory.
+
+        The directory is removed by ``cleanup()``/``__exit__``; the passwords
+        default to random ones. Keyword arguments are those of the class.
+
+        Example:
+            >>> server = DevpiServer.temporary(bases=("root/deps",))
+            >>> server.url.startswith("http://127.0.0.1:")
+            True
+            >>> server.cleanup()
+        """
+        temp = tempfile.TemporaryDirectory(prefix="devpi-")
+        kwargs.setdefault("port", 0)
+        server = cls(
+            serverdir=Path(temp.name) / "server",
+            root_password=root_password or secrets.token_urlsafe(16),
+            password=password or secrets.token_urlsafe(16),
+            **kwargs,
+        )
+        server._temp = temp
+        # NOTE: a throwaway server dies with the process that started it, even
+        # when that one is killed and cannot run its clean-up.
+        server.detach = False
+        return server
+
+    # -- addresses -------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Root URL of the server.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/tmp/x"), port=1234).url
+            'http://127.0.0.1:1234'
+        """
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def staging_url(self) -> str:
+        """URL of the staging index (append ``/+simple/`` for pip).
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/tmp/x"), port=1234).staging_url
+            'http://127.0.0.1:1234/team/staging'
+        """
+        return f"{self.url}/{self.staging_index}"
+
+    @property
+    def release_url(self) -> str:
+        """URL of the release index (append ``/+simple/`` for pip).
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/tmp/x"), port=1234).release_url
+            'http://127.0.0.1:1234/team/release'
+        """
+        return f"{self.url}/{self.release_index}"
+
+    def simple_url(self, index: str) -> str:
+        """Return the pip ``--index-url`` of ``index``.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/tmp/x"), port=1234).simple_url("team/release")
+            'http://127.0.0.1:1234/team/release/+simple/'
+        """
+        return f"{self.url}/{index}/+simple/"
+
+    @property
+    def pidfile(self) -> Path:
+        """Pidfile written by ``start`` and read by ``stop``/``status``.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/tmp/x")).pidfile
+            PosixPath('/tmp/x/devpi-server.pid')
+        """
+        return self.serverdir / "devpi-server.pid"
+
+    @property
+    def logfile(self) -> Path:
+        """File the server's output goes to.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/tmp/x")).logfile
+            PosixPath('/tmp/x/devpi-server.log')
+        """
+        return self.serverdir / "devpi-server.log"
+
+    def api(self, *, as_root: bool = False, anonymous: bool = False) -> DevpiAPI:
+        """Return a ``DevpiAPI`` for the team user, ``root`` or anonymous.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/tmp/x"), port=1234).api(as_root=True)
+            DevpiAPI('http://127.0.0.1:1234', user='root')
+        """
+        if anonymous:
+            return DevpiAPI(self.url)
+        if as_root:
+            return DevpiAPI(self.url, user="root", password=self.root_password)
+        return DevpiAPI(self.url, user=self.user, password=self.password)
+
+    # -- process ---------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """PID of the running server (from the pidfile), or ``None``.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/nonexistent")).pid is None
+            True
+        """
+        try:
+            pid = int(self.pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if _is_our_server(pid, self.serverdir) else None
+
+    def status(self) -> str:
+        """Return ``running``, ``stopped`` or ``not responding``.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/nonexistent")).status()
+            'stopped'
+        """
+        if self.pid is None:
+            return "stopped"
+        return "running" if self._responds() else "not responding"
+
+    def _responds(self) -> bool:
+        try:
+            status, _ = DevpiAPI(self.url, timeout=2).get("/+api")
+        except DevpiError:
+            return False
+        return status == 200
+
+    def init(self) -> bool:
+        """Run ``devpi-init`` unless the server directory is initialised.
+
+        Also creates the secret file (kept across restarts, so logins survive).
+        Returns ``True`` when it initialised.
+
+        Example:
+            >>> callable(DevpiServer.init)
+            True
+        """
+        self.serverdir.mkdir(parents=True, exist_ok=True)
+        if self.role != "replica" and not self.secretfile.exists():
+            self._gen_secret()
+        if (self.serverdir / ".serverversion").exists():
+            return False
+        args = ["--serverdir", str(self.serverdir)]
+        env = dict(os.environ)
+        if self.role == "replica":
+            if not self.primary_url:
+                raise DevpiError("a replica needs primary_url")
+            args += ["--role", "replica", "--primary-url", self.primary_url]
+        else:
+            env["_DEVPI_ROOT_PASSWORD"] = self.root_password
+            if "root/pypi" not in self.bases:
+                args.append("--no-root-pypi")
+        done = subprocess.run(
+            [sys.executable, "-c", _INIT_CODE, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+            raise DevpiError(f"devpi-init failed in {self.serverdir}: {' '.join(tail)}")
+        return True
+
+    def _gen_secret(self) -> None:
+        self.secretfile.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.secretfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(base64.b64encode(os.urandom(32)).decode())
+
+    def command(self) -> list[str]:
+        """Return the devpi-server command line ``start`` runs.
+
+        Example:
+            >>> cmd = DevpiServer(serverdir=Path("/tmp/x"), port=1234).command()
+            >>> cmd[cmd.index("--restrict-modify") + 1]
+            'root'
+        """
+        exe = _BIN / "devpi-server"
+        cmd = [
+            str(exe) if exe.exists() else "devpi-server",
+            "--serverdir",
+            str(self.serverdir),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--secretfile",
+            str(self.secretfile),
+            "--restrict-modify",
+            "root",
+        ]
+        if self.role == "replica":
+            if not self.primary_url:
+                raise DevpiError("a replica needs primary_url")
+            cmd += ["--role", "replica", "--primary-url", self.primary_url]
+        elif self.role == "primary":
+            cmd += ["--role", "primary"]
+        if self.outside_url:
+            cmd += ["--outside-url", self.outside_url]
+        return [*cmd, *self.extra_args]
+
+    def start(self, *, timeout: float = 90) -> DevpiServer:
+        """Initialise if needed, start in the background and wait until it answers.
+
+        Raises:
+            DevpiError: Already running, the port is taken, or it did not come up.
+
+        Example:
+            >>> callable(DevpiServer.start)
+            True
+        """
+        if self.pid is not None:
+            raise DevpiError(f"devpi-server already running (pid {self.pid}) at {self.url}")
+        if self._responds():
+            raise DevpiError(f"another server already answers at {self.url}")
+        self.init()
+        with self.logfile.open("ab") as log:
+            # NOTE: a persistent server gets its own session, so Ctrl-C in the
+            # starting shell does not kill it.
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=self.detach,
+                preexec_fn=None if self.detach else _die_with_parent,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
+        self.pidfile.write_text(f"{self._proc.pid}\n")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self.pidfile.unlink(missing_ok=True)
+                raise DevpiError(
+                    f"devpi-server exited with {self._proc.returncode} during start-up; "
+                    f"see {self.logfile}: {_last_line(self.logfile)}"
+                )
+            if self._responds():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise DevpiError(f"devpi-server did not answer at {self.url} within {timeout:.0f} s")
+
+    def stop(self, *, timeout: float = 30) -> bool:
+        """Stop the server (SIGTERM, then SIGKILL); return ``True`` if one ran.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/nonexistent")).stop()
+            False
+        """
+        return self._signal(signal.SIGTERM, timeout)
+
+    def kill(self) -> bool:
+        """Kill the server with SIGKILL (no chance to clean up), as a crash would.
+
+        Example:
+            >>> DevpiServer(serverdir=Path("/nonexistent")).kill()
+            False
+        """
+        return self._signal(signal.SIGKILL, 10)
+
+    def _signal(self, sig: signal.Signals, timeout: float) -> bool:
+        pid = self.pid
+        if pid is None:
+            self.pidfile.unlink(missing_ok=True)
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        if not self._wait_gone(pid, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self._wait_gone(pid, 10)
+        self.pidfile.unlink(missing_ok=True)
+        return True
+
+    def _wait_gone(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.pid == pid:
+                if self._proc.poll() is not None:
+                    return True
+            elif not _is_our_server(pid, self.serverdir):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def wait_for_serial(self, serial: int, *, timeout: float = 60) -> None:
+        """Wait until this (replica) server has caught up with ``serial``.
+
+        Example:
+            >>> callable(DevpiServer.wait_for_serial)
+            True
+        """
+        deadline = time.monotonic() + timeout
+        current = -1
+        while time.monotonic() < deadline:
+            status, body = DevpiAPI(self.url, timeout=5).get("/+status")
+            if status == 200:
+                current = int(body["result"].get("serial", -1))
+                if current >= serial:
+                    return
+            time.sleep(0.1)
+        raise DevpiError(f"{self.url} reached serial {current}, not {serial}, in {timeout:.0f} s")
+
+    def serial(self) -> int:
+        """Return the server's current change serial.
+
+        Example:
+            >>> callable(DevpiServer.serial)
+            True
+        """
+        status, body = DevpiAPI(self.url, timeout=5).get("/+status")
+        if status != 200:
+            raise DevpiError(f"cannot read /+status of {self.url} (HTTP {status})")
+        return int(body["result"]["serial"])
+
+    def cleanup(self) -> None:
+        """Remove the temp directory of a ``temporary()`` server.
+
+        Example:
+            >>> DevpiServer.temporary().cleanup()
+        """
+        if self._temp is not None:
+            self._temp.cleanup()
+            self._temp = None
+
+    def __enter__(self) -> DevpiServer:
+        if self.pid is None:
+            self.start()
+        if self.role != "replica":
+            self.bootstrap()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        self.cleanup()
+
+    # -- bootstrap -------------------------------------------------------------
+    def bootstrap(self) -> list[str]:
+        """Create the team user and indexes, or bring them to the wanted state.
+
+        Idempotent: a second call changes nothing and returns ``[]``. Checks the
+        root password first (a wrong one fails with a clear message).
+
+        Raises:
+            DevpiError: Wrong root password, or the server refused a change.
+
+        Example:
+            >>> callable(DevpiServer.bootstrap)
+            True
+        """
+        root = self.api(as_root=True)
+        try:
+            root.login()
+        except DevpiError as ex:
+            if "not reachable" in str(ex):
+                raise
+            raise DevpiError(
+                f"root login at {self.url} failed: DEVPI_ROOT_PASSWORD does not match "
+                "the root password the server was initialised with"
+            ) from None
+        changes: list[str] = []
+        for index in (self.staging_index, self.release_index):
+            owner = index.split("/", 1)[0]
+            if index.count("/") != 1 or owner != self.user:
+                raise DevpiError(f"index {index!r} must be of the form {self.user}/NAME")
+        status, _ = root.get(f"/{self.user}")
+        if status == 404:
+            _expect(root.put(f"/{self.user}", {"password": self.password}), f"create {self.user}")
+            changes.append(f"created user {self.user}")
+        else:
+            try:
+                self.api().login()
+            except DevpiError:
+                _expect(
+                    root.patch(f"/{self.user}", {"password": self.password}),
+                    f"set password of {self.user}",
+                )
+                changes.append(f"set the password of user {self.user}")
+        for base in self.bases:
+            if base != "root/pypi" and base not in (self.staging_index, self.release_index):
+                # NOTE: an empty stage index to seed later (tests: root/deps).
+                changes += _ensure_index(
+                    root, base, {"type": "stage", "bases": [], "mirror_whitelist": []}
+                )
+        wanted = {
+            self.staging_index: {"volatile": True},
+            self.release_index: {"volatile": False},
+        }
+        for index, extra in wanted.items():
+            config: dict[str, Any] = {
+                "type": "stage",
+                "bases": list(self.bases),
+                "mirror_whitelist": [],
+                **extra,
+            }
+            changes += _ensure_index(root, index, config)
+        return changes
+
+
+def _ensure_index(api: DevpiAPI, index: str, config: dict[str, Any]) -> list[str]:
+    status, body = api.get(f"/{index}")
+    if status == 404:
+        _expect(api.put(f"/{index}", config), f"create index {index}")
+        volatile = config.get("volatile", True)
+        return [f"created index {index} (volatile={volatile}, bases={config['bases']})"]
+    _expect((status, body), f"read index {index}")
+    current = body["result"]
+    differs = {
+        key: value
+        for key, value in config.items()
+        if (list(current.get(key, [])) if isinstance(value, list) else current.get(key)) != value
+    }
+    if not differs:
+        return []
+    new = {k: v for k, v in current.items() if k not in ("projects", "+elinks")}
+    new.update(config)
+    _expect(api.patch(f"/{index}", new), f"update index {index}")
+    return [f"updated index {index}: {', '.join(sorted(differs))}"]
+
+
+def _expect(result: tuple[int, Any], what: str) -> None:
+    status, body = result
+    if status not in (200, 201):
+        raise DevpiError(f"could not {what} (HTTP {status}: {_message(body)})")
+
+
+def _is_our_server(pid: int, serverdir: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _pid_alive(pid)
+    args = [a.decode(errors="replace") for a in cmdline]
+    return str(serverdir) in args and any("devpi-server" in a for a in args[:2])
+
+
+def _die_with_parent() -> None:
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def build_wheelhouse(dest: Path, requirements: Iterable[str], *, quiet: bool = True) -> list[Path]:
+    """Download ``requirements`` and their dependencies into ``dest`` with pip.
+
+    Uses the machine's normal pip configuration (the public index); skip the
+    download when ``dest`` already holds files. Returns the files in ``dest``.
+
+    Raises:
+        DevpiError: pip failed.
+
+    Example:
+        >>> callable(build_wheelhouse)
+        True
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    marker = dest / ".complete"
+    if not marker.exists():
+        cmd = [sys.executable, "-m", "pip", "download", "-d", str(dest), *list(requirements)]
+        done = subprocess.run(cmd, capture_output=quiet, text=True, check=False)
+        if done.returncode != 0:
+            raise DevpiError(f"pip download failed: {(done.stderr or '').strip()[-300:]}")
+        marker.write_text("ok\n")
+    return sorted(p for p in dest.iterdir() if p.suffix in (".whl", ".gz", ".zip"))
+
+
+def seed_base_index(server: DevpiServer, wheelhouse: Path, *, index: str = "root/deps") -> str:
+    """Create ``index`` (as root) holding every file of ``wheelhouse``.
+
+    Give it to ``DevpiServer(bases=(index,))`` so the team indexes resolve their
+    dependencies without a mirror of any outside index. Idempotent. Returns the
+    index URL.
+
+    Raises:
+        DevpiError: The index cannot be created or the upload failed.
+
+    Example:
+        >>> callable(seed_base_index)
+        True
+    """
+    root = server.api(as_root=True)
+    _ensure_index(root, index, {"type": "stage", "bases": [], "mirror_whitelist": []})
+    files = sorted(p for p in wheelhouse.iterdir() if p.suffix in (".whl", ".gz", ".zip"))
+    if files:
+        env = {**os.environ, "TWINE_PASSWORD": server.root_password, "TWINE_USERNAME": "root"}
+        twine = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
+        done = subprocess.run(
+            [
+                *twine,
+                "--disable-progress-bar",
+                "--repository-url",
+                f"{server.url}/{index}/",
+                *map(str, files),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise DevpiError(f"seeding {index} failed: {done.stdout[-300:]} {done.stderr[-300:]}")
+    return f"{server.url}/{index}"
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex sha256 digest of a file.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile() as fh:
+        ...     sha256_of(Path(fh.name))[:8]
+        'e3b0c442'
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def rmtree(path: Path) -> None:
+    """Remove a directory tree if it exists.
+
+    Example:
+        >>> rmtree(Path("/nonexistent/dir"))
+    """
+    shutil.rmtree(path, ignore_errors=True)

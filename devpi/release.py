@@ -1,0 +1,766 @@
+#!/usr/bin/env python3
+"""Release the tag at HEAD to the team's devpi: ``git tag v1.4.0 && tox -e release``.
+
+The pipeline (each step prints what it does and how long it took; a failed step
+stops it with one line on stderr and a distinct exit code):
+
+1. guards: a git work tree, not a shallow clone, no changed or untracked file,
+   HEAD exactly at one strict ``vX.Y.Z`` tag whose version is canonical PEP 440
+   without a local part;
+2. build: sdist and wheel with ``python -m build`` in a fresh clone of HEAD
+   (``SOURCE_DATE_EPOCH`` from the commit, so a re-run builds the same bytes);
+   the built version must equal the tag; ``twine check --strict``;
+3. login: fail fast on an unreachable server or wrong credentials;
+   an already released version with identical sha256 digests ends here with
+   "already released" (success); with different digests it fails: the version
+   is taken and needs a new tag;
+4. upload: ``twine upload`` to the volatile staging index (never ``--skip-existing``);
+5. verify: a fresh virtualenv installs ``common-utils==X.Y.Z`` from the staging
+   index only (pip configuration ignored) and runs the checkout's unit tests
+   against the installed package (``-m "not e2e"``, ``--import-mode=importlib``);
+6. push: ``devpi push`` from staging to the non-volatile release index, then the
+   release index's digests must equal the built files'.
+
+Configuration (environment): ``DEVPI_URL`` (default ``http://127.0.0.1:3141``),
+``DEVPI_USER`` (default ``team``), ``DEVPI_PASSWORD`` (required, never printed),
+``DEVPI_STAGING_INDEX`` (default ``team/staging``), ``DEVPI_RELEASE_INDEX``
+(default ``team/release``).
+
+Exit codes (``ExitCode``): 0 released or already released; 2 configuration or
+usage error; 3 guard failed (tree, tag, version); 4 build or ``twine check``
+failed; 5 devpi unreachable, credentials refused or upload/push refused;
+6 verification failed (install from staging or the test suite); 7 the version is
+already released with different files.
+
+Importable API (put ``devpi/`` on ``sys.path``; see ``devpitools`` for servers):
+
+- ``run_release(checkout, *, config=, run_tests=True, pytest_args=(), out=)``
+  returns a ``ReleaseResult`` (``version``, ``digests``, ``already_released``,
+  ``timings``) or raises ``ReleaseError`` (``code`` is an ``ExitCode``).
+- ``ReleaseConfig(url=, user=, password=, staging_index=, release_index=)`` and
+  ``ReleaseConfig.from_env(environ)``.
+- ``main(argv, environ=None) -> int``: the command line.
+
+Example:
+    >>> config = ReleaseConfig.from_env({"DEVPI_PASSWORD": "s3cret"})
+    >>> config.staging_index, config.release_index, "s3cret" in repr(config)
+    ('team/staging', 'team/release', False)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import gzip
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import venv
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from devpitools import DevpiAPI, DevpiError, clean_pip_env, sha256_of
+
+__all__ = ["ExitCode", "ReleaseConfig", "ReleaseError", "ReleaseResult", "main", "run_release"]
+
+PROJECT = "common-utils"
+DIST_NAME = "common_utils"
+TAG_RE = re.compile(r"^v(?P<version>(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*))$")
+_VERSIONISH_RE = re.compile(r"^v?\d+(\.\d+)*")
+_VERIFY_PLUGIN = '''
+"""Fail the verify run unless the tests imported the installed common_utils."""
+import os, sys
+
+def pytest_runtest_logstart(nodeid, location):
+    with open(os.environ["_RELEASE_VERIFY_LOG"], "a") as log:
+        log.write(nodeid + "\\n")
+
+def pytest_sessionfinish(session, exitstatus):
+    module = sys.modules.get("common_utils")
+    where = getattr(module, "__file__", None) or "not imported"
+    prefix = os.environ["_RELEASE_VERIFY_PREFIX"]
+    ok = where.startswith(prefix)
+    print(f"\\nverify: tests used common_utils from {where}", file=sys.stderr)
+    if not ok and module is not None:
+        print("verify: that is not the installed package", file=sys.stderr)
+        session.exitstatus = 99
+'''
+_DEVPI_CLIENT_CODE = """
+import getpass, json, os, sys
+from devpi.main import main
+password = os.environ.pop("_RELEASE_DEVPI_PASSWORD", "")
+getpass.getpass = lambda prompt="", stream=None: password
+for args in json.loads(sys.argv[1]):
+    code = main(["devpi", *args])
+    if code:
+        sys.exit(code)
+"""
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes of the release command, one per kind of failure.
+
+    Example:
+        >>> int(ExitCode.GUARD), int(ExitCode.TAKEN)
+        (3, 7)
+    """
+
+    OK = 0
+    USAGE = 2
+    GUARD = 3
+    BUILD = 4
+    SERVER = 5
+    VERIFY = 6
+    TAKEN = 7
+
+
+class ReleaseError(Exception):
+    """Stop the pipeline with a one-line message and an exit code.
+
+    Args:
+        message: What went wrong and what to do (never a secret).
+        code: The ``ExitCode``.
+
+    Example:
+        >>> ex = ReleaseError("working tree is not clean", ExitCode.GUARD)
+        >>> ex.code, str(ex)
+        (<ExitCode.GUARD: 3>, 'working tree is not clean')
+    """
+
+    def __init__(self, message: str, code: ExitCode) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseConfig:
+    """Where and as whom the pipeline publishes.
+
+    Example:
+        >>> ReleaseConfig(url="http://127.0.0.1:3141", password="pw").user
+        'team'
+    """
+
+    url: str = "http://127.0.0.1:3141"
+    user: str = "team"
+    password: str = dataclasses.field(default="", repr=False)
+    staging_index: str = "team/staging"
+    release_index: str = "team/release"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ReleaseConfig:
+        """Read ``DEVPI_*`` variables; a bad value names the variable.
+
+        Raises:
+            ReleaseError: ``USAGE`` when a variable is missing or malformed.
+
+        Example:
+            >>> ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": "http://h:1/"}).url
+            'http://h:1'
+        """
+        env = os.environ if environ is None else environ
+        password = env.get("DEVPI_PASSWORD", "")
+        if not password:
+            raise ReleaseError(
+                "DEVPI_PASSWORD is not set (the devpi user's password)", ExitCode.USAGE
+            )
+        url = env.get("DEVPI_URL", cls.url).rstrip("/")
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+            raise ReleaseError(
+                f"DEVPI_URL must be an http(s) URL such as http://127.0.0.1:3141, got {url!r}",
+                ExitCode.USAGE,
+            )
+        values = {"url": url, "password": password}
+        for var, field, default in (
+            ("DEVPI_USER", "user", cls.user),
+            ("DEVPI_STAGING_INDEX", "staging_index", cls.staging_index),
+            ("DEVPI_RELEASE_INDEX", "release_index", cls.release_index),
+        ):
+            value = env.get(var, default).strip("/")
+            pattern = r"^[\w.-]+$" if field == "user" else r"^[\w.-]+/[\w.-]+$"
+            if not re.match(pattern, value):
+                form = "NAME" if field == "user" else "USER/INDEX"
+                raise ReleaseError(f"{var} must look like {form}, got {value!r}", ExitCode.USAGE)
+            values[field] = value
+        if values["staging_index"] == values["release_index"]:
+            raise ReleaseError(
+                "DEVPI_STAGING_INDEX and DEVPI_RELEASE_INDEX must differ", ExitCode.USAGE
+            )
+        return cls(**values)
+
+    def simple_url(self, index: str) -> str:
+        """Return the pip ``--index-url`` of ``index``.
+
+        Example:
+            >>> ReleaseConfig(url="http://h:1").simple_url("team/staging")
+            'http://h:1/team/staging/+simple/'
+        """
+        return f"{self.url}/{index}/+simple/"
+
+
+@dataclasses.dataclass
+class ReleaseResult:
+    """What a pipeline run did.
+
+    Example:
+        >>> ReleaseResult(version="1.4.0").already_released
+        False
+    """
+
+    version: str
+    digests: dict[str, str] = dataclasses.field(default_factory=dict)
+    already_released: bool = False
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class _Reporter:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.timings: dict[str, float] = {}
+
+    def say(self, text: str) -> None:
+        print(f"release: {text}", file=self.out, flush=True)
+
+    @contextmanager
+    def step(self, name: str, doing: str) -> Iterator[list[str]]:
+        self.say(f"[{name}] {doing}")
+        notes: list[str] = []
+        started = time.perf_counter()
+        try:
+            yield notes
+        except BaseException:
+            took = time.perf_counter() - started
+            self.timings[name] = took
+            self.say(f"[{name}] FAILED after {took:.2f} s")
+            raise
+        took = time.perf_counter() - started
+        self.timings[name] = took
+        suffix = f": {'; '.join(notes)}" if notes else ""
+        self.say(f"[{name}] ok in {took:.2f} s{suffix}")
+
+
+def _run(
+    cmd: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(cmd),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def _git(checkout: Path, *args: str) -> str:
+    done = _run(["git", *args], cwd=checkout)
+    if done.returncode != 0:
+        raise ReleaseError(
+            f"git {' '.join(args)} failed in {checkout}: {done.stderr.strip()[:200]}",
+            ExitCode.GUARD,
+        )
+    return done.stdout.strip()
+
+
+def _tail(done: subprocess.CompletedProcess[str], lines: int = 15) -> str:
+    text = (done.stdout or "") + (done.stderr or "")
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def check_guards(checkout: Path) -> str:
+    """Check the working tree and the tag at HEAD; return the release version.
+
+    Raises:
+        ReleaseError: ``GUARD`` with what is wrong and how to fix it.
+
+    Example:
+        >>> check_guards(Path("/"))
+        Traceback (most recent call last):
+        ...
+        release.ReleaseError: / is not a git working tree
+    """
+    inside = _run(["git", "rev-parse", "--is-inside-work-tree"], cwd=checkout)
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        raise ReleaseError(f"{checkout} is not a git working tree", ExitCode.GUARD)
+    if _git(checkout, "rev-parse", "--is-shallow-repository") == "true":
+        raise ReleaseError(
+            "shallow clone: the version comes from the full history; "
+            "run `git fetch --unshallow --tags` (CI: fetch-depth: 0)",
+            ExitCode.GUARD,
+        )
+    status = _git(checkout, "status", "--porcelain", "--untracked-files=all")
+    if status:
+        changed = [line[3:] for line in status.splitlines()]
+        shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+        raise ReleaseError(
+            f"working tree is not clean ({len(changed)} changed or untracked file(s): {shown}); "
+            "commit or remove them and tag again",
+            ExitCode.GUARD,
+        )
+    tags = _git(checkout, "tag", "--points-at", "HEAD").split()
+    strict = [t for t in tags if TAG_RE.match(t)]
+    if not strict:
+        raise ReleaseError(_no_tag_message(checkout, tags), ExitCode.GUARD)
+    if len(strict) > 1:
+        raise ReleaseError(
+            f"HEAD carries several release tags ({', '.join(strict)}): one commit, one version",
+            ExitCode.GUARD,
+        )
+    version = TAG_RE.match(strict[0]).group("version")  # type: ignore[union-attr]
+    _check_pep440(version)
+    return version
+
+
+def _no_tag_message(checkout: Path, tags: list[str]) -> str:
+    near = [t for t in tags if _VERSIONISH_RE.match(t)]
+    if near:
+        return (
+            f"tag {near[0]!r} at HEAD is not a release tag: releases are tagged vX.Y.Z "
+            "(for example v1.4.0; no pre-release or partial versions)"
+        )
+    described = _run(
+        ["git", "describe", "--tags", "--match", "v[0-9]*.[0-9]*.[0-9]*", "--long"], cwd=checkout
+    )
+    hint = ""
+    if described.returncode == 0:
+        tag, ahead, _ = described.stdout.strip().rsplit("-", 2)
+        hint = f" (the nearest release tag {tag} is {ahead} commit(s) behind HEAD)"
+    return (
+        f"HEAD is not at a release tag{hint}: tag the commit to release with "
+        "`git tag vX.Y.Z` and run the release from it"
+    )
+
+
+def _check_pep440(version: str) -> None:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise ReleaseError(f"{version!r} is not a PEP 440 version", ExitCode.GUARD) from None
+    if str(parsed) != version or parsed.local is not None:
+        raise ReleaseError(
+            f"{version!r} is not a canonical PEP 440 version without local part "
+            f"(canonical: {parsed.public})",
+            ExitCode.GUARD,
+        )
+
+
+def _normalize_sdist(path: Path, epoch: int) -> None:
+    # NOTE: setuptools stamps the gzip header and tar entries with the current time;
+    # a release must be byte-identical when rebuilt from the same commit (re-runs
+    # compare sha256 digests), so entries get the commit time, sorted, owner-less.
+    with tarfile.open(path, "r:gz") as src:
+        entries = []
+        for member in src.getmembers():
+            fh = src.extractfile(member) if member.isfile() else None
+            entries.append((member, fh.read() if fh else None))
+    buf = io.BytesIO()
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=epoch) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as dst,
+    ):
+        for member, data in sorted(entries, key=lambda e: e[0].name):
+            member.mtime = epoch
+            member.uid = member.gid = 0
+            member.uname = member.gname = ""
+            member.pax_headers = {}
+            dst.addfile(member, io.BytesIO(data) if data is not None else None)
+    path.write_bytes(buf.getvalue())
+
+
+def build(checkout: Path, version: str, workdir: Path) -> tuple[Path, list[Path]]:
+    """Build sdist and wheel from a fresh clone of HEAD; check them with twine.
+
+    Returns ``(clone, files)``.
+
+    Raises:
+        ReleaseError: ``BUILD`` on a failed build or check, ``GUARD`` when the
+            built version is not the tag's.
+
+    Example:
+        >>> callable(build)
+        True
+    """
+    head = _git(checkout, "rev-parse", "HEAD")
+    clone = workdir / "src"
+    _git(workdir, "clone", "--quiet", "--no-checkout", str(checkout.resolve()), str(clone))
+    _git(clone, "checkout", "--quiet", "--detach", head)
+    epoch = _git(clone, "log", "-1", "--format=%ct", "HEAD")
+    dist = workdir / "dist"
+    env = {**os.environ, "SOURCE_DATE_EPOCH": epoch, "PYTHONWARNINGS": "ignore"}
+    done = _run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(clone)],
+        env=env,
+    )
+    if done.returncode != 0:
+        raise ReleaseError(f"python -m build failed:\n{_tail(done)}", ExitCode.BUILD)
+    files = sorted(dist.iterdir())
+    expected = {f"{DIST_NAME}-{version}.tar.gz", f"{DIST_NAME}-{version}-py3-none-any.whl"}
+    names = {f.name for f in files}
+    if names != expected:
+        raise ReleaseError(
+            f"built {', '.join(sorted(names))}, expected version {version} from the tag "
+            "(is setuptools-scm configured for vX.Y.Z tags?)",
+            ExitCode.GUARD,
+        )
+    for f in files:
+        if f.name.endswith(".tar.gz"):
+            _normalize_sdist(f, int(epoch))
+    check = _run([sys.executable, "-m", "twine", "check", "--strict", *map(str, files)])
+    if check.returncode != 0:
+        raise ReleaseError(f"twine check --strict failed:\n{_tail(check)}", ExitCode.BUILD)
+    return clone, files
+
+
+def _upload(config: ReleaseConfig, files: list[Path]) -> None:
+    env = {
+        **clean_pip_env(),
+        "TWINE_USERNAME": config.user,
+        "TWINE_PASSWORD": config.password,
+        "TWINE_NON_INTERACTIVE": "1",
+    }
+    env.pop("TWINE_REPOSITORY", None)
+    done = _run(
+        [
+            sys.executable,
+            "-m",
+            "twine",
+            "upload",
+            "--disable-progress-bar",
+            "--repository-url",
+            f"{config.url}/{config.staging_index}/",
+            *map(str, files),
+        ],
+        env=env,
+    )
+    if done.returncode != 0:
+        raise ReleaseError(
+            f"twine upload to {config.staging_index} failed:\n{_tail(done, 6)}", ExitCode.SERVER
+        )
+
+
+def verify(
+    config: ReleaseConfig,
+    version: str,
+    clone: Path,
+    workdir: Path,
+    *,
+    run_tests: bool = True,
+    pytest_args: Sequence[str] = (),
+    timeout: float = 900,
+) -> str:
+    """Install the staged release into a fresh venv and run the tests against it.
+
+    Returns a short note (where it was installed, how the tests went).
+
+    Raises:
+        ReleaseError: ``VERIFY`` when the install or the tests fail.
+
+    Example:
+        >>> callable(verify)
+        True
+    """
+    env_dir = workdir / "venv"
+    # NOTE: pip inside the venv only when tests run (some call `python -m pip`);
+    # the install itself uses this interpreter's pip with --python.
+    venv.create(env_dir, with_pip=run_tests, symlinks=True)
+    python = env_dir / "bin" / "python"
+    index = config.simple_url(config.staging_index)
+    env = {**clean_pip_env(), "PIP_INDEX_URL": index}
+    requirement = f"{PROJECT}=={version}"
+    test_reqs = clone / "requirements" / "test.txt"
+    extra = ["-r", str(test_reqs)] if run_tests and test_reqs.exists() else []
+    # NOTE: --index-url only (never --extra-index-url): everything, dependencies
+    # included, resolves through devpi, as it will for the services.
+    done = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--index-url",
+            index,
+            requirement,
+            *extra,
+        ],
+        env=env,
+    )
+    if done.returncode != 0:
+        raise ReleaseError(
+            f"pip install {requirement} from {config.staging_index} failed:\n{_tail(done, 8)}",
+            ExitCode.VERIFY,
+        )
+    probe = _run(
+        [
+            str(python),
+            "-I",
+            "-c",
+            "import common_utils; print(common_utils.__version__); print(common_utils.__file__)",
+        ],
+        cwd=workdir,
+    )
+    lines = probe.stdout.split()
+    if probe.returncode != 0 or len(lines) != 2 or lines[0] != version:
+        raise ReleaseError(
+            f"the installed package does not report {version}: {_tail(probe, 3)}", ExitCode.VERIFY
+        )
+    prefix = str(env_dir.resolve())
+    if not str(Path(lines[1]).resolve()).startswith(prefix):
+        raise ReleaseError(f"imported common_utils from {lines[1]}, not the venv", ExitCode.VERIFY)
+    if not run_tests:
+        return f"installed {requirement} (tests skipped)"
+    plugin_dir = workdir / "plugin"
+    plugin_dir.mkdir()
+    (plugin_dir / "_release_verify.py").write_text(_VERIFY_PLUGIN)
+    run_dir = workdir / "run"
+    run_dir.mkdir()
+    test_env = {
+        **env,
+        "PYTHONPATH": str(plugin_dir),
+        "_RELEASE_VERIFY_PREFIX": str(env_dir),
+        "_RELEASE_VERIFY_LOG": str(workdir / "verify.log"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    # NOTE: importlib import mode and a cwd outside the clone keep the source tree's
+    # common_utils/ off sys.path; the plugin proves which copy the tests imported.
+    cmd = [
+        str(python),
+        "-m",
+        "pytest",
+        "-p",
+        "_release_verify",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+        "--rootdir",
+        str(clone),
+        "-c",
+        str(clone / "pyproject.toml"),
+        "-m",
+        "not e2e",
+        "-q",
+        *(
+            [arg.replace("{clone}", str(clone)) for arg in pytest_args]
+            or [str(clone / "tests"), "--ignore", str(clone / "tests" / "e2e")]
+        ),
+    ]
+    try:
+        tests = _run(cmd, cwd=run_dir, env=test_env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log = workdir / "verify.log"
+        started = (log.read_text().splitlines() if log.exists() else []) or ["(none)"]
+        raise ReleaseError(
+            f"the test suite did not finish within {timeout:.0f} s; last test started: "
+            f"{started[-1]}",
+            ExitCode.VERIFY,
+        ) from None
+    summary = (tests.stdout.strip().splitlines() or [""])[-1]
+    if tests.returncode != 0:
+        raise ReleaseError(
+            f"the test suite failed against the staged {requirement} "
+            f"(pytest exit {tests.returncode}):\n{_tail(tests, 25)}",
+            ExitCode.VERIFY,
+        )
+    return f"installed {requirement}; tests: {summary.strip('= ')}"
+
+
+def _push(config: ReleaseConfig, version: str, workdir: Path) -> None:
+    commands = [
+        ["use", "--clientdir", str(workdir / "client"), f"{config.url}/{config.staging_index}"],
+        ["login", "--clientdir", str(workdir / "client"), config.user],
+        [
+            "push",
+            "--clientdir",
+            str(workdir / "client"),
+            f"{PROJECT}=={version}",
+            config.release_index,
+        ],
+    ]
+    env = {
+        **clean_pip_env(),
+        "_RELEASE_DEVPI_PASSWORD": config.password,
+        "PYTHONWARNINGS": "ignore",
+    }
+    done = _run([sys.executable, "-c", _DEVPI_CLIENT_CODE, json.dumps(commands)], env=env)
+    if done.returncode != 0:
+        text = _tail(done, 8)
+        code = ExitCode.TAKEN if " 409 " in text else ExitCode.SERVER
+        raise ReleaseError(f"devpi push to {config.release_index} failed:\n{text}", code)
+
+
+def run_release(
+    checkout: Path,
+    *,
+    config: ReleaseConfig | None = None,
+    run_tests: bool = True,
+    pytest_args: Sequence[str] = (),
+    verify_timeout: float = 900,
+    out: TextIO | None = None,
+) -> ReleaseResult:
+    """Run the whole pipeline for the tag at HEAD of ``checkout``.
+
+    Args:
+        checkout: A git working tree of this project.
+
+    Keyword Args:
+        config: Server and credentials (default: ``ReleaseConfig.from_env()``).
+        run_tests: Run the test suite in the verify step (``False`` only for
+            benchmarks and demos: the install from staging is still checked).
+        pytest_args: Replace the default test selection (the clone's ``tests/``
+            without ``tests/e2e``); ``{clone}`` in an argument stands for the
+            clone of the tag the package was built from.
+        verify_timeout: Seconds the test suite may take.
+        out: Where progress lines go (default ``sys.stdout``).
+
+    Raises:
+        ReleaseError: A step failed; ``ex.code`` is the ``ExitCode``.
+
+    Example:
+        >>> run_release(Path("/"), config=ReleaseConfig(password="pw"))
+        Traceback (most recent call last):
+        ...
+        release.ReleaseError: / is not a git working tree
+    """
+    config = config or ReleaseConfig.from_env()
+    report = _Reporter(out or sys.stdout)
+    checkout = Path(checkout)
+    with tempfile.TemporaryDirectory(prefix="release-") as tmp:
+        workdir = Path(tmp)
+        with report.step("guards", f"checking {checkout}") as notes:
+            version = check_guards(checkout)
+            notes.append(f"HEAD is at v{version}, clean, full history")
+        result = ReleaseResult(version=version, timings=report.timings)
+        with report.step("build", "python -m build (sdist + wheel) and twine check") as notes:
+            clone, files = build(checkout, version, workdir)
+            result.digests = {f.name: sha256_of(f) for f in files}
+            notes.append(", ".join(f"{n} sha256:{d[:12]}" for n, d in result.digests.items()))
+        api = DevpiAPI(config.url, user=config.user, password=config.password)
+        with report.step("login", f"logging in to {config.url} as {config.user}") as notes:
+            try:
+                api.login()
+                released = api.release_digests(config.release_index, PROJECT, version)
+            except DevpiError as ex:
+                raise ReleaseError(str(ex), ExitCode.SERVER) from None
+            if released and released == result.digests:
+                notes.append(f"{PROJECT} {version} is already released with identical files")
+            elif released:
+                raise ReleaseError(
+                    f"{PROJECT} {version} is already released on {config.release_index} with "
+                    "different files; a released version never changes: tag a new version",
+                    ExitCode.TAKEN,
+                )
+        if released:
+            report.say(f"already released: {PROJECT}=={version} on {config.release_index}")
+            result.already_released = True
+            return result
+        with report.step("upload", f"twine upload to {config.staging_index}"):
+            _upload(config, files)
+        with report.step(
+            "verify", f"fresh venv, pip install {PROJECT}=={version} from {config.staging_index}"
+        ) as notes:
+            notes.append(
+                verify(
+                    config,
+                    version,
+                    clone,
+                    workdir,
+                    run_tests=run_tests,
+                    pytest_args=pytest_args,
+                    timeout=verify_timeout,
+                )
+            )
+        with report.step("push", f"devpi push to {config.release_index}") as notes:
+            _push(config, version, workdir)
+            try:
+                pushed = api.release_digests(config.release_index, PROJECT, version)
+            except DevpiError as ex:
+                raise ReleaseError(str(ex), ExitCode.SERVER) from None
+            if pushed != result.digests:
+                raise ReleaseError(
+                    f"{config.release_index} does not hold the built files after the push",
+                    ExitCode.SERVER,
+                )
+            notes.append(f"{len(pushed)} file(s), digests match")
+        report.say(
+            f"released {PROJECT}=={version}: pip install --index-url "
+            f"{config.simple_url(config.release_index)} {PROJECT}=={version}"
+        )
+        return result
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the release command line and return its exit code.
+
+    Example:
+        >>> main(["--checkout", "/"], environ={})
+        2
+    """
+    parser = argparse.ArgumentParser(
+        prog="release.py",
+        description="Release the vX.Y.Z tag at HEAD to devpi (see docs/release.md).",
+    )
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="the git working tree to release (default: this repository)",
+    )
+    parser.add_argument(
+        "--skip-tests",
+        action="store_true",
+        help="verify only the install from staging, do not run the tests (benchmarks, demos)",
+    )
+    parser.add_argument(
+        "--pytest-args",
+        default="",
+        help="arguments replacing the default test selection of the verify step",
+    )
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as ex:
+        return int(ex.code or 0) and int(ExitCode.USAGE)
+    try:
+        config = ReleaseConfig.from_env(environ)
+        run_release(
+            args.checkout,
+            config=config,
+            run_tests=not args.skip_tests,
+            pytest_args=shlex.split(args.pytest_args),
+        )
+    except ReleaseError as ex:
+        print(
+            f"release failed ({ex.code.name.lower()}, exit {int(ex.code)}): {ex}", file=sys.stderr
+        )
+        return int(ex.code)
+    except subprocess.TimeoutExpired as ex:
+        print(f"release failed (timeout): {ex.cmd[0]} took too long", file=sys.stderr)
+        return int(ExitCode.VERIFY)
+    except KeyboardInterrupt:
+        print("release interrupted", file=sys.stderr)
+        return 130
+    return int(ExitCode.OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Run the team's persistent devpi-server: ``tox -e devpi`` (or ``python devpi/server.py``).
+
+Commands:
+
+- ``start`` (default): initialise the server directory once (``devpi-init``, a
+  persistent secret file, root password from ``DEVPI_ROOT_PASSWORD``), start
+  devpi-server in the background with ``--restrict-modify root`` and bootstrap
+  it. Starting a running server only re-runs the (idempotent) bootstrap.
+- ``bootstrap``: create or converge the team user (``DEVPI_USER``, password
+  ``DEVPI_PASSWORD``), the volatile staging index and the non-volatile release
+  index, both with ``mirror_whitelist`` empty and the public mirror ``root/pypi``
+  as base (``--bases`` to change).
+- ``run``: like ``start`` but in the foreground (systemd, containers).
+- ``stop``: stop the server this directory's pidfile names.
+- ``status``: print ``running``/``stopped``/``not responding`` (exit 0/3/4).
+
+Environment: ``DEVPI_SERVERDIR`` (default ``.devpi/`` in the repository),
+``DEVPI_ROOT_PASSWORD`` (required to initialise and bootstrap), ``DEVPI_USER``
+(default ``team``), ``DEVPI_PASSWORD`` (required to bootstrap),
+``DEVPI_STAGING_INDEX`` / ``DEVPI_RELEASE_INDEX`` (defaults ``team/staging`` /
+``team/release``). Errors print one line (no traceback, no password) and exit 2
+(configuration) or 1 (server).
+
+Example:
+    >>> main(["status", "--serverdir", "/nonexistent/devpi"], environ={})
+    stopped: no devpi-server for /nonexistent/devpi
+    3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from devpitools import (
+    DEFAULT_BASES,
+    DEFAULT_RELEASE_INDEX,
+    DEFAULT_STAGING_INDEX,
+    DEFAULT_USER,
+    DevpiError,
+    DevpiServer,
+)
+
+__all__ = ["main"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_STATUS_CODES = {"running": 0, "stopped": 3, "not responding": 4}
+
+
+class _ConfigError(Exception):
+    pass
+
+
+def _server(
+    args: argparse.Namespace, env: Mapping[str, str], *, need: Sequence[str]
+) -> DevpiServer:
+    for var in need:
+        if not env.get(var):
+            raise _ConfigError(f"{var} is not set")
+    serverdir = args.serverdir or env.get("DEVPI_SERVERDIR") or str(REPO_ROOT / ".devpi")
+    return DevpiServer(
+        serverdir=Path(serverdir),
+        host=args.host,
+        port=args.port,
+        root_password=env.get("DEVPI_ROOT_PASSWORD", ""),
+        user=env.get("DEVPI_USER", DEFAULT_USER),
+        password=env.get("DEVPI_PASSWORD", ""),
+        staging_index=env.get("DEVPI_STAGING_INDEX", DEFAULT_STAGING_INDEX),
+        release_index=env.get("DEVPI_RELEASE_INDEX", DEFAULT_RELEASE_INDEX),
+        bases=tuple(b for b in args.bases.split(",") if b),
+        role=args.role,
+        primary_url=args.primary_url,
+        secretfile=Path(args.secretfile) if args.secretfile else None,
+        outside_url=args.outside_url,
+    )
+
+
+def _bootstrap(server: DevpiServer) -> None:
+    changes = server.bootstrap()
+    for change in changes:
+        print(f"bootstrap: {change}")
+    if not changes:
+        print("bootstrap: nothing to do (user and indexes as configured)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="server.py", description="Run the team's devpi-server (see docs/operations.md)."
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="start",
+        choices=["start", "run", "bootstrap", "stop", "status"],
+    )
+    parser.add_argument("--serverdir", help="server data (default: $DEVPI_SERVERDIR or .devpi/)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
+    parser.add_argument("--port", type=int, default=3141, help="port to listen on [3141]")
+    parser.add_argument(
+        "--bases",
+        default=",".join(DEFAULT_BASES),
+        help="comma-separated base indexes of staging and release [root/pypi]",
+    )
+    parser.add_argument(
+        "--role", default="standalone", choices=["standalone", "primary", "replica"]
+    )
+    parser.add_argument("--primary-url", help="the primary's URL (replicas)")
+    parser.add_argument("--secretfile", help="secret file (default: SERVERDIR/secret)")
+    parser.add_argument("--outside-url", help="URL clients use, behind nginx")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one command and return the exit code.
+
+    Example:
+        >>> main(["stop", "--serverdir", "/nonexistent/devpi"], environ={})
+        stop: no devpi-server running for /nonexistent/devpi
+        0
+    """
+    env = os.environ if environ is None else environ
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as ex:
+        return int(ex.code or 0) and 2
+    replica = args.role == "replica"
+    try:
+        if args.command == "status":
+            server = _server(args, env, need=())
+            state = server.status()
+            where = f"pid {server.pid} at {server.url}" if server.pid else "no devpi-server"
+            print(f"{state}: {where} for {server.serverdir}")
+            return _STATUS_CODES[state]
+        if args.command == "stop":
+            server = _server(args, env, need=())
+            pid = server.pid
+            if server.stop():
+                print(f"stop: stopped devpi-server (pid {pid}) for {server.serverdir}")
+            else:
+                print(f"stop: no devpi-server running for {server.serverdir}")
+            return 0
+        need = () if replica else ("DEVPI_ROOT_PASSWORD", "DEVPI_PASSWORD")
+        server = _server(args, env, need=need)
+        if args.command == "bootstrap":
+            _bootstrap(server)
+            return 0
+        if args.command == "run":
+            server.init()
+            if not replica:
+                print("run: bootstrap with `server.py bootstrap` once the server answers")
+            os.execv(server.command()[0], server.command())  # noqa: S606
+        if server.pid is not None:
+            print(f"start: devpi-server already running (pid {server.pid}) at {server.url}")
+        else:
+            server.start()
+            print(
+                f"start: devpi-server (pid {server.pid}) at {server.url}, "
+                f"data in {server.serverdir}, log in {server.logfile}"
+            )
+        if not replica:
+            _bootstrap(server)
+            print(f"start: release index {server.release_url}/+simple/")
+    except _ConfigError as ex:
+        print(f"error: {ex}", file=sys.stderr)
+        return 2
+    except DevpiError as ex:
+        print(f"error: {ex}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Session fixtures for end-to-end tests: a real devpi-server and a real release.
+
+Fixtures other e2e tests use:
+
+- ``devpi_wheelhouse`` -> ``Path``: wheels of common_utils' dependencies and of
+  ``requirements/test.txt``, downloaded once per session with pip (set
+  ``COMMON_UTILS_WHEELHOUSE`` to a directory to reuse it across sessions).
+- ``devpi_server`` -> ``devpitools.DevpiServer``: one running, bootstrapped
+  devpi-server (role primary) on a free loopback port, whose ``team/staging``
+  and ``team/release`` use the seeded ``root/deps`` as base, so it never needs
+  an outside index. Use ``.url``, ``.user``, ``.password``, ``.staging_url``,
+  ``.release_url``, ``.simple_url(index)``, ``.api()``.
+- ``devpi_env`` -> ``dict``: ``os.environ`` plus ``DEVPI_URL``/``DEVPI_USER``/
+  ``DEVPI_PASSWORD``/``DEVPI_*_INDEX`` for that server.
+- ``make_release_checkout`` -> ``factory(tag="v1.0.0") -> Path``: a fresh git
+  repository holding this working tree's files (``git ls-files -co
+  --exclude-standard``), committed and tagged.
+- ``released`` -> ``Released(version, checkout, output, index_url)``: common-utils
+  ``1.4.0`` released through the whole pipeline (tests included) to
+  ``devpi_server``'s ``team/release``; ``pip install --index-url
+  released.index_url common-utils==1.4.0`` works (use ``pip_env``).
+- ``pip_env()`` (plain function): an environment in which pip ignores every
+  configuration, so installs come from ``--index-url`` only.
+- ``run_release_cli(checkout, *args, env=)`` (plain function): run
+  ``devpi/release.py`` as CI does and return the ``CompletedProcess``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.test_version import make_checkout
+
+DEVPI_DIR = REPO_ROOT / "devpi"
+sys.path.insert(0, str(DEVPI_DIR))
+
+from devpitools import (  # noqa: E402
+    DevpiServer,
+    build_wheelhouse,
+    clean_pip_env,
+    seed_base_index,
+)
+
+RELEASE_PY = DEVPI_DIR / "release.py"
+SERVER_PY = DEVPI_DIR / "server.py"
+RELEASED_VERSION = "1.4.0"
+_versions = itertools.count(1)
+
+
+def pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return an environment in which pip reads no config file and no PIP_* variable."""
+    return clean_pip_env(base)
+
+
+def next_version(major: int = 2) -> str:
+    """Return a version no other test of this session uses."""
+    return f"{major}.0.{next(_versions)}"
+
+
+def project_requirements() -> list[str]:
+    """Return common_utils' dependencies and the unit-test requirements."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    reqs = list(meta["project"]["dependencies"])
+    for line in (REPO_ROOT / "requirements" / "test.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            reqs.append(line)
+    return reqs
+
+
+def run_release_cli(
+    checkout: Path, *args: str, env: Mapping[str, str], timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run ``devpi/release.py --checkout CHECKOUT ARGS`` and capture its output."""
+    return subprocess.run(
+        [sys.executable, str(RELEASE_PY), "--checkout", str(checkout), *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def devpi_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    configured = os.environ.get("COMMON_UTILS_WHEELHOUSE")
+    dest = Path(configured) if configured else tmp_path_factory.mktemp("wheelhouse")
+    build_wheelhouse(dest, project_requirements())
+    return dest
+
+
+@pytest.fixture(scope="session")
+def devpi_server(devpi_wheelhouse: Path) -> Iterator[DevpiServer]:
+    server = DevpiServer.temporary(bases=("root/deps",), role="primary")
+    try:
+        server.start()
+        server.bootstrap()
+        seed_base_index(server, devpi_wheelhouse, index="root/deps")
+        yield server
+    finally:
+        server.stop()
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def devpi_env(devpi_server: DevpiServer) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DEVPI_URL": devpi_server.url,
+        "DEVPI_USER": devpi_server.user,
+        "DEVPI_PASSWORD": devpi_server.password,
+        "DEVPI_STAGING_INDEX": devpi_server.staging_index,
+        "DEVPI_RELEASE_INDEX": devpi_server.release_index,
+        "PYTHONWARNINGS": "ignore",
+    }
+
+
+@pytest.fixture(scope="session")
+def make_release_checkout(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    def make(tag: str | None = "v1.0.0") -> Path:
+        return make_checkout(tmp_path_factory.mktemp("checkout"), tag=tag)
+
+    return make
+
+
+@dataclasses.dataclass(frozen=True)
+class Released:
+    version: str
+    checkout: Path
+    output: str
+    index_url: str
+
+
+@pytest.fixture(scope="session")
+def released(
+    devpi_server: DevpiServer,
+    devpi_env: dict[str, str],
+    make_release_checkout: Callable[..., Path],
+) -> Released:
+    checkout = make_release_checkout(f"v{RELEASED_VERSION}")
+    done = run_release_cli(checkout, env=devpi_env, timeout=1800)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    return Released(
+        version=RELEASED_VERSION,
+        checkout=checkout,
+        output=output,
+        index_url=devpi_server.simple_url(devpi_server.release_index),
+    )
+
+
+def install_from(index_url: str, requirement: str, venv_dir: Path) -> str:
+    """Install ``requirement`` from ``index_url`` only into a new venv; return the version.
+
+    Fails the test unless the package imports from that venv.
+    """
+    import venv
+
+    venv.create(venv_dir, with_pip=False, symlinks=True)
+    python = venv_dir / "bin" / "python"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-cache-dir",
+            "--index-url",
+            index_url,
+            requirement,
+        ],
+        env=pip_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    probe = subprocess.run(
+        [
+            str(python),
+            "-I",
+            "-c",
+            "import common_utils; print(common_utils.__version__); print(common_utils.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=venv_dir,
+    )
+    version, location = probe.stdout.split()
+    assert Path(location).resolve().is_relative_to(venv_dir.resolve())
+    return version
