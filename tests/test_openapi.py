@@ -389,3 +389,32 @@ def test_converter_arguments_that_do_not_parse_are_ignored():
     path, params = _path("/{a:int}/{b:int(min=)}/{c:int(min=x)}")
     assert path == "/{a}/{b}/{c}"
     assert [p["schema"] for p in params] == [{"type": "integer", "minimum": 0}] * 3
+
+
+def _first_twin() -> type:
+    class Twin:
+        @validate(body={"name": {"type": "string"}})
+        def on_post(self, req, resp):
+            """First twin."""
+
+    return Twin
+
+
+def _second_twin() -> type:
+    class Twin:
+        @validate(body={"name": {"type": "string"}})
+        def on_post(self, req, resp):
+            """Second twin."""
+
+    return Twin
+
+
+def test_same_named_decorated_classes_resolve_to_the_routed_one():
+    """Decorated responders all report the wrapper's location; the class's decides."""
+    first, second = _first_twin(), _second_twin()
+    assert first.__name__ == second.__name__
+    for routed in (first, second):
+        app = falcon.App()
+        app.add_route("/twins", routed())
+        post = OpenAPI(app, title="t", version="1").document()["paths"]["/twins"]["post"]
+        assert post["summary"] == routed.on_post.__doc__

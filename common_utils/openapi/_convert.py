@@ -113,6 +113,8 @@ class Conversion:
 class _Ctx:
     dropped: list[str] = field(default_factory=list)
     loose: int = 0  # incremented each time the output accepts more than Cerberus
+    # False inside the *of branches of a field whose type excludes booleans.
+    boolean_possible: bool = True
 
     def drop(self, path: str, rule: str) -> None:
         self.loose += 1
@@ -330,6 +332,10 @@ def _rules(  # noqa: C901 - one flat dispatch over the Cerberus rules
         if rule in rules:
             if _is_number(rules[rule]):
                 out[key] = rules[rule]
+                # NOTE: Cerberus compares True/False as 1/0; JSON Schema's bounds
+                # ignore booleans, so there the document accepts more.
+                if _applies(types, "boolean") and (types is not None or ctx.boolean_possible):
+                    ctx.loose += 1
             else:
                 ctx.drop(path, f"{rule} (not a number)")
     if "regex" in rules:
@@ -521,10 +527,16 @@ def _of_rules(
             ctx.drop(path, rule)
             continue
         before = ctx.loose
+        outer = ctx.boolean_possible
+        declared = rules.get("type")
+        if declared is not None:
+            names = declared if isinstance(declared, (list, tuple)) else [declared]
+            ctx.boolean_possible = "boolean" in names
         # Cerberus checks the branches without normalizing: no coercion there.
         converted = [
             _sub(s, _join(path, f"{rule}.{n}"), ctx, doc, coerce=False) for n, s in enumerate(subs)
         ]
+        ctx.boolean_possible = outer
         exact = ctx.loose == before
         if rule == "allof":
             extra.extend(converted)

@@ -201,7 +201,16 @@ class _ClassFinder:
         return None
 
 
+_UNKNOWN_SOURCE = "[unknown file]"
+
+
 def _matches(cls: type, route: falcon.inspect.RouteInfo) -> bool:
+    # NOTE: a decorated responder (@validate, falcon.before) reports the wrapper's
+    # location, the same for every class, so the class's own location decides.
+    # Compared as falcon.inspect reports it, "[unknown file]" included (source
+    # that cannot be read, e.g. code compiled from a string).
+    if (_source_info(cls) or _UNKNOWN_SOURCE) != route.source_info:
+        return False
     return all(
         _source_info(getattr(cls, m.function_name, None)) == m.source_info
         for m in route.methods
