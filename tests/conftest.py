@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
+
+
+def _import_installed_copy() -> None:
+    """Under tox, import the installed wheel, never the source tree beside the tests.
+
+    pytest puts the repository root on sys.path (tests/ is a package), where the
+    flat layout's common_utils/ would win. Importing the package once without that
+    entry makes every later ``import common_utils...`` use the installed copy.
+    """
+    root = str(REPO_ROOT)
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", root)]
+    try:
+        import common_utils
+    finally:
+        sys.path[:] = saved
+    location = Path(common_utils.__file__).resolve()
+    if location.is_relative_to(REPO_ROOT / "common_utils"):
+        raise pytest.UsageError(f"COMMON_UTILS_TEST_INSTALLED is set but {location} is the source")
+
+
+if os.environ.get("COMMON_UTILS_TEST_INSTALLED") == "1":
+    _import_installed_copy()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
