@@ -37,12 +37,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +48,10 @@ from _harness import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ROOT = ROOT / "submodule_example"
+sys.path.insert(0, str(SERVICE_ROOT / "service_tests"))
+
+from jwks_server import serve_jwks  # noqa: E402
+
 GROUP = "sample service under load (wrk, 64 connections, uWSGI)"
 CONNECTIONS = 64
 ISSUER = "https://uaa.bench.example/oauth/token"
@@ -84,31 +86,6 @@ def _free_port() -> int:
 def _uwsgi() -> str | None:
     beside = Path(sys.executable).parent / "uwsgi"
     return str(beside) if beside.exists() else shutil.which("uwsgi")
-
-
-@contextmanager
-def _jwks_server(jwks: dict[str, Any]) -> Iterator[str]:
-    body = json.dumps(jwks).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/token_keys"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _keys_and_token() -> tuple[dict[str, Any], str]:
@@ -247,7 +224,7 @@ def run(quick: bool) -> list[Result]:
     settings = (SERVICE_ROOT / "uwsgi.ini").read_text()
     jwks, token = _keys_and_token()
     figures: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp, _jwks_server(jwks) as uri:
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp, serve_jwks(jwks) as uri:
         work = Path(tmp)
         (work / "bare_app.py").write_text(BARE_APP)
         # The very same settings, only the module differs.

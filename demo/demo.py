@@ -33,7 +33,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,13 +40,12 @@ import uuid
 import venv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_SRC = ROOT / "submodule_example"
 sys.path.insert(0, str(ROOT / "devpi"))
+sys.path.insert(0, str(SERVICE_SRC / "service_tests"))
 
 from devpitools import (  # noqa: E402
     DevpiServer,
@@ -56,6 +54,7 @@ from devpitools import (  # noqa: E402
     free_port,
     seed_base_index,
 )
+from jwks_server import serve_jwks  # noqa: E402
 from release import ReleaseConfig, ReleaseError, run_release  # noqa: E402
 
 STRICT_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
@@ -136,23 +135,8 @@ class DemoIssuer:
         self.kid = f"demo-{uuid.uuid4().hex[:8]}"
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
         jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
-        body = json.dumps({"keys": [jwk]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200 if self.path == "/token_keys" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.jwks_uri = f"http://127.0.0.1:{self._server.server_address[1]}/token_keys"
+        self._stack = contextlib.ExitStack()
+        self.jwks_uri = self._stack.enter_context(serve_jwks({"keys": [jwk]}))
 
     def token(self, scopes: list[str]) -> str:
         now = int(time.time())
@@ -188,9 +172,7 @@ class DemoIssuer:
         )
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._stack.close()
 
 
 # --------------------------------------------------------------------------- processes

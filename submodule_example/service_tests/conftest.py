@@ -6,14 +6,11 @@ See ``service_support.py`` for the environment knobs (``SERVICE_SERVERS``,
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwks_server import serve_jwks
 from service_support import (
     AUDIENCE,
     ISSUER,
@@ -43,29 +40,8 @@ def other_keys() -> Keys:
 
 @pytest.fixture(scope="session")
 def jwks_uri(keys: Keys) -> Iterator[str]:
-    body = json.dumps(keys.jwks()).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path != "/token_keys":
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/token_keys"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serve_jwks(keys.jwks()) as uri:
+        yield uri
 
 
 @pytest.fixture(scope="session", params=SERVERS)
