@@ -51,9 +51,8 @@ from typing import Any
 import falcon
 import falcon.testing
 import jwt
+from _harness import Result
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from benchmarks._harness import Result
 
 ISSUER = "https://uaa.example.com/oauth/token"
 AUDIENCE = "orders"

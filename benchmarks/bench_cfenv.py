@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks._harness import Result, interleaved, measure
+from _harness import Result, interleaved, measure
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 _VARS = {

@@ -27,7 +27,8 @@ from _harness import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "devpi"))
-sys.path.insert(0, str(ROOT))
+# Appended, not prepended: the source tree must not shadow the installed package.
+sys.path.append(str(ROOT))
 
 from devpitools import DevpiServer, build_wheelhouse, seed_base_index  # noqa: E402
 from release import ReleaseConfig, run_release  # noqa: E402

@@ -17,16 +17,12 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-
-if __package__ in (None, ""):  # run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import falcon
 import falcon.testing
+from _harness import Result, interleaved
 
-from benchmarks._harness import Result, interleaved
 from common_utils.logs import AccessLogMiddleware, RequestIdMiddleware, setup_logging
 
 GROUP = "logs"

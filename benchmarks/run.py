@@ -29,6 +29,10 @@ sys.path.insert(0, str(HERE))
 
 from _harness import Result  # noqa: E402
 
+# Import the package under test first, so every benchmark measures the same copy
+# (the installed one under tox), whatever paths a benchmark module adds later.
+import common_utils  # noqa: E402
+
 PACKAGES = [
     "common-utils",
     "falcon",
@@ -161,7 +165,11 @@ def main(argv: list[str]) -> int:
             print(f"   {r.name}: {_fmt(r.value)} {r.unit} [{_verdict(r)}]", flush=True)
         results.extend(produced)
         print(f"   done in {time.perf_counter() - t0:.1f}s", flush=True)
-    meta = _machine() | {"quick": args.quick, "seconds": round(time.perf_counter() - started, 1)}
+    meta = _machine() | {
+        "quick": args.quick,
+        "seconds": round(time.perf_counter() - started, 1),
+        "common_utils": f"{common_utils.__version__} from {Path(common_utils.__file__).parent}",
+    }
     if not args.no_write:
         payload = {"meta": meta, "results": [r.as_dict() for r in results], "errors": errors}
         (HERE / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
