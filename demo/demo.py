@@ -344,27 +344,9 @@ class Demo:
         pinned = PIN.sub(f"common-utils=={self.version}", text)
         requirements.write_text(pinned)
         say(f"requirements.txt pins common-utils=={self.version} (the release just made)")
-        index = self.server.simple_url(self.server.release_index)
-        say(f"pip install --index-url {index} -r requirements.txt")
-        python = self._venv(root / ".venv")
-        run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--index-url",
-                index,
-                "-r",
-                str(requirements),
-            ],
-            env=clean_pip_env(),
-            what="pip install from devpi",
-            hint="is the release on team/release? curl the index's /+simple/common-utils/",
-        )
+        self._pip_install(root, requirements.name, what="pip install from devpi")
         consumer = Consumer("pip consumer", f"pip install common-utils=={self.version} from devpi")
-        self._serve_and_check(consumer, root, python)
+        self._serve_and_check(consumer, root)
 
     def submodule_consumer(self) -> None:
         assert self.server is not None
@@ -400,34 +382,29 @@ class Demo:
         )
         described = git(root / "submodules" / "common_utils", "describe", "--tags")
         say(f"submodules/common_utils is at {described} (detached HEAD, as submodules are)")
-        index = self.server.simple_url(self.server.release_index)
-        say("pip install -r requirements-submodule.txt (third-party dependencies only)")
-        python = self._venv(root / ".venv")
-        run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--index-url",
-                index,
-                "-r",
-                str(root / "requirements-submodule.txt"),
-            ],
-            env=clean_pip_env(),
-            what="pip install of the service's third-party requirements",
-        )
+        say("third-party dependencies only: the library comes from the submodule")
+        self._pip_install(root, "requirements-submodule.txt", what="pip install of dependencies")
         consumer = Consumer("submodule consumer", f"git submodule at {self.tag}")
-        self._serve_and_check(consumer, root, python)
+        self._serve_and_check(consumer, root)
 
     # -- helpers -----------------------------------------------------------------
 
-    def _venv(self, path: Path) -> Path:
-        venv.create(path, with_pip=True, symlinks=True)
-        return path / "bin" / "python"
+    def _pip_install(self, root: Path, requirements: str, *, what: str) -> None:
+        """Create ``root/.venv`` and install ``requirements`` from the release index only."""
+        assert self.server is not None
+        index = self.server.simple_url(self.server.release_index)
+        self.console.detail(f"pip install --index-url {index} -r {requirements}")
+        venv.create(root / ".venv", with_pip=True, symlinks=True)
+        python = root / ".venv" / "bin" / "python"
+        command = [str(python), "-m", "pip", "install", "-q", "--index-url", index]
+        run(
+            [*command, "-r", str(root / requirements)],
+            env=clean_pip_env(),
+            what=what,
+            hint="is the release on team/release? See its /+simple/common-utils/ page",
+        )
 
-    def _serve_and_check(self, consumer: Consumer, root: Path, python: Path) -> None:
+    def _serve_and_check(self, consumer: Consumer, root: Path) -> None:
         assert self.issuer is not None
         say = self.console.detail
         port = free_port()
@@ -445,7 +422,7 @@ class Demo:
                 "LOG_FORMAT": "json",
             }
         )
-        uwsgi = python.parent / "uwsgi"
+        uwsgi = root / ".venv" / "bin" / "uwsgi"
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 [str(uwsgi), "--ini", "uwsgi.ini", "--http", f"127.0.0.1:{port}"],
