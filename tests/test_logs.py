@@ -281,7 +281,6 @@ class TestServiceOutput:
     def test_cloud_foundry_app_and_instance_are_on_every_line(
         self, service_output: dict[str, Any]
     ) -> None:
-        pytest.importorskip("common_utils.cfenv")
         for line in json_lines(service_output["stdout"]):
             assert line["app"] == "example-app"
             assert line["instance"] == 3
@@ -404,7 +403,6 @@ class TestSetupLogging:
         assert json_lines("".join(sink.parts))[0]["message"] == "plain object"
 
     def test_app_and_instance_come_from_cloud_foundry(self) -> None:
-        pytest.importorskip("common_utils.cfenv")
         out = io.StringIO()
         env = {"VCAP_APPLICATION": VCAP_APPLICATION, "CF_INSTANCE_INDEX": "2"}
         setup_logging(stream=out, environ=env)
@@ -421,7 +419,6 @@ class TestSetupLogging:
         assert "instance" not in line
 
     def test_broken_vcap_document_logs_one_warning_and_does_not_stop_setup(self) -> None:
-        pytest.importorskip("common_utils.cfenv")
         out = io.StringIO()
         setup_logging(stream=out, environ={"VCAP_APPLICATION": "{not json " + SENTINEL})
         logging.getLogger("after").info("still logging")

@@ -10,7 +10,6 @@ document, and that invalid data is rejected. The app is built at import time
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 import uuid
@@ -21,25 +20,11 @@ import schemathesis
 from example_app.app import create_app
 from falcon import testing
 from hypothesis import HealthCheck, settings
-from unit_support import AUDIENCE, ISSUER
+from unit_support import AUDIENCE, ISSUER, jwt_service_vcap
 
 SECRET = secrets.token_urlsafe(48)
-VCAP_SERVICES = {
-    "user-provided": [
-        {
-            "name": "example-jwt",
-            "label": "user-provided",
-            "tags": ["jwt"],
-            "credentials": {
-                "issuer": ISSUER,
-                "audience": AUDIENCE,
-                "secret": SECRET,
-                "algorithms": ["HS256"],
-            },
-        }
-    ]
-}
-SERVICE = create_app({"VCAP_SERVICES": json.dumps(VCAP_SERVICES), "LOG_LEVEL": "WARNING"})
+VCAP_SERVICES = jwt_service_vcap(secret=SECRET, algorithms=["HS256"])
+SERVICE = create_app({"VCAP_SERVICES": VCAP_SERVICES, "LOG_LEVEL": "WARNING"})
 schema = schemathesis.openapi.from_wsgi("/openapi.json", SERVICE)
 schema.config.generation.update(
     modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]

@@ -13,15 +13,16 @@ ISSUER = "https://uaa.example-app.test/oauth/token"
 AUDIENCE = "example-app"
 
 
-def jwt_service_vcap(public_pem: str, **credentials: Any) -> str:
-    """``VCAP_SERVICES`` with one user-provided service tagged ``jwt``."""
-    creds = {
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "public_key": public_pem,
-        "algorithms": ["RS256"],
-        **credentials,
-    }
+def jwt_service_vcap(public_pem: str | None = None, **credentials: Any) -> str:
+    """``VCAP_SERVICES`` with one user-provided service tagged ``jwt``.
+
+    With ``public_pem`` the service verifies RS256 with that key; otherwise pass
+    the key source yourself (``secret=..., algorithms=["HS256"]``).
+    """
+    key: dict[str, Any] = (
+        {"public_key": public_pem, "algorithms": ["RS256"]} if public_pem is not None else {}
+    )
+    creds = {"issuer": ISSUER, "audience": AUDIENCE, **key, **credentials}
     service = {
         "name": "example-jwt",
         "label": "user-provided",
