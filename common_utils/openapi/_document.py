@@ -317,7 +317,7 @@ def _operation(
         op["summary"] = summary
     if description:
         op["description"] = description
-    if extra.get("deprecated"):
+    if extra.get("deprecated") or _is_deprecated(responder):
         op["deprecated"] = True
     parameters = list(path_params)
     dropped: list[str] = []
@@ -355,6 +355,13 @@ def _operation(
     if dropped:
         op["x-dropped-rules"] = dropped
     return op, dropped, spec is not None
+
+
+def _is_deprecated(responder: Any) -> bool:
+    # NOTE: reads the marker @deprecated (common_utils.deprecation) leaves on a responder.
+    from common_utils.deprecation import deprecation_of
+
+    return deprecation_of(responder) is not None
 
 
 def _security(
