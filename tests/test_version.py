@@ -106,9 +106,74 @@ class TestVersionFromDescribe:
     def test_dirty_tree_marks_the_local_part(self) -> None:
         assert version_from_describe("v1.4.0-0-gabc1234-dirty") == "1.4.1.dev0+gabc1234.dirty"
 
-    @pytest.mark.parametrize("line", ["", "v1.4-0-gabc", "release-2026-0-gabc", "garbage"])
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "",
+            "v1.4-0-gabc",
+            "release-2026-0-gabc",
+            "garbage",
+            "v1.4.0a1-0-gabc",
+            "v1.4.0rc0-0-gabc",
+            "v01.4.0-0-gabc",
+            "v1.4.0-rc1-0-gabc",
+        ],
+    )
     def test_unexpected_output_is_unknown(self, line: str) -> None:
         assert version_from_describe(line) == UNKNOWN_VERSION
+
+    def test_release_candidate_tag_is_its_pre_release_version(self) -> None:
+        assert version_from_describe("v1.6.0rc1-0-gabc1234") == "1.6.0rc1"
+
+    def test_commits_after_a_candidate_give_the_next_candidates_dev_version(self) -> None:
+        # setuptools-scm's guess-next-dev bumps the last number of 1.6.0rc1.
+        assert version_from_describe("v1.6.0rc1-2-gabc1234") == "1.6.0rc2.dev2+gabc1234"
+        assert version_from_describe("v1.6.0rc9-0-gabc1234-dirty") == (
+            "1.6.0rc10.dev0+gabc1234.dirty"
+        )
+
+
+NOT_RELEASE_TAGS = (
+    "v9.9",
+    "v9.9.0-rc1",
+    "v9.9.0.1",
+    "v9.9.0a1",
+    "v9.9.0b1",
+    "v9.9.0rc",
+    "v9.9.0rc0",
+    "v9.9.0rc01",
+    "v9.9.0.rc1",
+    "v9.9rc1.0",
+    "v9.9.0c1",
+    "v9.9.0r1",
+    "v9.9.0cr1",
+    "v9.9.0rcrc1",
+    "v9.9.0rc1.dev1",
+    "v09.9.0",
+    "v9.09.0",
+    "v9.9.00",
+    "v9r.9.0",
+    "v9.9.0.post1",
+    "release-2026",
+)
+
+
+def test_pyproject_and_raw_source_select_tags_the_same_way() -> None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    from common_utils import _scm
+
+    scm = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools_scm"]
+    assert tuple(scm["scm"]["git"]["describe_command"]) == _scm._DESCRIBE
+    import re
+
+    tag_regex = re.compile(scm["tag_regex"])
+    for tag in ("v1.4.0", "v1.6.0rc1", "v0.0.0", "v10.20.30rc12"):
+        assert tag_regex.match(tag), tag
+    for tag in NOT_RELEASE_TAGS:
+        assert not tag_regex.match(tag), tag
 
 
 class TestBuiltArtifacts:
@@ -156,6 +221,34 @@ class TestRawSourceVersion:
             git(checkout, "tag", not_a_release)
         node = git(checkout, "rev-parse", "--short", "HEAD")
         assert import_version(checkout, cwd=tmp_path) == f"9.8.8.dev1+g{node}"
+
+    def test_no_malformed_tag_is_ever_described(self, tmp_path: Path) -> None:
+        """Tags outside the grammar on a newer commit never win over a release tag."""
+        checkout = make_checkout(tmp_path / "repo")
+        (checkout / "CHANGELOG.md").write_text("changed\n")
+        git(checkout, "commit", "-q", "-am", "next")
+        for not_a_release in NOT_RELEASE_TAGS:
+            git(checkout, "tag", not_a_release)
+        node = git(checkout, "rev-parse", "--short", "HEAD")
+        assert import_version(checkout, cwd=tmp_path) == f"9.8.8.dev1+g{node}"
+
+    def test_candidate_tag_versions_raw_source_and_setuptools_scm_alike(
+        self, tmp_path: Path
+    ) -> None:
+        checkout = make_checkout(tmp_path / "repo", tag="v9.9.0rc1")
+        scm = [sys.executable, "-m", "setuptools_scm"]
+
+        def both() -> tuple[str, str]:
+            done = subprocess.run(scm, cwd=checkout, capture_output=True, text=True, check=True)
+            return import_version(checkout, cwd=tmp_path), done.stdout.strip()
+
+        assert both() == ("9.9.0rc1", "9.9.0rc1")
+        (checkout / "CHANGELOG.md").write_text("changed\n")
+        git(checkout, "commit", "-q", "-am", "next")
+        node = git(checkout, "rev-parse", "--short", "HEAD")
+        assert both() == (f"9.9.0rc2.dev1+g{node}",) * 2
+        git(checkout, "tag", "v9.9.0")
+        assert both() == ("9.9.0", "9.9.0")
 
     def test_raw_source_matches_setuptools_scm(self, tmp_path: Path) -> None:
         checkout = make_checkout(tmp_path / "repo")
