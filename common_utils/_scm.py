@@ -117,7 +117,7 @@ def git_output(root: Path, *args: str) -> str | None:
     env["GIT_CEILING_DIRECTORIES"] = str(root.parent)
     try:
         completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ("git", *args),
+            ("git", *args),  # noqa: S607 - git from PATH, as the developer runs it
             cwd=root,
             env=env,
             capture_output=True,
