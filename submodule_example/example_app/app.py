@@ -8,6 +8,9 @@ route                     auth                         behaviour
 ``GET /``                 none                         ``Hello world`` (text/plain)
 ``POST /``                bearer, ``example.filter``   JSON object in, only the keys starting with
                                                        "a" (case-insensitive) out
+``POST /v1/filter``       bearer, ``example.filter``   the same, at the first version's route:
+                                                       deprecated (``Deprecation``, ``Sunset`` and
+                                                       ``Link`` headers) until ``V1_SUNSET``
 ``GET /health``           none                         ``{"status": "ok"}``
 ``GET /version``          none                         service and common_utils versions, how the
                                                        library was loaded and from where
@@ -33,12 +36,14 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, ClassVar, TextIO
 
 import falcon
 
 from common_utils.auth import AuthConfigError, JWTAuthMiddleware, require_scopes
 from common_utils.cfenv import CFEnv, CFEnvError
+from common_utils.deprecation import deprecated
 from common_utils.logs import (
     AccessLogMiddleware,
     LoggingConfigError,
@@ -51,7 +56,16 @@ from common_utils.resources import HealthResource, VersionResource, library_orig
 from common_utils.validation import validate
 from example_app import APP_NAME, __version__
 
-__all__ = ["CONFIGURATION_ERRORS", "FILTER_SCOPE", "PUBLIC_ROUTES", "SampleResource", "create_app"]
+__all__ = [
+    "CONFIGURATION_ERRORS",
+    "FILTER_SCOPE",
+    "PUBLIC_ROUTES",
+    "V1_SUNSET",
+    "FilterV1Resource",
+    "SampleResource",
+    "create_app",
+    "log_unhandled_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +81,19 @@ CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
     AuthConfigError,
 )
 """Exceptions :func:`create_app` raises for a bad environment (one clear message each)."""
+
+V1_DEPRECATED = date(2026, 12, 1)
+"""When ``POST /v1/filter`` was deprecated in favour of ``POST /``."""
+
+V1_SUNSET = date(2027, 6, 30)
+"""When ``POST /v1/filter`` stops answering: at least the 6 months the API policy promises."""
+
+V1_MIGRATION_NOTES = "https://docs.example.com/example-app/migrate-from-v1"
+"""The migration notes clients are sent to (``Link: <...>; rel="deprecation"``)."""
+
+
+def _keys_starting_with_a(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key.lower().startswith("a")}
 
 
 class SampleResource:
@@ -111,8 +138,58 @@ class SampleResource:
             >>> SampleResource().on_post  # doctest: +ELLIPSIS
             <bound method SampleResource.on_post of ...>
         """
-        body: Mapping[str, Any] = req.context.body
-        resp.media = {key: value for key, value in body.items() if key.lower().startswith("a")}
+        resp.media = _keys_starting_with_a(req.context.body)
+
+
+@deprecated(since=V1_DEPRECATED, sunset=V1_SUNSET, link=V1_MIGRATION_NOTES)
+class FilterV1Resource:
+    """The first version of the filter, ``POST /v1/filter``, kept beside its successor ``POST /``.
+
+    Same contract as ``POST /``; every response it produces (a 403 or 422 too)
+    carries the ``Deprecation``, ``Sunset`` and ``Link`` headers, and the
+    OpenAPI document marks the operation deprecated. Delete the class and its
+    route after ``V1_SUNSET``.
+
+    Example:
+        >>> from common_utils.deprecation import deprecation_of
+        >>> deprecation_of(FilterV1Resource.on_post).sunset.date()
+        datetime.date(2027, 6, 30)
+    """
+
+    @falcon.before(require_scopes(FILTER_SCOPE))  # type: ignore[arg-type]  # sync and async hook
+    @validate(body={}, allow_unknown=True)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Return only the keys of the posted JSON object that start with "a" (deprecated).
+
+        Args:
+            req: The request; ``req.context.body`` holds the validated object.
+            resp: The response: the filtered object as JSON.
+        """
+        resp.media = _keys_starting_with_a(req.context.body)
+
+
+def log_unhandled_error(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: Mapping[str, Any]
+) -> None:
+    """Log an unhandled exception as one JSON line, then answer a bare 500 problem.
+
+    Falcon's default handler writes the traceback to ``wsgi.errors`` (stderr):
+    one event per traceback line in Logsearch, and no request id. Installed with
+    ``app.add_error_handler(Exception, ...)``, this logs it through ``logging``
+    instead (the ``exception`` field, with ``request_id``), and the client sees
+    no exception text.
+
+    Args:
+        req: The request.
+        resp: The response.
+        ex: The exception no responder or handler dealt with.
+        params: The route's URI fields.
+
+    Raises:
+        falcon.HTTPInternalServerError: Always; rendered by the problem serializer.
+    """
+    log.error("unhandled %s in %s %s", type(ex).__name__, req.method, req.path, exc_info=ex)
+    raise falcon.HTTPInternalServerError()
 
 
 _fd1_stream: TextIO | None = None
@@ -172,7 +249,10 @@ def create_app(environ: Mapping[str, str] | None = None) -> falcon.App[Any, Any]
     middleware: list[Any] = [RequestIdMiddleware(), auth, AccessLogMiddleware()]
     app: falcon.App[Any, Any] = falcon.App(middleware=middleware)
     app.set_error_serializer(problem_error_serializer)
+    # NOTE: for Exception only; Falcon's own HTTPError handler is more specific and still wins.
+    app.add_error_handler(Exception, log_unhandled_error)
     app.add_route("/", SampleResource())
+    app.add_route("/v1/filter", FilterV1Resource())
     app.add_route("/health", HealthResource())
     app.add_route("/version", VersionResource(app_name=APP_NAME, app_version=__version__))
     OpenAPI(app, title=APP_NAME, version=__version__, auth=auth).register()

@@ -53,7 +53,11 @@ def test_service_conforms_to_its_document(case: Any) -> None:
 
 def test_document_lists_every_route_of_the_contract() -> None:
     document = testing.TestClient(SERVICE).simulate_get("/openapi.json").json
-    assert set(document["paths"]) == {"/", "/health", "/version"}
+    assert set(document["paths"]) == {"/", "/health", "/version", "/v1/filter"}
     assert document["paths"]["/"]["get"]["security"] == []
     assert document["paths"]["/"]["post"]["security"] == [{"bearerAuth": ["example.filter"]}]
+    assert "deprecated" not in document["paths"]["/"]["post"]
+    v1 = document["paths"]["/v1/filter"]["post"]
+    assert v1["deprecated"] is True
+    assert v1["security"] == [{"bearerAuth": ["example.filter"]}]
     assert document["paths"]["/health"]["get"]["security"] == []
