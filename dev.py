@@ -6,7 +6,10 @@ first time, then hands over to tox, which builds every other environment.
 
 - ``demo``: the whole workflow (tox -e demo).
 - ``test``: every check CI runs: unit tests on each Python 3.10-3.13 found,
-  lint, types, docs, the sample service, end to end, and the quick benchmarks.
+  lint, types, docs, the sample service, end to end, and the quick benchmarks
+  (whose report goes to the ignored ``.benchmarks/``: no tracked file changes).
+  Under CI (``CI`` set to ``true`` or ``1``) a missing interpreter fails the run
+  instead of being skipped.
 - anything else is passed to tox as it is (``python3 dev.py -e lint``).
 """
 
@@ -45,6 +48,11 @@ def _interpreters_path() -> str:
     return os.pathsep.join([path, *(p for p in extra if p not in known)])
 
 
+def _under_ci() -> bool:
+    """Tell whether this is a CI run, where every interpreter must be present."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 def main(argv: list[str]) -> int:
     """Run the requested workflow and return its exit code."""
     if sys.version_info < (3, 10):
@@ -55,7 +63,11 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         runs = [[tox, "run", "-e", "demo", "--", *argv[1:]]]
     elif command == "test":
-        runs = [[tox, "run", "-m", "ci", *argv[1:]], [tox, "run", "-e", "bench", "--", "--quick"]]
+        strict = ["--skip-missing-interpreters", "false"] if _under_ci() else []
+        runs = [
+            [tox, "run", *strict, "-m", "ci", *argv[1:]],
+            [tox, "run", "-e", "bench", "--", "--quick"],
+        ]
     else:
         runs = [[tox, *argv]]
     env = dict(os.environ, PATH=_interpreters_path())

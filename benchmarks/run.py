@@ -1,9 +1,12 @@
 """Run every benchmark module and write the report.
 
-Usage: ``python benchmarks/run.py [--quick] [--only NAME ...] [--no-write]``
+Usage: ``python benchmarks/run.py [--quick] [--only NAME ...] [--no-write] [--out DIR]``
 
 Each ``benchmarks/bench_<topic>.py`` exposes ``run(quick) -> list[Result]``.
-The runner writes ``benchmarks/results.json`` and ``docs/benchmarks.md``. A
+A full run writes the tracked report, ``benchmarks/results.json`` and
+``docs/benchmarks.md``; a ``--quick`` run (the CI smoke) writes the same two
+files into the ignored ``.benchmarks/`` so that ``python3 dev.py test`` never
+rewrites tracked files. ``--out DIR`` puts both files into DIR instead. A
 benchmark that crashes makes the run fail (exit 1); a figure that misses its
 target is reported as a miss, not hidden, and does not fail the run.
 """
@@ -139,11 +142,23 @@ def render_markdown(meta: dict[str, Any], results: list[Result], errors: dict[st
     return "\n".join(lines)
 
 
+def _outputs(out: Path | None, *, quick: bool) -> tuple[Path, Path]:
+    """Where the results and the report go: the tracked pair only for a full run."""
+    if out is None and not quick:
+        return HERE / "results.json", ROOT / "docs" / "benchmarks.md"
+    directory = out if out is not None else ROOT / ".benchmarks"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / "results.json", directory / "benchmarks.md"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke mode (< 2 minutes)")
     parser.add_argument("--only", nargs="*", default=[], help="bench module names (e.g. auth)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write files")
+    parser.add_argument(
+        "--out", type=Path, help="write results.json and benchmarks.md here (default: see above)"
+    )
     args = parser.parse_args(argv)
     names = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     if args.only:
@@ -171,10 +186,11 @@ def main(argv: list[str]) -> int:
         "common_utils": f"{common_utils.__version__} from {Path(common_utils.__file__).parent}",
     }
     if not args.no_write:
+        json_path, report_path = _outputs(args.out, quick=args.quick)
         payload = {"meta": meta, "results": [r.as_dict() for r in results], "errors": errors}
-        (HERE / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
-        (ROOT / "docs" / "benchmarks.md").write_text(render_markdown(meta, results, errors))
-        print(f"wrote benchmarks/results.json and docs/benchmarks.md in {meta['seconds']}s")
+        json_path.write_text(json.dumps(payload, indent=2) + "\n")
+        report_path.write_text(render_markdown(meta, results, errors))
+        print(f"wrote {json_path} and {report_path} in {meta['seconds']}s")
     misses = [r.name for r in results if r.passed is False]
     if misses:
         print(f"{len(misses)} target(s) missed (reported, not fatal): " + "; ".join(misses))
