@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+r"""Install the release hooks into a bare repository on the team's git host.
+
+Run it on the git host, as the user that owns the repositories (the git user)::
+
+    python devpi/install_hooks.py /srv/git/common_utils.git \\
+        --devpi-url https://devpi.example.internal \\
+        --devpi-user ci-release \\
+        --password-file /etc/common-utils/devpi-release-password \\
+        --python /opt/common-utils-release/bin/python
+
+It copies ``githooks/pre-receive`` and ``githooks/post-receive`` into
+``REPO/hooks/``, and ``githooks/release_hooks.py``, ``release_rules.py``,
+``release.py`` and ``devpitools.py`` into ``REPO/hooks/common_utils_release/``
+with a ``release-hook.ini`` holding the options below (no password: only the
+path of the password file, which must be readable by its owner only).
+
+Before it writes anything it checks: ``REPO`` is a bare repository; the
+password file exists, is not empty and has mode 600 (or stricter); ``--python``
+can import the release toolchain (build, twine, devpi-client); existing hooks
+that are not ours are kept unless ``--force`` (then they are renamed
+``*.before-common-utils``). Re-running it updates the hooks in place (after an
+upgrade of this repository, or to change an option). A failed check is one line
+on stderr and exit 2.
+
+Importable: ``install_hooks(repo, config, *, force=False) -> list[str]``.
+
+Example:
+    >>> main(["/nonexistent.git", "--devpi-url", "http://127.0.0.1:3141",
+    ...       "--password-file", "/nonexistent"])
+    2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEVPI_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(DEVPI_DIR / "githooks"))
+
+from release_hooks import (  # noqa: E402
+    CONFIG_NAME,
+    LIB_DIR_NAME,
+    HookConfig,
+    HookConfigError,
+    read_password_file,
+    retry_command,
+)
+
+__all__ = ["HOOKS", "LIBRARY_FILES", "InstallError", "install_hooks", "main"]
+
+HOOKS = ("pre-receive", "post-receive")
+LIBRARY_FILES = (
+    DEVPI_DIR / "githooks" / "release_hooks.py",
+    DEVPI_DIR / "release_rules.py",
+    DEVPI_DIR / "release.py",
+    DEVPI_DIR / "devpitools.py",
+)
+MARKER = "release_hooks import main"
+_TOOLCHAIN_PROBE = "import build, twine, devpi.main, packaging, setuptools_scm"
+
+
+class InstallError(Exception):
+    """A check before installing failed (one line, no secret).
+
+    Example:
+        >>> str(InstallError("/srv/x.git is not a bare git repository"))
+        '/srv/x.git is not a bare git repository'
+    """
+
+
+def _check_repo(repo: Path) -> None:
+    done = subprocess.run(
+        ["git", "--git-dir", str(repo), "rev-parse", "--is-bare-repository"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+    )
+    if done.returncode != 0 or done.stdout.strip() != "true":
+        raise InstallError(
+            f"{repo} is not a bare git repository (create it with `git init --bare {repo}`)"
+        )
+
+
+def _check_python(python: str) -> None:
+    try:
+        done = subprocess.run(
+            [python, "-c", _TOOLCHAIN_PROBE],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    except OSError as ex:
+        raise InstallError(f"--python {python}: {ex.strerror}") from None
+    if done.returncode != 0:
+        missing = (done.stderr.strip().splitlines() or ["?"])[-1]
+        raise InstallError(
+            f"--python {python} cannot import the release toolchain ({missing}): "
+            "install requirements/devpi.txt into it"
+        )
+
+
+def install_hooks(repo: Path, config: HookConfig, *, force: bool = False) -> list[str]:
+    """Check, then install the hooks and their modules into the bare ``repo``.
+
+    Returns what was done, one line per item (for the command's output).
+
+    Raises:
+        InstallError: A check failed; nothing was written.
+    """
+    repo = repo.resolve()
+    _check_repo(repo)
+    try:
+        read_password_file(config.password_file)
+    except HookConfigError as ex:
+        raise InstallError(str(ex)) from None
+    _check_python(config.python)
+    hooks_dir = repo / "hooks"
+    foreign = [
+        name
+        for name in HOOKS
+        if (hooks_dir / name).exists()
+        and MARKER not in (hooks_dir / name).read_text(encoding="utf-8", errors="replace")
+    ]
+    if foreign and not force:
+        raise InstallError(
+            f"{repo} already has its own {', '.join(foreign)} hook(s): merge them by hand, "
+            "or pass --force to rename them *.before-common-utils"
+        )
+    done: list[str] = []
+    lib = hooks_dir / LIB_DIR_NAME
+    lib.mkdir(parents=True, exist_ok=True)
+    for source in LIBRARY_FILES:
+        shutil.copyfile(source, lib / source.name)
+    (lib / CONFIG_NAME).write_text(config.to_ini(), encoding="utf-8")
+    done.append(f"modules and {CONFIG_NAME} in {lib}")
+    for name in HOOKS:
+        target = hooks_dir / name
+        if name in foreign:
+            target.rename(target.with_name(f"{name}.before-common-utils"))
+            done.append(f"kept the previous {name} as {name}.before-common-utils")
+        text = (DEVPI_DIR / "githooks" / name).read_text(encoding="utf-8")
+        body = text.split("\n", 1)[1]
+        # NOTE: the hooks run with the interpreter chosen here, not whatever
+        # `python3` the git user's PATH finds (git runs hooks with a minimal one).
+        tmp = target.with_name(f".{name}.tmp")
+        tmp.write_text(f"#!{config.python}\n{body}", encoding="utf-8")
+        tmp.chmod(0o755)
+        tmp.replace(target)
+        done.append(f"hooks/{name}")
+    log_dir = config.log_dir or repo / "release-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    done.append(f"logs in {log_dir} (releases.log: one line per run)")
+    done.append(f"retry a failed release: {retry_command(repo, 'vX.Y.Z')}")
+    return done
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the installer command line; return the exit code."""
+    env = os.environ
+    parser = argparse.ArgumentParser(
+        prog="install_hooks.py",
+        description="Install the release hooks into a bare git repository (docs/release.md).",
+    )
+    parser.add_argument(
+        "repo", type=Path, help="the bare repository, e.g. /srv/git/common_utils.git"
+    )
+    parser.add_argument("--devpi-url", default=env.get("DEVPI_URL", ""), help="devpi root URL")
+    parser.add_argument(
+        "--devpi-user",
+        default=env.get("DEVPI_USER", "ci-release"),
+        help="the release user, the only one allowed to write the release index",
+    )
+    parser.add_argument(
+        "--password-file",
+        type=Path,
+        required=True,
+        help="file holding the release user's password, mode 600, owned by the git user",
+    )
+    parser.add_argument("--staging-index", default=env.get("DEVPI_STAGING_INDEX", "team/staging"))
+    parser.add_argument("--release-index", default=env.get("DEVPI_RELEASE_INDEX", "team/release"))
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter that runs the hooks and the pipeline (with requirements/devpi.txt)",
+    )
+    parser.add_argument("--log-dir", type=Path, default=None, help="default: REPO/release-logs")
+    parser.add_argument(
+        "--verify-pytest-args",
+        default="",
+        help="replace the verify step's test selection (release.py --pytest-args)",
+    )
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per release")
+    parser.add_argument(
+        "--force", action="store_true", help="rename foreign hooks instead of refusing"
+    )
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as ex:
+        return int(ex.code or 0) and 2
+    if not args.devpi_url:
+        print("install_hooks: --devpi-url (or DEVPI_URL) is required", file=sys.stderr)
+        return 2
+    config = HookConfig(
+        devpi_url=args.devpi_url.rstrip("/"),
+        password_file=args.password_file.resolve(),
+        devpi_user=args.devpi_user,
+        staging_index=args.staging_index,
+        release_index=args.release_index,
+        python=args.python,
+        log_dir=args.log_dir.resolve() if args.log_dir else None,
+        verify_pytest_args=args.verify_pytest_args,
+        timeout=args.timeout,
+    )
+    try:
+        done = install_hooks(args.repo, config, force=args.force)
+    except InstallError as ex:
+        print(f"install_hooks: {ex}", file=sys.stderr)
+        return 2
+    print(f"installed the release hooks into {args.repo.resolve()}:")
+    for line in done:
+        print(f"  {line}")
+    print(f"  pushes of vX.Y.Z / vX.Y.ZrcN tags now publish to {config.release_index}")
+    print(f"  as {shlex.quote(config.devpi_user)} at {config.devpi_url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
