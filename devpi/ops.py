@@ -1,0 +1,831 @@
+#!/usr/bin/env python3
+"""Operate the team's devpi in production: backups, restore drills, monitoring.
+
+Commands (``python devpi/ops.py COMMAND --help`` for every option):
+
+- ``backup --serverdir DIR --dest DIR [--keep N] [--copy-to DIR] [--source URL]``:
+  ``devpi-export`` of that server directory into ``DEST/devpi-export-<UTC time>``
+  (written under a temporary name and renamed when complete, mode 0700: it holds
+  password hashes), keep the newest ``N`` there, and copy it to each
+  ``--copy-to`` directory (pruned to ``N`` as well). With ``--source`` the
+  release inventory of the running server (every file with its sha256, read
+  from the JSON API) is stored beside the export as ``inventory.json``.
+- ``restore-drill --exports DIR [--source URL]``: import the newest export into
+  an empty temporary directory, start a throwaway devpi-server on it (loopback,
+  free port, ``--offline-mode``), and check that every release file of the
+  original (``inventory.json`` of the export, or the live ``--source``) is
+  served with the same sha256 (downloaded and hashed). Exit 1 otherwise.
+- ``status --url PRIMARY [--replica URL ...]``: one line for schedulers and
+  alerting from ``/+status`` (serials, replica lag and replication errors), the
+  data directory's free space and the TLS certificate's days to expiry; exit
+  0/1/2/3 = ok/warning/critical/unknown (Nagios plugin convention), ``--json``
+  for the whole result. Thresholds are options.
+
+Errors are one line without traceback and without any secret; a bad option or
+configuration exits 2 (``status``: 3, unknown).
+
+Example:
+    >>> main(["status", "--url", "http://127.0.0.1:1", "--timeout", "1"])  # doctest: +ELLIPSIS
+    CRITICAL: primary http://127.0.0.1:1 down: GET http://127.0.0.1:1/+status: ...
+    2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from devpitools import DevpiError, DevpiServer
+
+__all__ = [
+    "EXPORT_PREFIX",
+    "Check",
+    "OpsError",
+    "backup",
+    "inventory",
+    "main",
+    "restore_drill",
+    "status",
+]
+
+EXPORT_PREFIX = "devpi-export-"
+_BIN = Path(sys.executable).parent
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+_LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+
+
+class OpsError(Exception):
+    """A failure reported in one line, without any secret.
+
+    Example:
+        >>> str(OpsError("devpi-export failed"))
+        'devpi-export failed'
+    """
+
+
+class ConfigError(OpsError):
+    """A bad option or configuration (exit 2; ``status``: 3).
+
+    Example:
+        >>> isinstance(ConfigError("x"), OpsError)
+        True
+    """
+
+
+# -- HTTP --------------------------------------------------------------------
+def _context(cafile: str | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as ex:
+        raise ConfigError(f"--cafile {cafile}: cannot load CA certificates ({ex})") from None
+
+
+def _check_url(url: str, option: str) -> str:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(f"{option} must be an http:// or https:// URL, got {url!r}")
+    if parsed.username or parsed.password:
+        raise ConfigError(f"{option} must not contain credentials")
+    return url.rstrip("/")
+
+
+def _get(url: str, *, context: ssl.SSLContext, timeout: float, accept: str) -> bytes:
+    req = urllib.request.Request(url, headers={"Accept": accept})  # noqa: S310 (checked)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:  # noqa: S310
+            return bytes(resp.read())
+    except urllib.error.HTTPError as ex:
+        raise OpsError(f"GET {url}: HTTP {ex.code}") from None
+    except (urllib.error.URLError, OSError) as ex:
+        reason = getattr(ex, "reason", ex)
+        raise OpsError(f"GET {url}: {reason}") from None
+
+
+def _get_json(url: str, *, context: ssl.SSLContext, timeout: float) -> Any:
+    raw = _get(url, context=context, timeout=timeout, accept="application/json")
+    try:
+        return json.loads(raw)["result"]
+    except (ValueError, KeyError, TypeError):
+        raise OpsError(f"GET {url}: not a devpi JSON answer") from None
+
+
+# -- inventory ----------------------------------------------------------------
+def inventory(
+    url: str, *, context: ssl.SSLContext | None = None, timeout: float = 30
+) -> dict[str, dict[str, str]]:
+    """Return every release file of every stage index of the server at ``url``.
+
+    Keys are ``user/index/project/version/filename``; values hold the file's
+    ``sha256`` and its ``href`` on that server. Mirror indexes (``root/pypi``)
+    are not part of a backup and are skipped.
+
+    Raises:
+        OpsError: The server cannot be read.
+
+    Example:
+        >>> inventory("http://127.0.0.1:1", timeout=1)
+        Traceback (most recent call last):
+        ...
+        ops.OpsError: GET http://127.0.0.1:1/: [Errno 111] Connection refused
+    """
+    ctx = context or ssl.create_default_context()
+    base = url.rstrip("/")
+    files: dict[str, dict[str, str]] = {}
+    users = _get_json(base + "/", context=ctx, timeout=timeout)
+    for user, userconfig in sorted(users.items()):
+        for index, config in sorted((userconfig.get("indexes") or {}).items()):
+            if config.get("type") != "stage":
+                continue
+            stage = f"{user}/{index}"
+            projects = _get_json(f"{base}/{stage}", context=ctx, timeout=timeout)
+            for project in sorted(projects.get("projects", [])):
+                versions = _get_json(f"{base}/{stage}/{project}", context=ctx, timeout=timeout)
+                for version, data in sorted(versions.items()):
+                    for link in data.get("+links", []):
+                        if link.get("rel") != "releasefile":
+                            continue
+                        href = urllib.parse.urljoin(base + "/", str(link["href"]))
+                        name = href.split("#", 1)[0].rsplit("/", 1)[-1]
+                        digest = (link.get("hashes") or {}).get("sha256", "")
+                        key = f"{stage}/{project}/{version}/{name}"
+                        files[key] = {"sha256": str(digest), "href": href.split("#", 1)[0]}
+    return files
+
+
+def _releases(files: Mapping[str, object]) -> int:
+    return len({key.rsplit("/", 1)[0] for key in files})
+
+
+# -- backup --------------------------------------------------------------------
+def _stamp(now: dt.datetime | None = None) -> str:
+    return (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _exports(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(
+        (p for p in directory.iterdir() if p.is_dir() and p.name.startswith(EXPORT_PREFIX)),
+        key=lambda p: p.name,
+    )
+
+
+def _prune(directory: Path, keep: int) -> list[Path]:
+    exports = _exports(directory)
+    gone = exports[: max(0, len(exports) - keep)]
+    for path in gone:
+        shutil.rmtree(path)
+    return gone
+
+
+def _devpi_tool(name: str) -> str:
+    exe = _BIN / name
+    return str(exe) if exe.exists() else name
+
+
+def _check_serverdir(serverdir: Path) -> Path:
+    if not (serverdir / ".nodeinfo").is_file():
+        raise ConfigError(f"--serverdir {serverdir} is not a devpi-server directory (no .nodeinfo)")
+    return serverdir.resolve()
+
+
+def _size(path: Path) -> tuple[int, int]:
+    count = total = 0
+    for item in path.rglob("*"):
+        if item.is_file():
+            count += 1
+            total += item.stat().st_size
+    return count, total
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupResult:
+    """What ``backup`` wrote.
+
+    Example:
+        >>> BackupResult(Path("/b/x"), 1.5, 3, 1024, [], []).seconds
+        1.5
+    """
+
+    path: Path
+    seconds: float
+    files: int
+    size: int
+    removed: list[Path]
+    copies: list[Path]
+
+
+def backup(
+    serverdir: Path,
+    dest: Path,
+    *,
+    keep: int = 7,
+    copy_to: Sequence[Path] = (),
+    source: str | None = None,
+    context: ssl.SSLContext | None = None,
+    now: dt.datetime | None = None,
+) -> BackupResult:
+    """Export ``serverdir`` into a new dated directory under ``dest``; keep ``keep``.
+
+    Raises:
+        ConfigError: ``serverdir`` is no devpi-server directory, or ``keep`` < 1.
+        OpsError: ``devpi-export`` or the inventory failed.
+
+    Example:
+        >>> backup(Path("/nonexistent"), Path("/tmp"))
+        Traceback (most recent call last):
+        ...
+        ops.ConfigError: --serverdir /nonexistent is not a devpi-server directory (no .nodeinfo)
+    """
+    serverdir = _check_serverdir(serverdir)
+    if keep < 1:
+        raise ConfigError(f"--keep must be at least 1, got {keep}")
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = EXPORT_PREFIX + _stamp(now)
+    final = dest / name
+    if final.exists():
+        raise OpsError(f"{final} already exists (two backups in the same second?)")
+    partial = dest / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    started = time.monotonic()
+    files = inventory(source, context=context) if source else None
+    done = subprocess.run(
+        [_devpi_tool("devpi-export"), "--serverdir", str(serverdir), str(partial)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    if done.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        tail = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        raise OpsError(f"devpi-export of {serverdir} failed: {tail[-1] if tail else '?'}")
+    partial.chmod(0o700)
+    info = {
+        "serverdir": str(serverdir),
+        "created": _stamp(now),
+        "devpi_server": _devpi_server_version(),
+        "source": source,
+    }
+    (partial / "backup-info.json").write_text(json.dumps(info, indent=2) + "\n")
+    if files is not None:
+        (partial / "inventory.json").write_text(json.dumps(files, indent=1, sort_keys=True))
+    partial.rename(final)
+    seconds = time.monotonic() - started
+    removed = _prune(dest, keep)
+    copies = []
+    for target in copy_to:
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target / f".{name}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(final, tmp)
+        tmp.rename(target / name)
+        _prune(target, keep)
+        copies.append(target / name)
+    count, size = _size(final)
+    return BackupResult(final, seconds, count, size, removed, copies)
+
+
+def _devpi_server_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("devpi-server")
+    except Exception:  # noqa: BLE001 (informational only)
+        return "unknown"
+
+
+# -- restore drill -------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class DrillResult:
+    """What ``restore_drill`` found; ``problems`` empty means it passed.
+
+    Example:
+        >>> DrillResult(Path("/b/x"), 4, 2, [], 1.0, 0.5).ok
+        True
+    """
+
+    export: Path
+    files: int
+    releases: int
+    problems: list[str]
+    import_seconds: float
+    check_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when every file came back with the same sha256.
+
+        Example:
+            >>> DrillResult(Path("/b/x"), 1, 1, ["x missing"], 1.0, 0.5).ok
+            False
+        """
+        return not self.problems
+
+
+def newest_export(directory: Path) -> Path:
+    """Return the newest ``devpi-export-*`` directory in ``directory``.
+
+    Raises:
+        ConfigError: There is none.
+
+    Example:
+        >>> newest_export(Path("/nonexistent"))
+        Traceback (most recent call last):
+        ...
+        ops.ConfigError: no devpi-export-* directory in /nonexistent
+    """
+    exports = _exports(directory)
+    if not exports:
+        raise ConfigError(f"no {EXPORT_PREFIX}* directory in {directory}")
+    return exports[-1]
+
+
+def _sha256_url(url: str, *, context: ssl.SSLContext, timeout: float) -> str:
+    req = urllib.request.Request(url)  # noqa: S310 (loopback drill server)
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:  # noqa: S310
+            for chunk in iter(lambda: resp.read(1 << 16), b""):
+                digest.update(chunk)
+    except urllib.error.HTTPError as ex:
+        raise OpsError(f"HTTP {ex.code}") from None
+    except (urllib.error.URLError, OSError) as ex:
+        raise OpsError(str(getattr(ex, "reason", ex))) from None
+    return digest.hexdigest()
+
+
+def restore_drill(
+    export: Path,
+    *,
+    source: str | None = None,
+    context: ssl.SSLContext | None = None,
+    workdir: Path | None = None,
+    keep_dir: bool = False,
+    timeout: float = 120,
+) -> DrillResult:
+    """Import ``export`` into an empty directory, serve it, compare with the original.
+
+    The original is ``source`` (a running server's URL) when given, else the
+    ``inventory.json`` ``backup --source`` stored in the export.
+
+    Raises:
+        ConfigError: No original to compare with, or ``export`` is no export.
+        OpsError: The import or the throwaway server failed.
+
+    Example:
+        >>> restore_drill(Path("/nonexistent"))
+        Traceback (most recent call last):
+        ...
+        ops.ConfigError: /nonexistent is not a devpi-export directory (no dataindex.json)
+    """
+    if not (export / "dataindex.json").is_file():
+        raise ConfigError(f"{export} is not a devpi-export directory (no dataindex.json)")
+    if source is not None:
+        expected = inventory(source, context=context)
+    elif (export / "inventory.json").is_file():
+        expected = json.loads((export / "inventory.json").read_text())
+    else:
+        raise ConfigError(
+            f"{export} has no inventory.json (backup without --source): give --source URL"
+        )
+    temp = Path(tempfile.mkdtemp(prefix="devpi-drill-", dir=workdir))
+    server = DevpiServer(
+        serverdir=temp / "server", port=0, role="standalone", extra_args=("--offline-mode",)
+    )
+    server.detach = False
+    try:
+        started = time.monotonic()
+        done = subprocess.run(
+            [
+                _devpi_tool("devpi-import"),
+                "--serverdir",
+                str(server.serverdir),
+                "--no-root-pypi",
+                str(export),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout * 10,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        import_seconds = time.monotonic() - started
+        if done.returncode != 0:
+            lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
+            return DrillResult(
+                export,
+                len(expected),
+                _releases(expected),
+                [f"devpi-import failed: {lines[-1] if lines else '?'}"],
+                import_seconds,
+                0.0,
+            )
+        try:
+            server.start(timeout=timeout)
+        except DevpiError as ex:
+            raise OpsError(f"restored server did not start: {ex}") from None
+        started = time.monotonic()
+        problems = _compare(expected, server.url, timeout=timeout)
+        return DrillResult(
+            export,
+            len(expected),
+            _releases(expected),
+            problems,
+            import_seconds,
+            time.monotonic() - started,
+        )
+    finally:
+        server.stop()
+        if not keep_dir:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def _compare(expected: Mapping[str, Mapping[str, str]], url: str, *, timeout: float) -> list[str]:
+    ctx = ssl.create_default_context()
+    restored = inventory(url, context=ctx, timeout=timeout)
+    problems = []
+    for key, want in sorted(expected.items()):
+        got = restored.get(key)
+        if got is None:
+            problems.append(f"{key} missing")
+            continue
+        if got["sha256"] != want["sha256"]:
+            problems.append(f"{key} has sha256 {got['sha256'][:12]}, not {want['sha256'][:12]}")
+            continue
+        try:
+            actual = _sha256_url(got["href"], context=ctx, timeout=timeout)
+        except OpsError as ex:
+            problems.append(f"{key} cannot be downloaded ({ex})")
+            continue
+        if actual != want["sha256"]:
+            problems.append(
+                f"{key} serves bytes with sha256 {actual[:12]}, not {want['sha256'][:12]}"
+            )
+    return problems
+
+
+# -- status --------------------------------------------------------------------
+@dataclasses.dataclass
+class Check:
+    """One monitored fact: its level (0-3), a short message and its value.
+
+    Example:
+        >>> Check("primary", 0, "serial 12", 12).as_dict()["status"]
+        'ok'
+    """
+
+    name: str
+    level: int
+    message: str
+    value: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the check for ``--json``.
+
+        Example:
+            >>> Check("x", 2, "down").as_dict()
+            {'name': 'x', 'status': 'critical', 'message': 'down', 'value': None}
+        """
+        return {
+            "name": self.name,
+            "status": _LEVELS[self.level].lower(),
+            "message": self.message,
+            "value": self.value,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """Warning and critical limits of ``status``.
+
+    Example:
+        >>> Thresholds().level_high(15, 10, 100)
+        1
+    """
+
+    warn_lag: int = 10
+    crit_lag: int = 100
+    warn_free: float = 15.0
+    crit_free: float = 5.0
+    warn_days: int = 21
+    crit_days: int = 7
+
+    @staticmethod
+    def level_high(value: float, warn: float, crit: float) -> int:
+        """Level of a value that is bad when high.
+
+        Example:
+            >>> Thresholds.level_high(100, 10, 100)
+            2
+        """
+        return CRITICAL if value >= crit else WARNING if value >= warn else OK
+
+    @staticmethod
+    def level_low(value: float, warn: float, crit: float) -> int:
+        """Level of a value that is bad when low.
+
+        Example:
+            >>> Thresholds.level_low(4, 15, 5)
+            2
+        """
+        return CRITICAL if value < crit else WARNING if value < warn else OK
+
+
+def cert_days_left(url: str, *, context: ssl.SSLContext, timeout: float) -> float:
+    """Return the days until the certificate ``url``'s server presents expires.
+
+    The connection verifies the certificate (chain and host name) with
+    ``context``, so an untrusted certificate is an error, as for pip.
+
+    Raises:
+        OpsError: No TLS connection could be made or verified.
+
+    Example:
+        >>> cert_days_left(
+        ...     "https://127.0.0.1:1", context=ssl.create_default_context(), timeout=1
+        ... )
+        Traceback (most recent call last):
+        ...
+        ops.OpsError: TLS to 127.0.0.1:1: [Errno 111] Connection refused
+    """
+    parsed = urllib.parse.urlsplit(url)
+    host, port = parsed.hostname or "", parsed.port or 443
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as sock,
+            context.wrap_socket(sock, server_hostname=host) as tls,
+        ):
+            cert = tls.getpeercert()
+    except (OSError, ssl.SSLError) as ex:
+        raise OpsError(f"TLS to {host}:{port}: {ex}") from None
+    not_after = str((cert or {}).get("notAfter", ""))
+    if not not_after:
+        raise OpsError(f"TLS to {host}:{port}: no certificate expiry")
+    return (ssl.cert_time_to_seconds(not_after) - time.time()) / 86400
+
+
+def status(
+    url: str,
+    *,
+    replicas: Sequence[str] = (),
+    serverdir: Path | None = None,
+    thresholds: Thresholds | None = None,
+    context: ssl.SSLContext | None = None,
+    timeout: float = 5,
+) -> list[Check]:
+    """Check a primary (and its replicas) and return one ``Check`` per fact.
+
+    Example:
+        >>> [c.as_dict()["status"] for c in status("http://127.0.0.1:1", timeout=1)]
+        ['critical']
+    """
+    limits = thresholds or Thresholds()
+    ctx = context or ssl.create_default_context()
+    checks: list[Check] = []
+    try:
+        primary = _get_json(url + "/+status", context=ctx, timeout=timeout)
+    except OpsError as ex:
+        return [Check("primary", CRITICAL, f"primary {url} down: {ex}")]
+    serial = int(primary.get("serial", -1))
+    if primary.get("role") == "REPLICA":
+        checks.append(Check("primary", CRITICAL, f"{url} is a replica, not the primary", serial))
+    else:
+        version = (primary.get("versioninfo") or {}).get("devpi-server", "?")
+        checks.append(
+            Check("primary", OK, f"primary serial {serial} (devpi-server {version})", serial)
+        )
+    for replica_url in replicas:
+        checks.append(_replica_check(replica_url, primary, limits, ctx, timeout))
+    local = serverdir or Path(str(primary.get("serverdir", "")))
+    if serverdir is not None or local.is_dir():
+        checks.append(_free_check(local, limits))
+    for https in [u for u in (url, *replicas) if u.startswith("https://")]:
+        try:
+            days = cert_days_left(https, context=ctx, timeout=timeout)
+        except OpsError as ex:
+            checks.append(Check("certificate", CRITICAL, str(ex)))
+            continue
+        level = Thresholds.level_low(days, limits.warn_days, limits.crit_days)
+        host = urllib.parse.urlsplit(https).netloc
+        checks.append(
+            Check(
+                "certificate",
+                level,
+                f"certificate of {host} expires in {days:.0f} days",
+                round(days, 1),
+            )
+        )
+    return checks
+
+
+def _replica_check(
+    url: str, primary: Mapping[str, Any], limits: Thresholds, ctx: ssl.SSLContext, timeout: float
+) -> Check:
+    try:
+        replica = _get_json(url + "/+status", context=ctx, timeout=timeout)
+    except OpsError as ex:
+        return Check("replica", CRITICAL, f"replica {url} down: {ex}")
+    if replica.get("role") != "REPLICA":
+        return Check("replica", CRITICAL, f"{url} is not a replica")
+    if replica.get("primary-uuid") not in (None, primary.get("uuid")):
+        return Check("replica", CRITICAL, f"replica {url} follows another primary (uuid differs)")
+    errors = replica.get("replication-errors") or {}
+    if errors:
+        return Check("replica", CRITICAL, f"replica {url} has {len(errors)} replication errors")
+    lag = int(primary.get("serial", 0)) - int(replica.get("serial", 0))
+    level = Thresholds.level_high(lag, limits.warn_lag, limits.crit_lag)
+    return Check("replica", level, f"replica {url} lags {lag} serials", lag)
+
+
+def _free_check(path: Path, limits: Thresholds) -> Check:
+    try:
+        st = os.statvfs(path)
+    except OSError as ex:
+        return Check("disk", UNKNOWN, f"free space of {path}: {ex.strerror}")
+    percent = 100.0 * st.f_bavail / st.f_blocks if st.f_blocks else 0.0
+    gib = st.f_bavail * st.f_frsize / 2**30
+    level = Thresholds.level_low(percent, limits.warn_free, limits.crit_free)
+    return Check("disk", level, f"{percent:.0f}% ({gib:.1f} GiB) free on {path}", round(percent, 1))
+
+
+def summary(checks: Sequence[Check]) -> tuple[int, str]:
+    """Return the overall level and the one line for the checks (worst first).
+
+    Example:
+        >>> summary([Check("a", 0, "fine"), Check("b", 1, "lags")])
+        (1, 'WARNING: lags; fine')
+    """
+    level = max((c.level for c in checks), default=UNKNOWN)
+    ordered = sorted(checks, key=lambda c: -c.level)
+    return level, f"{_LEVELS[level]}: " + "; ".join(c.message for c in ordered)
+
+
+# -- command line --------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ops.py", description="Backups, restore drills and monitoring of the team's devpi."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("backup", help="dated devpi-export of a server directory, keep N")
+    b.add_argument("--serverdir", required=True, type=Path, help="the server's data directory")
+    b.add_argument("--dest", required=True, type=Path, help="directory of the exports")
+    b.add_argument("--keep", type=int, default=7, help="exports to keep [7]")
+    b.add_argument("--copy-to", type=Path, action="append", default=[], help="copy there too")
+    b.add_argument("--source", help="URL of the running server: store its release inventory")
+    b.add_argument("--cafile", help="CA bundle for an https --source")
+    d = sub.add_parser("restore-drill", help="import the newest export and compare")
+    where = d.add_mutually_exclusive_group(required=True)
+    where.add_argument("--exports", type=Path, help="directory of the exports (newest used)")
+    where.add_argument("--export", type=Path, help="one export directory")
+    d.add_argument("--source", help="URL of the original server (default: inventory.json)")
+    d.add_argument("--cafile", help="CA bundle for an https --source")
+    d.add_argument("--workdir", type=Path, help="where the temporary server directory goes")
+    d.add_argument("--keep-dir", action="store_true", help="keep the restored directory")
+    s = sub.add_parser("status", help="one line and exit 0/1/2/3 for monitoring")
+    s.add_argument("--url", required=True, help="the primary's URL")
+    s.add_argument("--replica", action="append", default=[], help="a replica's URL (repeat)")
+    s.add_argument("--serverdir", type=Path, help="data directory for the free-space check")
+    s.add_argument("--cafile", help="CA bundle that signed the https certificates")
+    s.add_argument("--timeout", type=float, default=5.0, help="seconds per request [5]")
+    s.add_argument("--warn-lag", type=int, default=10, help="replica serials behind [10]")
+    s.add_argument("--crit-lag", type=int, default=100, help="[100]")
+    s.add_argument("--warn-free", type=float, default=15.0, help="percent free below [15]")
+    s.add_argument("--crit-free", type=float, default=5.0, help="[5]")
+    s.add_argument("--warn-days", type=int, default=21, help="certificate days left [21]")
+    s.add_argument("--crit-days", type=int, default=7, help="[7]")
+    s.add_argument("--json", action="store_true", help="print the checks as JSON")
+    return parser
+
+
+def _human(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code.
+
+    Example:
+        >>> main(["status", "--url", "ftp://x"])
+        UNKNOWN: --url must be an http:// or https:// URL, got 'ftp://x'
+        3
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as ex:
+        return int(ex.code or 0) and 2
+    config_exit = UNKNOWN if args.command == "status" else 2
+    try:
+        if args.command == "backup":
+            return _cmd_backup(args)
+        if args.command == "restore-drill":
+            return _cmd_drill(args)
+        return _cmd_status(args)
+    except ConfigError as ex:
+        if args.command == "status":
+            print(f"UNKNOWN: {ex}")
+        else:
+            print(f"error: {ex}", file=sys.stderr)
+        return config_exit
+    except OpsError as ex:
+        print(f"error: {ex}", file=sys.stderr)
+        return 1
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    source = _check_url(args.source, "--source") if args.source else None
+    ctx = _context(args.cafile) if source else None
+    result = backup(
+        args.serverdir, args.dest, keep=args.keep, copy_to=args.copy_to, source=source, context=ctx
+    )
+    copies = "".join(f"; copied to {c.parent}" for c in result.copies)
+    print(
+        f"backup: {result.path} ({result.files} files, {_human(result.size)}, "
+        f"{result.seconds:.1f} s); kept {args.keep}, removed {len(result.removed)}{copies}"
+    )
+    return 0
+
+
+def _cmd_drill(args: argparse.Namespace) -> int:
+    export = args.export or newest_export(args.exports)
+    source = _check_url(args.source, "--source") if args.source else None
+    ctx = _context(args.cafile) if source else None
+    result = restore_drill(
+        export, source=source, context=ctx, workdir=args.workdir, keep_dir=args.keep_dir
+    )
+    timing = f"import {result.import_seconds:.1f} s, check {result.check_seconds:.1f} s"
+    if result.ok:
+        print(
+            f"restore-drill: OK: {result.files} files of {result.releases} releases from "
+            f"{result.export} restored with identical sha256 ({timing})"
+        )
+        return 0
+    print(
+        f"restore-drill: FAILED: {len(result.problems)} of {result.files} files missing or "
+        f"different in {result.export}: {'; '.join(result.problems[:5])}",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    url = _check_url(args.url, "--url")
+    replicas = [_check_url(r, "--replica") for r in args.replica]
+    if not args.crit_lag >= args.warn_lag >= 0:
+        raise ConfigError("need 0 <= --warn-lag <= --crit-lag")
+    limits = Thresholds(
+        warn_lag=args.warn_lag,
+        crit_lag=args.crit_lag,
+        warn_free=args.warn_free,
+        crit_free=args.crit_free,
+        warn_days=args.warn_days,
+        crit_days=args.crit_days,
+    )
+    checks = status(
+        url,
+        replicas=replicas,
+        serverdir=args.serverdir,
+        thresholds=limits,
+        context=_context(args.cafile),
+        timeout=args.timeout,
+    )
+    level, line = summary(checks)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "status": _LEVELS[level].lower(),
+                    "code": level,
+                    "summary": line,
+                    "checks": [c.as_dict() for c in checks],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(line)
+    return level
+
+
+if __name__ == "__main__":
+    sys.exit(main())
