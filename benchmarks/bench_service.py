@@ -46,17 +46,15 @@ from typing import Any
 
 from _harness import Result
 
+from common_utils.testing import JWKSServer, TokenIssuer, vcap_services
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ROOT = ROOT / "submodule_example"
-sys.path.insert(0, str(SERVICE_ROOT / "service_tests"))
-
-from jwks_server import serve_jwks  # noqa: E402
 
 GROUP = "sample service under load (wrk, 64 connections, uWSGI)"
 CONNECTIONS = 64
 ISSUER = "https://uaa.bench.example/oauth/token"
 AUDIENCE = "example-app"
-KID = "bench-key-1"
 TARGET_POST_RATIO = 0.35
 
 BARE_APP = """
@@ -86,26 +84,6 @@ def _free_port() -> int:
 def _uwsgi() -> str | None:
     beside = Path(sys.executable).parent / "uwsgi"
     return str(beside) if beside.exists() else shutil.which("uwsgi")
-
-
-def _keys_and_token() -> tuple[dict[str, Any], str]:
-    import jwt
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwk.update({"kid": KID, "use": "sig", "alg": "RS256"})
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "aud": [AUDIENCE],
-        "sub": "bench",
-        "iat": now,
-        "exp": now + 3600,
-        "scope": ["example.filter"],
-    }
-    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})
-    return {"keys": [jwk]}, token
 
 
 @contextmanager
@@ -222,31 +200,24 @@ def run(quick: bool) -> list[Result]:
     seconds = 3 if quick else 30
     rounds = 3 if quick else 5
     settings = (SERVICE_ROOT / "uwsgi.ini").read_text()
-    jwks, token = _keys_and_token()
+    issuer = TokenIssuer(issuer=ISSUER, audience=AUDIENCE, lifetime=3600)
+    token = issuer.token(scopes=["example.filter"], sub="bench")
     figures: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp, serve_jwks(jwks) as uri:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-service-") as tmp,
+        JWKSServer(issuer.jwks) as jwks,
+    ):
         work = Path(tmp)
         (work / "bare_app.py").write_text(BARE_APP)
         # The very same settings, only the module differs.
         bare_ini = work / "bare.ini"
         bare_ini.write_text(re.sub(r"(?m)^module = .*$", "module = bare_app:app", settings))
         post = _post_script(work, token)
-        vcap = {
-            "user-provided": [
-                {
-                    "name": "bench-jwt",
-                    "label": "user-provided",
-                    "tags": ["jwt"],
-                    "credentials": {
-                        "issuer": ISSUER,
-                        "audience": AUDIENCE,
-                        "jwks_uri": uri,
-                        "algorithms": ["RS256"],
-                    },
-                }
-            ]
-        }
-        service_env = _env(VCAP_SERVICES=json.dumps(vcap), LOG_LEVEL="INFO", LOG_FORMAT="json")
+        service_env = _env(
+            VCAP_SERVICES=vcap_services(issuer.service("bench-jwt", jwks_uri=jwks.uri)),
+            LOG_LEVEL="INFO",
+            LOG_FORMAT="json",
+        )
         with (
             _uwsgi_server(uwsgi, work, bare_ini, _env()) as bare_url,
             _uwsgi_server(uwsgi, SERVICE_ROOT, SERVICE_ROOT / "uwsgi.ini", service_env) as url,

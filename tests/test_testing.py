@@ -105,6 +105,18 @@ def test_token_claims_look_like_a_uaa_access_token_and_none_removes_a_claim() ->
     assert jwt.get_unverified_header(token)["kid"] == "test-key-1"
 
 
+def test_the_issuers_default_scopes_apply_unless_a_token_names_its_own() -> None:
+    issuer = TokenIssuer(algorithm="HS256", scopes=["orders.read"])
+
+    def scopes(token: str) -> list[str]:
+        claims = jwt.decode(token, issuer.secret, algorithms=["HS256"], audience="test-app")
+        return list(claims["scope"])
+
+    assert scopes(issuer.token()) == ["orders.read"]
+    assert scopes(issuer.token(scopes=[])) == []
+    assert scopes(issuer.token(scopes=["orders.write"])) == ["orders.write"]
+
+
 def test_extra_headers_reach_the_token(rsa_issuer: TokenIssuer) -> None:
     token = rsa_issuer.token(headers={"typ": "at+jwt", "kid": "other"})
     header = jwt.get_unverified_header(token)

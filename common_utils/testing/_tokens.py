@@ -44,6 +44,8 @@ class TokenIssuer:
         kid: The key id in the token header and the JWKS.
         lifetime: Seconds from ``iat`` to ``exp``.
         client_id: The ``client_id`` claim.
+        scopes: The scopes of a token when :meth:`token` is not given any
+            (a service's tests usually want the scope its routes require).
 
     Example:
         >>> import falcon, falcon.testing
@@ -73,6 +75,7 @@ class TokenIssuer:
         kid: str = "test-key-1",
         lifetime: int = 300,
         client_id: str = "test-client",
+        scopes: Iterable[str] = (),
     ) -> None:
         if lifetime <= 0:
             raise ValueError("lifetime must be a positive number of seconds")
@@ -82,6 +85,7 @@ class TokenIssuer:
         self.kid = kid
         self.lifetime = lifetime
         self.client_id = client_id
+        self.scopes = tuple(scopes)
         self._secret: bytes | None = None
         self._private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None
         if algorithm in _HMAC:
@@ -123,7 +127,7 @@ class TokenIssuer:
         jwk.update(kid=self.kid, alg=self.algorithm, use="sig")
         return {"keys": [jwk]}
 
-    def claims(self, *, scopes: Iterable[str] = (), **claims: Any) -> dict[str, Any]:
+    def claims(self, *, scopes: Iterable[str] | None = None, **claims: Any) -> dict[str, Any]:
         """Return the claims :meth:`token` signs; a claim set to ``None`` is left out."""
         now = int(time.time())
         payload: dict[str, Any] = {
@@ -131,7 +135,7 @@ class TokenIssuer:
             "aud": [self.audience],
             "sub": "test-user",
             "client_id": self.client_id,
-            "scope": list(scopes),
+            "scope": list(self.scopes if scopes is None else scopes),
             "iat": now,
             "exp": now + self.lifetime,
             "jti": uuid.uuid4().hex,
@@ -142,11 +146,13 @@ class TokenIssuer:
     def token(
         self,
         *,
-        scopes: Iterable[str] = (),
+        scopes: Iterable[str] | None = None,
         headers: Mapping[str, Any] | None = None,
         **claims: Any,
     ) -> str:
-        """Return a signed access token with ``scopes``; keyword claims override defaults.
+        """Return a signed access token; keyword claims override the defaults.
+
+        ``scopes`` replaces the issuer's default scopes (``[]`` for none).
 
         Example:
             >>> import jwt
@@ -184,6 +190,7 @@ class TokenIssuer:
             kid=self.kid,
             lifetime=self.lifetime,
             client_id=self.client_id,
+            scopes=self.scopes,
         )
         return impostor.token(**claims)
 

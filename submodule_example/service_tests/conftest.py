@@ -1,5 +1,8 @@
 """Fixtures of the service tests: a real server process, a real JWKS server, real keys.
 
+Tokens and the JWKS endpoint come from ``common_utils.testing``; ``example_app`` is
+imported first so that a ``submodules/common_utils`` checkout provides it.
+
 See ``service_support.py`` for the environment knobs (``SERVICE_SERVERS``,
 ``SERVICE_ROOT``, ``EXPECT_LIBRARY_SOURCE``, ``EXPECT_LIBRARY_VERSION``).
 """
@@ -8,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import example_app  # noqa: F401 - first: puts submodules/common_utils (if any) on sys.path
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwks_server import serve_jwks
 from service_support import (
     AUDIENCE,
     ISSUER,
-    KID,
     SERVERS,
-    Keys,
     RunningService,
     base_environ,
     spawn,
@@ -24,24 +24,21 @@ from service_support import (
     wait_until_ready,
 )
 
+from common_utils.testing import JWKSServer, TokenIssuer
+
 __all__ = ["AUDIENCE", "ISSUER"]
 
 
 @pytest.fixture(scope="session")
-def keys() -> Keys:
-    return Keys(rsa.generate_private_key(public_exponent=65537, key_size=2048), KID)
+def issuer() -> TokenIssuer:
+    """Tokens as UAA issues them to this service's clients, by default with its scope."""
+    return TokenIssuer(issuer=ISSUER, audience=AUDIENCE, scopes=["example.filter"])
 
 
 @pytest.fixture(scope="session")
-def other_keys() -> Keys:
-    """A key the service does not trust, published under the same kid."""
-    return Keys(rsa.generate_private_key(public_exponent=65537, key_size=2048), KID)
-
-
-@pytest.fixture(scope="session")
-def jwks_uri(keys: Keys) -> Iterator[str]:
-    with serve_jwks(keys.jwks()) as uri:
-        yield uri
+def jwks_uri(issuer: TokenIssuer) -> Iterator[str]:
+    with JWKSServer(issuer.jwks) as server:
+        yield server.uri
 
 
 @pytest.fixture(scope="session", params=SERVERS)
@@ -50,8 +47,8 @@ def server(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def service_env(jwks_uri: str) -> dict[str, str]:
-    return base_environ(VCAP_SERVICES=vcap_services(jwks_uri), LOG_LEVEL="INFO")
+def service_env(issuer: TokenIssuer, jwks_uri: str) -> dict[str, str]:
+    return base_environ(VCAP_SERVICES=vcap_services(issuer, jwks_uri), LOG_LEVEL="INFO")
 
 
 @pytest.fixture(scope="session")

@@ -24,70 +24,29 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+
+from common_utils.testing import TokenIssuer
+from common_utils.testing import vcap_services as testing_vcap_services
 
 SERVICE_ROOT = Path(os.environ.get("SERVICE_ROOT") or Path(__file__).resolve().parent.parent)
 SERVERS = [s.strip() for s in os.environ.get("SERVICE_SERVERS", "uwsgi,gunicorn").split(",") if s]
 ISSUER = "https://uaa.example-app.test/oauth/token"
 AUDIENCE = "example-app"
-KID = "service-tests-key-1"
 START_TIMEOUT_S = 60.0
 
 
-# --------------------------------------------------------------------------- keys and JWKS
+# --------------------------------------------------------------------------- tokens
 
 
-@dataclass(frozen=True)
-class Keys:
-    private_key: rsa.RSAPrivateKey
-    kid: str
-
-    def jwks(self) -> dict[str, Any]:
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
-        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
-        return {"keys": [jwk]}
-
-    def token(self, *, scopes: list[str] | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        payload: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": [AUDIENCE],
-            "sub": "service-tests",
-            "iat": now,
-            "exp": now + 300,
-            "jti": uuid.uuid4().hex,
-            "scope": ["example.filter"] if scopes is None else scopes,
-        }
-        payload.update(claims)
-        return jwt.encode(payload, self.private_key, algorithm="RS256", headers={"kid": self.kid})
-
-
-def vcap_services(jwks_uri: str) -> str:
-    return json.dumps(
-        {
-            "user-provided": [
-                {
-                    "name": "example-jwt",
-                    "label": "user-provided",
-                    "tags": ["jwt"],
-                    "credentials": {
-                        "issuer": ISSUER,
-                        "audience": AUDIENCE,
-                        "jwks_uri": jwks_uri,
-                        "algorithms": ["RS256"],
-                    },
-                }
-            ]
-        }
-    )
+def vcap_services(issuer: TokenIssuer, jwks_uri: str) -> str:
+    """The service's binding: a user-provided ``jwt`` service fetching ``issuer``'s keys."""
+    return testing_vcap_services(issuer.service("example-jwt", jwks_uri=jwks_uri))
 
 
 # --------------------------------------------------------------------------- server processes

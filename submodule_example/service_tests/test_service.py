@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from service_support import (
     SERVICE_ROOT,
-    Keys,
     RunningService,
     base_environ,
     run_to_exit,
     vcap_services,
 )
+
+from common_utils.testing import TokenIssuer
 
 TALK_INPUT = {"abra": 123, "kadabra": 4}
 TALK_OUTPUT = {"abra": 123}
@@ -99,9 +100,9 @@ def test_post_without_token_gets_401_with_bearer_challenge(service: RunningServi
 
 
 def test_post_with_token_without_the_scope_gets_403_insufficient_scope(
-    service: RunningService, keys: Keys
+    service: RunningService, issuer: TokenIssuer
 ) -> None:
-    token = keys.token(scopes=["example.read"])
+    token = issuer.token(scopes=["example.read"])
     resp = post(service, json.dumps(TALK_INPUT), token, "application/json")
     assert resp.status == 403
     assert 'error="insufficient_scope"' in resp.headers["www-authenticate"]
@@ -109,17 +110,17 @@ def test_post_with_token_without_the_scope_gets_403_insufficient_scope(
 
 
 def test_post_with_token_of_an_untrusted_key_gets_401_invalid_token(
-    service: RunningService, other_keys: Keys
+    service: RunningService, issuer: TokenIssuer
 ) -> None:
-    resp = post(service, json.dumps(TALK_INPUT), other_keys.token(), "application/json")
+    resp = post(service, json.dumps(TALK_INPUT), issuer.forged_token(), "application/json")
     assert resp.status == 401
     assert 'error="invalid_token"' in resp.headers["www-authenticate"]
 
 
 def test_post_with_expired_token_gets_401_invalid_token(
-    service: RunningService, keys: Keys
+    service: RunningService, issuer: TokenIssuer
 ) -> None:
-    token = keys.token(exp=1_000_000_000, iat=999_999_000)
+    token = issuer.token(exp=1_000_000_000, iat=999_999_000)
     resp = post(service, json.dumps(TALK_INPUT), token, "application/json")
     assert resp.status == 401
     assert 'error="invalid_token"' in resp.headers["www-authenticate"]
@@ -129,50 +130,52 @@ def test_post_with_expired_token_gets_401_invalid_token(
 
 
 def test_post_keeps_only_keys_starting_with_a_as_in_the_talk(
-    service: RunningService, keys: Keys
+    service: RunningService, issuer: TokenIssuer
 ) -> None:
-    resp = post(service, json.dumps(TALK_INPUT), keys.token(), "application/json")
+    resp = post(service, json.dumps(TALK_INPUT), issuer.token(), "application/json")
     assert resp.status == 200
     assert resp.headers["content-type"].startswith("application/json")
     assert resp.json() == TALK_OUTPUT
 
 
 def test_post_filter_is_case_insensitive_and_keeps_values(
-    service: RunningService, keys: Keys
+    service: RunningService, issuer: TokenIssuer
 ) -> None:
     body = {"Apple": [1, {"x": None}], "ALPHA": "é", "beta": 2, "": 0, "a": True}
-    resp = post(service, json.dumps(body), keys.token(), "application/json")
+    resp = post(service, json.dumps(body), issuer.token(), "application/json")
     assert resp.status == 200
     assert resp.json() == {"Apple": [1, {"x": None}], "ALPHA": "é", "a": True}
 
 
-def test_post_accepts_json_with_charset_parameter(service: RunningService, keys: Keys) -> None:
-    resp = post(service, json.dumps(TALK_INPUT), keys.token(), "application/json; charset=utf-8")
+def test_post_accepts_json_with_charset_parameter(
+    service: RunningService, issuer: TokenIssuer
+) -> None:
+    resp = post(service, json.dumps(TALK_INPUT), issuer.token(), "application/json; charset=utf-8")
     assert resp.status == 200
     assert resp.json() == TALK_OUTPUT
 
 
-def test_post_text_plain_gets_415(service: RunningService, keys: Keys) -> None:
-    resp = post(service, json.dumps(TALK_INPUT), keys.token(), "text/plain")
+def test_post_text_plain_gets_415(service: RunningService, issuer: TokenIssuer) -> None:
+    resp = post(service, json.dumps(TALK_INPUT), issuer.token(), "text/plain")
     assert resp.status == 415
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["status"] == 415
 
 
-def test_post_malformed_json_gets_400(service: RunningService, keys: Keys) -> None:
-    resp = post(service, b'{"abra": 1', keys.token(), "application/json")
+def test_post_malformed_json_gets_400(service: RunningService, issuer: TokenIssuer) -> None:
+    resp = post(service, b'{"abra": 1', issuer.token(), "application/json")
     assert resp.status == 400
     assert resp.headers["content-type"] == "application/problem+json"
 
 
-def test_post_json_array_gets_400(service: RunningService, keys: Keys) -> None:
-    resp = post(service, b'[{"abra": 1}]', keys.token(), "application/json")
+def test_post_json_array_gets_400(service: RunningService, issuer: TokenIssuer) -> None:
+    resp = post(service, b'[{"abra": 1}]', issuer.token(), "application/json")
     assert resp.status == 400
     assert resp.headers["content-type"] == "application/problem+json"
 
 
 def test_post_oversized_body_gets_413_before_it_is_sent(
-    service: RunningService, keys: Keys
+    service: RunningService, issuer: TokenIssuer
 ) -> None:
     # The service answers from Content-Length alone; a client that kept sending the
     # whole body after that answer would only see a broken pipe. So send the head
@@ -181,7 +184,7 @@ def test_post_oversized_body_gets_413_before_it_is_sent(
     head = (
         "POST / HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{service.port}\r\n"
-        f"Authorization: Bearer {keys.token()}\r\n"
+        f"Authorization: Bearer {issuer.token()}\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {length}\r\n\r\n"
     )
@@ -211,12 +214,12 @@ def test_request_id_is_generated_when_none_is_sent(service: RunningService) -> N
 
 
 def test_many_keep_alive_connections_are_served_side_by_side(
-    service: RunningService, keys: Keys
+    service: RunningService, issuer: TokenIssuer
 ) -> None:
     # More open connections than workers, used in turn: a server that pins a worker
     # to one keep-alive connection (uWSGI's --http11-socket) stalls here.
     conns = [service.connection() for _ in range(8)]
-    token = keys.token()
+    token = issuer.token()
     for _ in range(5):
         for conn in conns:
             assert service.request("GET", "/", conn=conn).status == 200
@@ -236,9 +239,9 @@ def post_on(service: RunningService, conn, token: str):
 
 
 def test_every_stdout_line_is_a_json_object_with_access_lines(
-    service: RunningService, keys: Keys
+    service: RunningService, issuer: TokenIssuer
 ) -> None:
-    token = keys.token()
+    token = issuer.token()
     service.request("GET", "/", headers={"X-Request-Id": "stdout-check-1"})
     post_on(service, service.connection(), token)
     lines = service.stdout_lines()
@@ -268,12 +271,12 @@ CONFIG_ERRORS = {
 
 @pytest.mark.parametrize("case", sorted(CONFIG_ERRORS))
 def test_bad_configuration_stops_startup_with_one_clear_line(
-    case: str, server: str, jwks_uri: str, tmp_path: Path
+    case: str, server: str, issuer: TokenIssuer, jwks_uri: str, tmp_path: Path
 ) -> None:
     overrides, named = CONFIG_ERRORS[case]
     env = base_environ(**overrides)
     if case != "no_jwt_service":
-        env["VCAP_SERVICES"] = vcap_services(jwks_uri)
+        env["VCAP_SERVICES"] = vcap_services(issuer, jwks_uri)
     stopped = run_to_exit(server, env, tmp_path)
     stderr = stopped.stderr_text()
     ours = [line for line in stderr.splitlines() if "example-app: configuration error:" in line]

@@ -1,40 +1,38 @@
 """Fixtures of the unit tests: the app built from a test environment, tokens, keys.
 
-The jwt service here carries a PEM ``public_key`` (no network in unit tests); the
-service tests use a ``jwks_uri`` served over loopback instead.
+Tokens come from ``common_utils.testing``: its pytest plugin gives ``token_issuer``
+and ``jwks_server``, and this file overrides ``token_issuer`` with the issuer and
+audience this service trusts. The jwt service here carries a PEM ``public_key``
+(no network in unit tests); the service tests use a ``jwks_uri`` over loopback.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import example_app  # noqa: F401 - first: puts submodules/common_utils (if any) first on sys.path
 import falcon
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from falcon import testing
 from unit_support import AUDIENCE, ISSUER, SERVICE_ROOT, jwt_service_vcap
 
+from common_utils.testing import TokenIssuer
+
 __all__ = ["AUDIENCE", "ISSUER", "SERVICE_ROOT"]
 
-
-@pytest.fixture(scope="session")
-def private_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+pytest_plugins = ["common_utils.testing.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")
-def public_pem(private_key: rsa.RSAPrivateKey) -> str:
-    return (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+def token_issuer() -> TokenIssuer:
+    """Tokens as UAA issues them to this service's clients (the plugin's default, overridden)."""
+    return TokenIssuer(issuer=ISSUER, audience=AUDIENCE, scopes=["example.filter"])
+
+
+@pytest.fixture(scope="session")
+def public_pem(token_issuer: TokenIssuer) -> str:
+    return token_issuer.public_pem
 
 
 @pytest.fixture
@@ -55,22 +53,11 @@ def client(app: falcon.App) -> testing.TestClient:
 
 
 @pytest.fixture
-def make_token(private_key: rsa.RSAPrivateKey) -> Callable[..., str]:
+def make_token(token_issuer: TokenIssuer) -> Callable[..., str]:
     """Mint an RS256 token the app trusts; ``scopes=[...]`` and claim overrides."""
 
     def make(*, scopes: list[str] | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        payload: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": [AUDIENCE],
-            "sub": "unit-tests",
-            "iat": now,
-            "exp": now + 300,
-            "jti": uuid.uuid4().hex,
-            "scope": ["example.filter"] if scopes is None else scopes,
-        }
-        payload.update(claims)
-        return jwt.encode(payload, private_key, algorithm="RS256")
+        return token_issuer.token(scopes=scopes, **claims)
 
     return make
 

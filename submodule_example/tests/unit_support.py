@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from common_utils.testing import service_entry, vcap_services
 
 SERVICE_ROOT = Path(__file__).resolve().parent.parent
 # The same values as service_tests/service_support.py: `from conftest import ISSUER`
@@ -23,10 +24,4 @@ def jwt_service_vcap(public_pem: str | None = None, **credentials: Any) -> str:
         {"public_key": public_pem, "algorithms": ["RS256"]} if public_pem is not None else {}
     )
     creds = {"issuer": ISSUER, "audience": AUDIENCE, **key, **credentials}
-    service = {
-        "name": "example-jwt",
-        "label": "user-provided",
-        "tags": ["jwt"],
-        "credentials": creds,
-    }
-    return json.dumps({"user-provided": [service]})
+    return vcap_services(service_entry("example-jwt", tags=["jwt"], credentials=creds))
