@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import json
 import logging
+import re
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -211,6 +213,39 @@ def test_non_string_scope_claim_gets_401(client: Any, rsa_key: Any) -> None:
     for bad in (42, ["a", 1], {"a": 1}):
         result = client.simulate_get("/orders", headers=bearer(token(rsa_key, scope=bad)))
         assert_challenge(result, 401, invalid_token("malformed scope claim"))
+
+
+@pytest.mark.parametrize("sep", ["\u00a0", "\t", "\u2028", "\n", "\x0b", "\x1f", "\u3000"])
+def test_scopes_split_on_spaces_only(rsa_auth: Any, rsa_key: Any, sep: str) -> None:
+    """RFC 6749 3.3: %x20 separates scopes; other whitespace never grants a second scope."""
+    c = scoped_app(rsa_auth)
+    tok = token(rsa_key, scope=f"orders.read{sep}orders.write orders.admin")
+    result = c.simulate_post("/orders", headers=bearer(tok))
+    assert_challenge(result, 401, invalid_token("malformed scope claim"))
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        'orders.read "admin"',
+        "orders.read a\\b",
+        "orders.read caf\u00e9",
+        ["orders.read", ""],
+        ["orders.read", "a b"],
+        ["orders.read", "a\u00a0b"],
+        ["orders.read", 'x"'],
+        ["orders.read", "\x7f"],
+    ],
+)
+def test_scope_tokens_outside_the_rfc_grammar_get_401(client: Any, rsa_key: Any, scope: Any) -> None:
+    """Scope tokens are %x21 / %x23-5B / %x5D-7E; anything else refuses the token."""
+    result = client.simulate_get("/orders", headers=bearer(token(rsa_key, scope=scope)))
+    assert_challenge(result, 401, invalid_token("malformed scope claim"))
+
+
+def test_scope_string_of_spaces_only_means_no_scopes(client: Any, rsa_key: Any) -> None:
+    result = client.simulate_get("/orders", headers=bearer(token(rsa_key, scope=" ")))
+    assert result.json["scopes"] == []
 
 
 def test_ec_and_eddsa_public_keys_verify_their_own_algorithms() -> None:
@@ -527,6 +562,27 @@ def test_payload_that_is_not_an_object_gets_401(client: Any, rsa_key: Any) -> No
     )
 
 
+def test_deeply_nested_jose_header_gets_401_not_500(
+    client: Any, rsa_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ~4 KB header nesting arrays 1,500 deep used to raise RecursionError (500)."""
+    _, p, s = token(rsa_key).split(".")
+    nested = b64(b'{"alg": "RS256", "x": ' + b"[" * 1500 + b"]" * 1500 + b"}")
+    tok = f"{nested}.{p}.{s}"
+    assert len(f"Bearer {tok}") < 8192
+    with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
+        result = client.simulate_get("/orders", headers=bearer(tok))
+    assert_challenge(result, 401, invalid_token("malformed token"))
+    assert caplog.records == []
+
+
+def test_oversized_jose_header_segment_gets_401_before_parsing(client: Any, rsa_key: Any) -> None:
+    """The header segment is capped (4 KiB) below the Authorization header cap."""
+    tok = token(rsa_key, headers={"x5c": ["A" * 3500]})
+    result = client.simulate_get("/orders", headers=bearer(tok))
+    assert_challenge(result, 401, invalid_token("malformed token"))
+
+
 def test_unexpected_error_inside_pyjwt_still_gets_401(
     rsa_auth: JWTAuthMiddleware, rsa_key: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -557,6 +613,73 @@ def test_no_token_or_claim_value_in_bodies_or_logs(
     assert "bearer token rejected: token expired" in caplog.text
 
 
+# -- ID tokens are not access tokens --------------------------------------------------------
+
+
+def uaa_id_token_claims(**overrides: Any) -> dict[str, Any]:
+    """The shape UAA's IdTokenCreator writes: aud = [client id], azp, scope ["openid"]."""
+    base = claims(
+        aud=[AUDIENCE],
+        azp=AUDIENCE,
+        cid=AUDIENCE,
+        scope=["openid"],
+        amr=["pwd"],
+        email_verified=True,
+        nonce="n-0S6_WzA2Mj",
+        jti=None,
+    )
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def test_uaa_id_token_is_refused(client: Any, rsa_key: Any) -> None:
+    """A UAA ID token for our client passes iss and aud; it must still not authenticate."""
+    for extra in ({}, {"nonce": None}, {"scope": "openid"}):
+        tok = rs256_with(rsa_key, {"alg": "RS256", "typ": "JWT"}, uaa_id_token_claims(**extra))
+        result = client.simulate_get("/orders", headers=bearer(tok))
+        assert_challenge(result, 401, invalid_token("ID token not accepted"))
+
+
+def test_oidc_id_token_with_nonce_and_no_scope_is_refused(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key, nonce="abc", scope=None, azp="web")
+    result = client.simulate_get("/orders", headers=bearer(tok))
+    assert_challenge(result, 401, invalid_token("ID token not accepted"))
+
+
+def test_uaa_access_token_with_nonce_and_scopes_is_accepted(client: Any, rsa_key: Any) -> None:
+    """UAA copies the authorization request's nonce into access tokens too."""
+    tok = token(rsa_key, nonce="abc", azp="web", scope=["openid", "orders.read"])
+    assert client.simulate_get("/orders", headers=bearer(tok)).status_code == 200
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", "at+jwt", "AT+JWT", "application/at+jwt"])
+def test_access_token_types_are_accepted(client: Any, rsa_key: Any, typ: str) -> None:
+    result = client.simulate_get("/orders", headers=bearer(token(rsa_key, headers={"typ": typ})))
+    assert result.status_code == 200
+
+
+@pytest.mark.parametrize("typ", ["logout+jwt", "secevent+jwt", "dpop+jwt", "id_token+jwt", 7])
+def test_other_token_types_are_refused(client: Any, rsa_key: Any, typ: Any) -> None:
+    """RFC 8725 3.11: explicit typing keeps other JWT kinds of the same issuer out."""
+    tok = rs256_with(rsa_key, {"alg": "RS256", "typ": typ}, claims())
+    result = client.simulate_get("/orders", headers=bearer(tok))
+    assert_challenge(result, 401, invalid_token("token type not accepted"))
+
+
+def test_accept_id_tokens_lets_them_through(rsa_pem: bytes, rsa_key: Any) -> None:
+    auth = JWTAuthMiddleware(
+        public_key=rsa_pem,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        accept_id_tokens=True,
+    )
+    tok = rs256_with(rsa_key, {"alg": "RS256"}, uaa_id_token_claims())
+    assert make_app(auth).simulate_get("/orders", headers=bearer(tok)).json["scopes"] == ["openid"]
+    with pytest.raises(AuthConfigError, match="accept_id_tokens: give True or False"):
+        JWTAuthMiddleware(**base_config(accept_id_tokens="yes"))
+
+
 # -- exemptions -------------------------------------------------------------------------
 
 
@@ -584,8 +707,10 @@ def test_options_is_exempt_by_default_for_cors_preflight(client: Any) -> None:
     assert client.simulate_post("/orders").status_code == 401
 
 
-def test_unrouted_path_gets_404_not_a_challenge(client: Any) -> None:
-    assert client.simulate_get("/nowhere").status_code == 404
+def test_unrouted_path_fails_closed_401_then_404_with_a_token(client: Any, rsa_key: Any) -> None:
+    """An unrouted path needs a token too: no probing for what exists without one."""
+    assert_challenge(client.simulate_get("/nowhere"), 401, BARE)
+    assert client.simulate_get("/nowhere", headers=bearer(token(rsa_key))).status_code == 404
 
 
 def test_is_exempt_reads_the_resource_auth_dict(rsa_auth: JWTAuthMiddleware) -> None:
@@ -619,12 +744,20 @@ def test_is_exempt_reads_the_resource_auth_dict(rsa_auth: JWTAuthMiddleware) -> 
         ({"exempt_methods": "GET"}, "exempt_methods: give a list of strings"),
     ],
 )
-def test_bad_resource_auth_dict_is_a_config_error(
-    rsa_auth: JWTAuthMiddleware, override: dict[str, Any], message: str
+def test_bad_resource_auth_dict_is_logged_once_and_fails_closed(
+    rsa_auth: JWTAuthMiddleware,
+    override: dict[str, Any],
+    message: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    resource = type("R", (), {"auth": override})()
-    with pytest.raises(AuthConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        rsa_auth.is_exempt("/x", "GET", resource)
+    """A dict the middleware cannot read protects every method and says why, once."""
+    resource = type("Bad", (), {"auth": override})()
+    with caplog.at_level(logging.ERROR, logger="common_utils.auth"):
+        assert not rsa_auth.is_exempt("/health", "OPTIONS", resource)
+        assert not rsa_auth.is_exempt("/health", "GET", resource)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"resource Bad: auth override ignored, every method needs a token: resource auth: {message}"
+    ]
 
 
 def test_resource_auth_dict_exempts_through_the_middleware(rsa_auth: JWTAuthMiddleware) -> None:
@@ -642,6 +775,222 @@ def test_resource_auth_dict_exempts_through_the_middleware(rsa_auth: JWTAuthMidd
     c = falcon.testing.TestClient(app)
     assert c.simulate_get("/status").json == {"auth": False}
     assert c.simulate_post("/status").status_code == 401
+
+
+# -- every request, whatever serves it -----------------------------------------------------
+
+
+class Falsy(Echo):
+    """A resource Falcon skips process_resource for: its ``__len__`` is 0."""
+
+    def __len__(self) -> int:
+        return 0
+
+
+def sink(req: Any, resp: Any, **params: Any) -> None:
+    ctx = getattr(req.context, "auth", None)
+    resp.media = {"sink": True, "sub": getattr(ctx, "subject", None)}
+
+
+async def async_sink(req: Any, resp: Any, **params: Any) -> None:
+    sink(req, resp)
+
+
+class AsyncFalsy:
+    async def on_get(self, req: Any, resp: Any) -> None:
+        resp.media = {"sub": getattr(getattr(req.context, "auth", None), "subject", None)}
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def served_app(
+    auth: JWTAuthMiddleware, static_dir: Any, *, asgi: bool = False
+) -> falcon.testing.TestClient:
+    """An app with a sink, a static route and a falsy resource beside normal routes."""
+    app: falcon.App = falcon.asgi.App(middleware=[auth]) if asgi else falcon.App(middleware=[auth])
+    app.set_error_serializer(problem_error_serializer)
+    app.add_sink(async_sink if asgi else sink, "/proxy")
+    app.add_static_route("/files", str(static_dir))
+    app.add_route("/falsy", AsyncFalsy() if asgi else Falsy())
+    app.add_route("/health", AsyncFalsy() if asgi else Echo())
+    return falcon.testing.TestClient(app)
+
+
+@pytest.fixture
+def static_dir(tmp_path: Any) -> Any:
+    (tmp_path / "secret.txt").write_text("internal\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+@pytest.mark.parametrize("path", ["/proxy/anything", "/files/secret.txt", "/falsy"])
+def test_sinks_static_routes_and_falsy_resources_need_a_token(
+    rsa_auth: JWTAuthMiddleware, rsa_key: Any, static_dir: Any, asgi: bool, path: str
+) -> None:
+    """Falcon skips process_resource for these; the middleware must not."""
+    c = served_app(rsa_auth, static_dir, asgi=asgi)
+    assert_challenge(c.simulate_get(path), 401, BARE)
+    assert_challenge(
+        c.simulate_get(path, headers=bearer(token(rsa_key, exp=1))),
+        401,
+        invalid_token("token expired"),
+    )
+    ok = c.simulate_get(path, headers=bearer(token(rsa_key)))
+    assert ok.status_code == 200
+    assert "internal" in ok.text if path.startswith("/files") else "alice" in ok.text
+
+
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+def test_exempt_route_and_exempt_prefixes_still_pass_without_token(
+    rsa_pem: bytes, static_dir: Any, asgi: bool
+) -> None:
+    """Exemptions by URI template keep working; sinks and static routes by prefix."""
+    auth = JWTAuthMiddleware(
+        public_key=rsa_pem,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        exempt_routes=["/health"],
+        exempt_prefixes=["/files"],
+    )
+    c = served_app(auth, static_dir, asgi=asgi)
+    assert c.simulate_get("/health").status_code == 200
+    assert c.simulate_get("/files/secret.txt").text == "internal\n"
+    assert c.simulate_get("/filesystem").status_code == 401  # a prefix ends at a segment
+    assert c.simulate_get("/proxy/x").status_code == 401
+    assert c.simulate_options("/proxy/x").status_code == 200  # exempt_methods apply too
+
+
+def test_resource_override_applies_to_a_falsy_resource(rsa_auth: JWTAuthMiddleware) -> None:
+    """Per-resource overrides are read whether or not Falcon calls process_resource."""
+
+    class PublicFalsy(Falsy):
+        auth: ClassVar[dict[str, Any]] = {"exempt": True}
+
+    app = falcon.App(middleware=[rsa_auth])
+    app.add_route("/pub", PublicFalsy())
+    assert falcon.testing.TestClient(app).simulate_get("/pub").json == {"public": True}
+
+
+def test_route_lookup_finds_the_calling_app_in_wsgi_and_asgi() -> None:
+    """Pins the Falcon internals the middleware relies on: fails loudly after an upgrade."""
+    from common_utils.auth._routing import falcon_route
+
+    seen: list[Any] = []
+
+    class Probe:
+        def process_request(self, req: Any, resp: Any) -> None:
+            seen.append(falcon_route(sys._getframe(1), req))
+
+        async def process_request_async(self, req: Any, resp: Any) -> None:
+            seen.append(falcon_route(sys._getframe(1), req))
+
+    resource = Echo()
+    for app in (falcon.App(middleware=[Probe()]), falcon.asgi.App(middleware=[Probe()])):
+        app.add_route("/items/{item_id}", resource)
+        app.add_sink(async_sink if isinstance(app, falcon.asgi.App) else sink, "/s")
+        c = falcon.testing.TestClient(app)
+        c.simulate_get("/items/7")
+        c.simulate_get("/s/x")
+    assert seen == [(resource, "/items/{item_id}"), (None, None)] * 2
+
+
+def test_route_lookup_handles_routers_without_a_template() -> None:
+    """A custom router may answer a 3-tuple (Falcon accepts it); the template is None."""
+    from common_utils.auth._routing import falcon_route
+
+    class OldRouter(falcon.routing.CompiledRouter):
+        def find(self, uri: str, req: Any = None) -> Any:
+            found = super().find(uri, req)
+            return None if found is None else found[:3]
+
+    seen: list[Any] = []
+
+    class Probe:
+        def process_request(self, req: Any, resp: Any) -> None:
+            seen.append(falcon_route(sys._getframe(1), req))
+
+    app = falcon.App(middleware=[Probe()], router=OldRouter())
+    resource = Echo()
+    app.add_route("/x", resource)
+    falcon.testing.TestClient(app).simulate_get("/x")
+    assert seen == [(resource, None)]
+
+
+def test_without_the_falcon_app_every_request_needs_a_token(
+    rsa_auth: JWTAuthMiddleware, rsa_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the route cannot be found (not called by falcon.App), fail closed, loudly, once."""
+    req = falcon.testing.create_req(path="/health")
+    with caplog.at_level(logging.ERROR, logger="common_utils.auth"):
+        for _ in range(2):
+            with pytest.raises(falcon.HTTPUnauthorized):
+                rsa_auth.process_request(req, falcon.Response())
+    assert len(caplog.records) == 1
+    assert "cannot see the Falcon app" in caplog.text
+    options = falcon.testing.create_req(path="/health", method="OPTIONS")
+    rsa_auth.process_request(options, falcon.Response())  # exempt_methods still apply
+    ok = falcon.testing.create_req(path="/health", headers=bearer(token(rsa_key)))
+    rsa_auth.process_request(ok, falcon.Response())
+    assert ok.context.auth.subject == "alice"
+
+
+def test_unrelated_auth_attribute_does_not_break_a_resource(
+    rsa_auth: JWTAuthMiddleware, rsa_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An ``auth`` dict meant for something else: requests are authenticated, never a 500."""
+
+    class Downstream(Echo):
+        auth: ClassVar[dict[str, str]] = {"user": "svc", "password": "hunter2"}
+
+    class Client(Echo):
+        auth = object()  # not a dict: not ours, ignored silently
+
+    app = falcon.App(middleware=[rsa_auth])
+    app.set_error_serializer(problem_error_serializer)
+    app.add_route("/downstream", Downstream())
+    app.add_route("/client", Client())
+    c = falcon.testing.TestClient(app)
+    with caplog.at_level(logging.INFO, logger="common_utils.auth"):
+        for _ in range(3):
+            assert_challenge(c.simulate_get("/downstream"), 401, BARE)
+            ok = c.simulate_get("/downstream", headers=bearer(token(rsa_key)))
+            assert ok.json["sub"] == "alice"
+        assert c.simulate_get("/client", headers=bearer(token(rsa_key))).status_code == 200
+        assert c.simulate_options("/client").status_code == 200
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "resource Downstream" in errors[0].getMessage()
+    assert "hunter2" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "message"),
+    [
+        ("/static", "exempt_prefixes: give a list of strings"),
+        (["static"], "exempt_prefixes: each must start with '/' and name a path below '/'"),
+        (["/"], "exempt_prefixes: each must start with '/' and name a path below '/'"),
+    ],
+)
+def test_bad_exempt_prefixes_are_refused(prefixes: Any, message: str) -> None:
+    with pytest.raises(AuthConfigError, match=re.escape(message)):
+        JWTAuthMiddleware(**base_config(exempt_prefixes=prefixes))
+
+
+def test_exempt_prefix_with_trailing_slash_covers_the_directory(rsa_pem: bytes) -> None:
+    auth = JWTAuthMiddleware(
+        public_key=rsa_pem,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        exempt_prefixes=["/pub/"],
+    )
+    app = falcon.App(middleware=[auth])
+    app.add_sink(sink, "/pub")
+    c = falcon.testing.TestClient(app)
+    assert c.simulate_get("/pub").status_code == 200
+    assert c.simulate_get("/pub/a/b").status_code == 200
 
 
 # -- scopes -------------------------------------------------------------------------------
@@ -1006,6 +1355,15 @@ def test_from_service_uaa_uses_audience_else_clientid() -> None:
     assert JWTAuthMiddleware.from_service(service_from("uaa", base))._audience == "orders"
     with_aud = dict(base, audience="orders-api")
     assert JWTAuthMiddleware.from_service(service_from("uaa", with_aud))._audience == "orders-api"
+
+
+def test_from_service_uaa_requires_the_scope_claim() -> None:
+    """UAA access tokens always carry ``scope``; its JWT refresh tokens carry ``granted_scopes``."""
+    base = {"url": "https://uaa.example.com", "clientid": "orders"}
+    auth = JWTAuthMiddleware.from_service(service_from("uaa", base))
+    assert auth._options["require"] == ["exp", "iss", "aud", "scope"]
+    more = JWTAuthMiddleware.from_service(service_from("xsuaa", base), required_claims=["jti"])
+    assert more._options["require"] == ["exp", "iss", "aud", "scope", "jti"]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ Fetches are counted at the server side.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import secrets
 import threading
 import time
@@ -21,7 +23,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from common_utils.auth import JWTAuthMiddleware
+from common_utils.auth import AuthConfigError, JWTAuthMiddleware
 from common_utils.auth._jwks import MAX_JWKS_BYTES
 from common_utils.problems import PROBLEM_JSON
 from tests.test_auth import (
@@ -301,6 +303,64 @@ def test_jwks_answering_garbage_keeps_warm_cache(server: JWKSServer, key1: Any) 
     assert_challenge(result, 401, invalid_token("unknown key"))
     assert c.simulate_get("/orders", headers=bearer(kid_token(key1, "k1"))).status_code == 200
     assert server.hits == 2
+
+
+@pytest.mark.parametrize(
+    "withdrawn",
+    [
+        {"keys": []},
+        {"keys": [{"kty": "RSA", "kid": "k1", "use": "enc", "n": "AQAB", "e": "AQAB"}]},
+    ],
+    ids=["empty", "no-usable-key"],
+)
+def test_jwks_that_withdraws_every_key_is_authoritative(
+    server: JWKSServer, key1: Any, withdrawn: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A well-formed answer without a usable key replaces the cached keys: nothing verifies."""
+    server.serve_keys(jwk(key1, "k1"))
+    c = make_app(jwks_auth(server, jwks_ttl=0.001, jwks_refresh_cooldown=0))
+    tok = kid_token(key1, "k1")
+    assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
+    server.serve(withdrawn)
+    with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
+        result = c.simulate_get("/orders", headers=bearer(tok))
+    assert result.status_code == 503
+    assert result.json["detail"] == "token signing keys are unavailable, retry later"
+    assert "no usable signature key" in caplog.text
+    server.serve_keys(jwk(key1, "k1"))  # published again: back to normal
+    assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
+
+
+def test_stale_keys_are_dropped_after_jwks_max_age(
+    server: JWKSServer, key1: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Keys served from a stale cache while refreshes fail stop verifying at jwks_max_age."""
+    server.serve_keys(jwk(key1, "k1"))
+    auth = jwks_auth(server, jwks_ttl=0.01, jwks_max_age=0.05, jwks_refresh_cooldown=0)
+    c = make_app(auth)
+    tok = kid_token(key1, "k1")
+    assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
+    server.serve("maintenance", status=503)
+    time.sleep(0.1)  # past the maximum age; every refresh fails
+    with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
+        result = c.simulate_get("/orders", headers=bearer(tok))
+    assert result.status_code == 503
+    assert "older than jwks_max_age" in caplog.text
+    server.serve_keys(jwk(key1, "k1"))
+    assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"jwks_max_age": 60}, "jwks_max_age: must be at least jwks_ttl (600)"),
+        ({"jwks_max_age": "1h"}, "jwks_max_age: give a number"),
+        ({"jwks_max_age": 30 * 86400}, "jwks_max_age: give a number from 0.001 to 604800"),
+    ],
+)
+def test_bad_jwks_max_age_is_refused(server: JWKSServer, kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(AuthConfigError, match=re.escape(message)):
+        jwks_auth(server, **kw)
 
 
 def test_oversized_jwks_is_refused(server: JWKSServer, key1: Any) -> None:
