@@ -255,20 +255,53 @@ def test_params_only_validation_documents_no_body(document):
     assert set(op["responses"]) == {"200", "400", "401", "422"}
 
 
-def test_unresolvable_resource_is_documented_without_schemas():
+GHOST_SOURCE = """
+import falcon
+from common_utils.auth import require_scopes
+from common_utils.validation import validate
+
+
+class Ghost:
+    @validate(body={"name": {"type": "string", "required": True}})
+    @falcon.before(require_scopes("ghosts.write"))
+    def on_post(self, req, resp):
+        \"\"\"Summon a ghost.\"\"\"
+"""
+
+
+def _assert_ghost_documented_in_full(app: falcon.App) -> None:
+    auth = JWTAuthMiddleware(secret=SECRET, issuer="i", audience="a", algorithms=["HS256"])
+    op = OpenAPI(app, title="t", version="1", auth=auth).document()["paths"]["/ghosts"]["post"]
+    assert op["summary"] == "Summon a ghost."
+    assert op["tags"] == ["Ghost"]
+    assert op["security"] == [{"bearerAuth": ["ghosts.write"]}]
+    assert op["requestBody"]["content"]["application/json"]["schema"]["required"] == ["name"]
+
+
+def test_resources_compiled_from_a_string_are_documented_in_full():
+    namespace: dict[str, Any] = {}
+    exec(compile(GHOST_SOURCE, "<repl>", "exec"), namespace)  # noqa: S102 - no source file
     app = falcon.App()
-    for route in ("/", "/again"):
-        namespace: dict[str, Any] = {}
-        exec(  # noqa: S102 - a class without source file, as a REPL would make
-            "class Ghost:\n    def on_get(self, req, resp):\n        pass\n", namespace
-        )
-        app.add_route(route, namespace["Ghost"]())
-    op = OpenAPI(app, title="t", version="1").document()["paths"]["/"]["get"]
-    assert op == {
-        "operationId": "get",
-        "tags": ["Ghost"],
-        "responses": {"200": {"description": "OK"}},
-    }
+    app.add_route("/ghosts", namespace["Ghost"]())
+    _assert_ghost_documented_in_full(app)
+
+
+def test_resources_deployed_as_bytecode_only_are_documented_in_full(tmp_path: Path):
+    source = tmp_path / "ghost_module.py"
+    source.write_text(GHOST_SOURCE)
+    compiled = tmp_path / "ghost_module.pyc"
+    import py_compile
+
+    py_compile.compile(str(source), cfile=str(compiled), doraise=True)
+    source.unlink()  # as a droplet built with compileall and stripped of sources
+    loader = importlib.machinery.SourcelessFileLoader("ghost_module", str(compiled))
+    spec = importlib.util.spec_from_loader("ghost_module", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    app = falcon.App()
+    app.add_route("/ghosts", module.Ghost())
+    _assert_ghost_documented_in_full(app)
 
 
 @pytest.mark.parametrize(("kw", "name"), [({"title": ""}, "title"), ({"version": ""}, "version")])

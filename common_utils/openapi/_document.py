@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import ast
-import gc
 import inspect
-import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import falcon
-import falcon.inspect
 
+from common_utils._compat import routes
 from common_utils.openapi._convert import cerberus_rules_to_json_schema, cerberus_to_json_schema
 from common_utils.problems import PROBLEM_JSON
 
@@ -129,32 +126,24 @@ def build_document(
     paths: dict[str, Any] = {}
     dropped: list[str] = []
     uses_validation = False
-    routes = falcon.inspect.inspect_routes(app)
-    classes = _ClassFinder()
-    for route in routes:
-        if route.path in excluded:
+    for route in routes(app):
+        if route.template in excluded:
             continue
-        path, path_params = _path(route.path)
-        resource_class = classes.find(route)
+        path, path_params = _path(route.template)
+        resource_class = type(route.resource)
         item: dict[str, Any] = {}
-        for method in route.methods:
-            if method.internal:
-                continue
-            responder = (
-                getattr(resource_class, method.function_name, None) if resource_class else None
-            )
+        for method, responder in route.responders.items():
             op, op_dropped, validated = _operation(
-                route.path,
-                method.method,
+                route.template,
+                method,
                 responder,
                 resource_class,
-                route.class_name,
                 path_params,
                 auth,
             )
             uses_validation = uses_validation or validated
-            dropped.extend(f"{method.method} {path} {d}" for d in op_dropped)
-            item[method.method.lower()] = op
+            dropped.extend(f"{method} {path} {d}" for d in op_dropped)
+            item[method.lower()] = op
         if item:
             paths[path] = item
     schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
@@ -172,66 +161,6 @@ def build_document(
         document["security"] = [{_SCHEME: []}]
     document["components"] = components
     return document, dropped
-
-
-class _ClassFinder:
-    """Find a resource class from what falcon.inspect reports of a route.
-
-    A candidate is a class of that name whose responders are defined where
-    falcon.inspect says they are (class sources need not be readable).
-    """
-
-    def __init__(self) -> None:
-        self._by_name: dict[str, list[type]] | None = None
-
-    def find(self, route: falcon.inspect.RouteInfo) -> type | None:
-        module = _module_of(route.source_info.rpartition(":")[0])
-        candidate = getattr(module, route.class_name, None) if module is not None else None
-        if isinstance(candidate, type) and _matches(candidate, route):
-            return candidate
-        # Classes defined inside functions are no module attribute: look them up once.
-        if self._by_name is None:
-            self._by_name = {}
-            for obj in gc.get_objects():
-                if isinstance(obj, type):
-                    self._by_name.setdefault(obj.__name__, []).append(obj)
-        for cls in reversed(self._by_name.get(route.class_name, [])):
-            if _matches(cls, route):
-                return cls
-        return None
-
-
-_UNKNOWN_SOURCE = "[unknown file]"
-
-
-def _matches(cls: type, route: falcon.inspect.RouteInfo) -> bool:
-    # NOTE: a decorated responder (@validate, falcon.before) reports the wrapper's
-    # location, the same for every class, so the class's own location decides.
-    # Compared as falcon.inspect reports it, "[unknown file]" included (source
-    # that cannot be read, e.g. code compiled from a string).
-    if (_source_info(cls) or _UNKNOWN_SOURCE) != route.source_info:
-        return False
-    return all(
-        _source_info(getattr(cls, m.function_name, None)) == m.source_info
-        for m in route.methods
-        if not m.internal
-    )
-
-
-def _module_of(file: str) -> Any:
-    wanted = os.path.realpath(file)
-    for module in list(sys.modules.values()):
-        module_file = getattr(module, "__file__", None)
-        if module_file and os.path.realpath(module_file) == wanted:
-            return module
-    return None
-
-
-def _source_info(obj: Any) -> str | None:
-    try:
-        return f"{inspect.getsourcefile(obj)}:{inspect.findsource(obj)[1]}"
-    except Exception:  # noqa: BLE001 - like falcon.inspect: unreadable source is no error
-        return None
 
 
 def _path(template: str) -> tuple[str, list[dict[str, Any]]]:
@@ -285,8 +214,8 @@ def _converter_args(args: str | None, names: tuple[str, ...]) -> dict[str, Any]:
     return values
 
 
-def _docstring(responder: Any) -> tuple[str | None, str | None]:
-    doc = inspect.getdoc(responder) if responder is not None else None
+def _docstring(responder: Callable[..., Any]) -> tuple[str | None, str | None]:
+    doc = inspect.getdoc(responder)
     if not doc:
         return None, None
     summary, _, rest = doc.partition("\n")
@@ -296,9 +225,8 @@ def _docstring(responder: Any) -> tuple[str | None, str | None]:
 def _operation(
     template: str,
     method: str,
-    responder: Any,
-    resource_class: type | None,
-    class_name: str,
+    responder: Callable[..., Any],
+    resource_class: type,
     path_params: list[dict[str, Any]],
     auth: Any,
 ) -> tuple[dict[str, Any], list[str], bool]:
@@ -309,7 +237,7 @@ def _operation(
     slug = re.sub(r"[^A-Za-z0-9]+", "_", _FIELD_RE.sub(r"\g<name>", template)).strip("_")
     op: dict[str, Any] = {
         "operationId": f"{method.lower()}_{slug}" if slug else method.lower(),
-        "tags": extra.get("tags") or [class_name],
+        "tags": extra.get("tags") or [resource_class.__name__],
     }
     summary = extra.get("summary") or summary
     description = extra.get("description") or description
@@ -322,7 +250,7 @@ def _operation(
     parameters = list(path_params)
     dropped: list[str] = []
     errors: dict[int, Any] = {}
-    spec = validation_spec_of(responder) if responder is not None else None
+    spec = validation_spec_of(responder)
     if spec is not None:
         errors[400] = _PROBLEM_REF
         errors[spec.error_status] = _VALIDATION_REF
@@ -370,15 +298,15 @@ def _security(
     auth: Any,
     template: str,
     method: str,
-    responder: Any,
-    resource_class: type | None,
+    responder: Callable[..., Any],
+    resource_class: type,
 ) -> None:
     from common_utils.auth import scopes_required_by
 
     if auth.is_exempt(template, method, resource_class):
         op["security"] = []
         return
-    scopes = list(scopes_required_by(responder)) if responder is not None else []
+    scopes = list(scopes_required_by(responder))
     if scopes:
         op["security"] = [{_SCHEME: scopes}]
         errors[403] = _PROBLEM_REF
