@@ -393,19 +393,28 @@ def test_missing_or_null_credentials_are_empty(credentials: str | None) -> None:
     assert _services({"x": [entry]}).service().credentials == {}
 
 
-def test_credentials_get_follows_dotted_paths() -> None:
+def test_credentials_lookup_follows_dotted_paths() -> None:
     creds = _env().service(name="bus").credentials
-    assert creds.get("protocols.amqp.uri") == "amqp://u:p@10.0.0.5:5672/vh"
-    assert creds.get("uris.0") == "amqp://u:p@10.0.0.5/vh"
-    assert creds.get("uris.1") is None
-    assert creds.get("uris.x") is None
-    assert creds.get("protocols.mqtt.uri", "none") == "none"
-    assert creds.get("protocols.amqp.uri.deeper") is None
+    assert creds.lookup("protocols.amqp.uri") == "amqp://u:p@10.0.0.5:5672/vh"
+    assert creds.lookup("uris.0") == "amqp://u:p@10.0.0.5/vh"
+    assert creds.lookup("uris.1") is None
+    assert creds.lookup("uris.x") is None
+    assert creds.lookup("protocols.mqtt.uri", "none") == "none"
+    assert creds.lookup("protocols.amqp.uri.deeper") is None
 
 
-def test_credentials_get_prefers_a_key_that_contains_dots() -> None:
+def test_credentials_lookup_prefers_a_key_that_contains_dots() -> None:
     creds = Credentials({"a.b": 1, "a": {"b": 2}})
-    assert creds.get("a.b") == 1
+    assert creds.lookup("a.b") == 1
+
+
+def test_credentials_get_and_indexing_read_one_key_like_any_mapping() -> None:
+    creds = Credentials({"a": {"b": 2}})
+    assert creds.get("a.b") is None
+    assert creds.get("a.b", "default") == "default"
+    with pytest.raises(KeyError):
+        creds["a.b"]
+    assert creds["a"]["b"] == creds.get("a").get("b") == 2
 
 
 @pytest.mark.parametrize(("key", "expected"), [("port", 30773), ("ports.6379/tcp", 30773)])
@@ -778,8 +787,8 @@ def test_services_from_a_service_binding_root(tmp_path: Path) -> None:
     assert "provider" not in db.credentials
     assert db.credentials["password"] == "12345"  # text stays text
     assert db.credentials.get_int("port") == 5432
-    assert db.credentials.get("options.sslmode") == "require"
-    assert db.credentials.get("options.hosts.1") == "b"
+    assert db.credentials.lookup("options.sslmode") == "require"
+    assert db.credentials.lookup("options.hosts.1") == "b"
     assert db.credentials["not-json"] == "{oops"
     assert db.credentials["keystore.jks"] == b"\xfe\xed\xfe\xed\x00"
     assert db.uri.password == "p@ss"

@@ -27,9 +27,10 @@ class Credentials(Mapping[str, Any]):
     """A service's credentials: a read-only mapping whose repr shows keys only.
 
     Nested objects are Credentials too and arrays become tuples, so nothing
-    inside can be changed. ``get`` also follows dotted paths into nested
-    objects and arrays (``get("protocols.amqp.uri")``, ``get("uris.0")``);
-    a key that itself contains dots is found first. Values never appear in
+    inside can be changed. ``creds[key]`` and ``get(key)`` read one key, as
+    on any mapping; :meth:`lookup` follows a dotted path into nested objects
+    and arrays (``lookup("protocols.amqp.uri")``, ``lookup("uris.0")``), as
+    do :meth:`get_int` and :meth:`get_url`. Values never appear in
     ``repr()``, ``str()`` or error messages.
 
     Args:
@@ -41,8 +42,10 @@ class Credentials(Mapping[str, Any]):
     Example:
         >>> from common_utils.cfenv import Credentials
         >>> creds = Credentials({"port": "30773", "protocols": {"amqp": {"uri": "amqp://h"}}})
-        >>> creds.get("protocols.amqp.uri"), creds.get_int("port")
+        >>> creds.lookup("protocols.amqp.uri"), creds.get_int("port")
         ('amqp://h', 30773)
+        >>> creds.get("protocols.amqp.uri") is None  # get reads one key, like dict.get
+        True
         >>> creds
         Credentials(keys=['port', 'protocols'])
     """
@@ -70,22 +73,25 @@ class Credentials(Mapping[str, Any]):
     def _what(self, key: str) -> str:
         return f"credential {key!r} of service {self._owner!r}" if self._owner else repr(key)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """Return the value at ``key`` or at the dotted path ``key``, else ``default``.
+    def lookup(self, path: str, default: Any = None) -> Any:
+        """Return the value at the dotted ``path``, else ``default``.
+
+        Each part names a key of an object or an index into an array; a key
+        that itself contains dots is found first.
 
         Args:
-            key: A top-level key, or a path such as ``"protocols.amqp.uri"``.
+            path: A path such as ``"protocols.amqp.uri"`` or ``"uris.0"``.
             default: Returned when nothing is found.
 
         Example:
             >>> from common_utils.cfenv import Credentials
-            >>> Credentials({"a": {"b": [{"c": 1}]}}).get("a.b.0.c")
+            >>> Credentials({"a": {"b": [{"c": 1}]}}).lookup("a.b.0.c")
             1
         """
-        if key in self._data:
-            return self._data[key]
+        if path in self._data:
+            return self._data[path]
         node: Any = self
-        for part in key.split("."):
+        for part in path.split("."):
             if isinstance(node, Credentials) and part in node._data:
                 node = node._data[part]
             elif isinstance(node, tuple) and _INDEX.fullmatch(part) and int(part) < len(node):
@@ -95,7 +101,7 @@ class Credentials(Mapping[str, Any]):
         return node
 
     def get_int(self, key: str, default: int | None = None) -> int | None:
-        """Return the integer at ``key`` (``30773`` or ``"30773"``), else ``default``.
+        """Return the integer at ``key`` or path (``30773`` or ``"30773"``), else ``default``.
 
         Raises:
             CFEnvError: The value is present but not an integer (the value is not shown).
@@ -105,7 +111,7 @@ class Credentials(Mapping[str, Any]):
             >>> Credentials({"ports": {"6379/tcp": "30773"}}).get_int("ports.6379/tcp")
             30773
         """
-        value = self.get(key)
+        value = self.lookup(key)
         if value is None:
             return default
         if isinstance(value, int) and not isinstance(value, bool):
@@ -115,7 +121,7 @@ class Credentials(Mapping[str, Any]):
         raise CFEnvError(f"{self._what(key)} is not an integer")
 
     def get_url(self, key: str) -> ServiceURL | None:
-        """Return the value at ``key`` parsed as a ServiceURL, None when absent.
+        """Return the value at ``key`` or path parsed as a ServiceURL, None when absent.
 
         Raises:
             CFEnvError: The value is not a string or not a URL (the value is not shown).
@@ -125,7 +131,7 @@ class Credentials(Mapping[str, Any]):
             >>> Credentials({"jdbcUrl": "jdbc://h:1/x"}).get_url("jdbcUrl").port
             1
         """
-        value = self.get(key)
+        value = self.lookup(key)
         if value is None:
             return None
         if not isinstance(value, str):
