@@ -1,0 +1,361 @@
+"""Tag push publishes: a bare repository with the release hooks, a devpi-server, a clone, pip.
+
+The module's git host is a bare repository that already held ``main`` and the
+release tag ``v1.0.0`` when ``devpi/install_hooks.py`` installed the hooks (as
+on a real host). A maintainer's clone pushes to it with ``git push``; what the
+pusher sees is git's own output (``remote: release: [build] ok in ...``). The
+devpi-server is the module's own (fresh indexes, so "no pin installs the newest
+final" does not depend on other modules' releases); its base index holds the
+session's wheelhouse only. The verify step runs one small test file
+(``--verify-pytest-args``): the full suite against the installed wheel is
+covered by test_release.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+import venv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_version import GIT_ENV, git, make_checkout
+
+from .conftest import DEVPI_DIR, install_from, pip_env
+
+sys.path.insert(0, str(DEVPI_DIR))
+
+from devpitools import DevpiServer, seed_base_index
+
+INSTALL_HOOKS = DEVPI_DIR / "install_hooks.py"
+STEP_NAMES = ("guards", "build", "login", "upload", "verify", "push")
+VERIFY_SELECTION = "{clone}/tests/test_problems.py"
+PROJECT = "common-utils"
+
+
+@dataclasses.dataclass
+class GitHost:
+    """The module's git host, devpi-server and maintainer clone."""
+
+    server: DevpiServer
+    bare: Path
+    work: Path
+    password_file: Path
+    password: str
+    log_dir: Path
+
+    @property
+    def release_url(self) -> str:
+        return self.server.simple_url(self.server.release_index)
+
+    def released(self, version: str) -> dict[str, str]:
+        return self.server.api().release_digests(self.server.release_index, PROJECT, version)
+
+    def host_refs(self) -> str:
+        return git(self.bare, "for-each-ref", "--format=%(refname) %(objectname)")
+
+    def outcomes(self) -> list[str]:
+        log = self.log_dir / "releases.log"
+        return log.read_text().splitlines() if log.exists() else []
+
+
+def push(work: Path, *refspecs: str, force: bool = False) -> subprocess.CompletedProcess[str]:
+    """``git push origin REFSPECS`` as a maintainer; output as the pusher sees it."""
+    return subprocess.run(
+        ["git", "push", *(["--force"] if force else []), "origin", *refspecs],
+        cwd=work,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+
+
+def commit(work: Path, message: str) -> None:
+    with (work / "CHANGELOG.md").open("a") as fh:
+        fh.write(f"\n- {message}\n")
+    git(work, "commit", "-q", "-am", message)
+
+
+def tag(work: Path, name: str, ref: str = "HEAD") -> None:
+    git(work, "tag", "-a", name, "-m", f"release {name}", ref)
+
+
+def release_credentials(server: DevpiServer) -> tuple[str, str]:
+    """The account the pipeline publishes as (the dedicated release user where there is one)."""
+    user = getattr(server, "release_user", None) or server.user
+    password = getattr(server, "release_password", None) or server.password
+    return str(user), str(password)
+
+
+@pytest.fixture(scope="module")
+def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHost]:
+    server = DevpiServer.temporary(bases=("root/deps",), role="primary")
+    root = tmp_path_factory.mktemp("githost")
+    try:
+        server.start()
+        server.bootstrap()
+        seed_base_index(server, devpi_wheelhouse, index="root/deps")
+        bare = root / "common_utils.git"
+        git(root, "init", "-q", "--bare", "-b", "main", str(bare))
+        work = make_checkout(root / "work", tag=None)
+        tag(work, "v1.0.0")
+        git(work, "remote", "add", "origin", str(bare))
+        git(work, "push", "-q", "origin", "main", "v1.0.0")  # history from before the hooks
+        user, password = release_credentials(server)
+        secrets = root / "secrets"
+        secrets.mkdir(mode=0o700)
+        password_file = secrets / "devpi-release-password"
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(INSTALL_HOOKS),
+                str(bare),
+                "--devpi-url",
+                server.url,
+                "--devpi-user",
+                user,
+                "--password-file",
+                str(password_file),
+                "--staging-index",
+                server.staging_index,
+                "--release-index",
+                server.release_index,
+                "--verify-pytest-args",
+                VERIFY_SELECTION,
+                "--timeout",
+                "900",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert password not in done.stdout + done.stderr
+        config = (bare / "hooks" / "common_utils_release" / "release-hook.ini").read_text()
+        assert password not in config
+        yield GitHost(
+            server=server,
+            bare=bare,
+            work=work,
+            password_file=password_file,
+            password=password,
+            log_dir=bare / "release-logs",
+        )
+    finally:
+        server.stop()
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def pushed_v110(host: GitHost) -> str:
+    """``git push origin main v1.1.0``: the pusher's output (stdout and stderr)."""
+    commit(host.work, "the 1.1 feature")
+    tag(host.work, "v1.1.0")
+    done = push(host.work, "main", "v1.1.0")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    return output
+
+
+def install(index_url: str, args: list[str], venv_dir: Path) -> str:
+    """``pip install --index-url INDEX ARGS`` into a new venv; return common_utils' version."""
+    venv.create(venv_dir, with_pip=False, symlinks=True)
+    python = venv_dir / "bin" / "python"
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "--python", str(python), "install", "-q"),
+            *("--no-cache-dir", "--index-url", index_url, *args),
+        ],
+        env=pip_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    probe = subprocess.run(
+        [str(python), "-I", "-c", "import common_utils; print(common_utils.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=venv_dir,
+    )
+    return probe.stdout.strip()
+
+
+def test_pushing_a_release_tag_publishes_it_and_shows_the_steps(
+    host: GitHost, pushed_v110: str, tmp_path: Path
+) -> None:
+    for step in STEP_NAMES:
+        assert re.search(rf"^remote: release: \[{step}\] ok in \d", pushed_v110, re.M), step
+    assert "remote: release: released common-utils==1.1.0" in pushed_v110
+    assert "release-hook: v1.1.0 done in" in pushed_v110
+    assert " passed" in pushed_v110  # the verify step ran the selected tests
+    assert host.password not in pushed_v110
+    assert "Traceback" not in pushed_v110
+    assert sorted(host.released("1.1.0")) == [
+        "common_utils-1.1.0-py3-none-any.whl",
+        "common_utils-1.1.0.tar.gz",
+    ]
+    (outcome,) = [line for line in host.outcomes() if " v1.1.0 " in line]
+    assert " ok " in outcome
+    assert install_from(host.release_url, "common-utils==1.1.0", tmp_path / "venv") == "1.1.0"
+
+
+def _malformed(name: str) -> Callable[[Path], list[str]]:
+    def spoil(work: Path) -> list[str]:
+        git(work, "tag", name)
+        return [f"refs/tags/{name}"]
+
+    return spoil
+
+
+def _side_branch(work: Path) -> list[str]:
+    git(work, "checkout", "-q", "-b", "feature/side")
+    commit(work, "work in progress")
+    tag(work, "v1.5.0")
+    git(work, "checkout", "-q", "main")
+    return ["feature/side", "v1.5.0"]
+
+
+def _moved(work: Path) -> list[str]:
+    git(work, "tag", "-f", "-a", "v1.0.0", "-m", "moved", "main")
+    return ["+refs/tags/v1.0.0"]
+
+
+def _deleted(work: Path) -> list[str]:
+    return [":refs/tags/v1.0.0"]
+
+
+def _not_newer(work: Path) -> list[str]:
+    tag(work, "v0.9.0")
+    return ["v0.9.0"]
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        pytest.param(_malformed("v1.1"), "'v1.1' is not a release tag", id="v1.1"),
+        pytest.param(_malformed("1.5.0"), "'1.5.0' is not a release tag", id="1.5.0"),
+        pytest.param(_side_branch, "v1.5.0 is on no allowed branch", id="side-branch"),
+        pytest.param(_moved, "refused v1.0.0: a release tag never moves", id="moved-tag"),
+        pytest.param(_deleted, "refused v1.0.0: a release tag is never deleted", id="deleted"),
+        pytest.param(_not_newer, "v0.9.0 is not newer than v1.", id="not-newer"),
+    ],
+)
+def test_bad_tag_push_is_refused_with_one_line_and_nothing_changes(
+    host: GitHost, spoil: Callable[[Path], list[str]], reason: str
+) -> None:
+    refs_before, serial_before, outcomes_before = (
+        host.host_refs(),
+        host.server.serial(),
+        host.outcomes(),
+    )
+    v100 = git(host.work, "rev-parse", "v1.0.0")
+    try:
+        done = push(host.work, *spoil(host.work))
+    finally:
+        git(host.work, "update-ref", "refs/tags/v1.0.0", v100)  # undo a local move
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    refusals = [line for line in output.splitlines() if line.startswith("remote: refused ")]
+    assert len(refusals) == 1, output
+    assert reason in refusals[0]
+    assert "pre-receive hook declined" in output
+    assert "[build]" not in output
+    assert "Traceback" not in output
+    assert host.host_refs() == refs_before
+    assert host.server.serial() == serial_before
+    assert host.outcomes() == outcomes_before
+
+
+def test_release_candidate_is_published_as_a_prerelease(
+    host: GitHost, pushed_v110: str, tmp_path: Path
+) -> None:
+    """v1.2.0rc1: only ``--pre`` or an exact pin installs it; no pin gets 1.1.0."""
+    commit(host.work, "the 1.2 feature, for trying out")
+    tag(host.work, "v1.2.0rc1")
+    done = push(host.work, "main", "v1.2.0rc1")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "remote: release: [push] ok in " in output, output
+    assert sorted(host.released("1.2.0rc1")) == [
+        "common_utils-1.2.0rc1-py3-none-any.whl",
+        "common_utils-1.2.0rc1.tar.gz",
+    ]
+    url = host.release_url
+    assert install(url, ["common-utils"], tmp_path / "no-pin") == "1.1.0"
+    assert install(url, ["--pre", "common-utils"], tmp_path / "pre") == "1.2.0rc1"
+    assert install(url, ["common-utils==1.2.0rc1"], tmp_path / "pin") == "1.2.0rc1"
+
+
+def test_hotfix_on_a_release_branch_is_published_while_main_is_ahead(
+    host: GitHost, pushed_v110: str, tmp_path: Path
+) -> None:
+    """release/1.0 from v1.0.0, a fix, v1.0.1 on the branch: published beside 1.1.x."""
+    work = host.work
+    git(work, "checkout", "-q", "-b", "release/1.0", "v1.0.0")
+    try:
+        commit(work, "security fix for 1.0")
+        tag(work, "v1.0.1")
+        done = push(work, "release/1.0", "v1.0.1")
+    finally:
+        git(work, "checkout", "-q", "main")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "remote: release: released common-utils==1.0.1" in output, output
+    assert install_from(host.release_url, "common-utils==1.0.1", tmp_path / "venv") == "1.0.1"
+    assert host.released("1.1.0"), "the newer line is untouched"
+
+
+def test_failed_pipeline_keeps_the_tag_says_how_to_retry_and_the_retry_publishes(
+    host: GitHost, pushed_v110: str, tmp_path: Path
+) -> None:
+    """A wrong password on the git host: the login step fails, nothing is released."""
+    wrong = "not-the-Password-42"
+    host.password_file.write_text(wrong + "\n")
+    try:
+        commit(host.work, "the 1.3 feature")
+        tag(host.work, "v1.3.0")
+        done = push(host.work, "main", "v1.3.0")
+    finally:
+        host.password_file.write_text(host.password + "\n")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output  # refs are updated before post-receive runs
+    assert "remote: release: [login] FAILED" in output, output
+    assert "release-hook: v1.3.0 FAILED (exit 5)" in output
+    assert wrong not in output
+    assert "Traceback" not in output
+    assert "v1.3.0" in host.host_refs()
+    assert host.released("1.3.0") == {}
+    assert " failed exit=5 " in host.outcomes()[-1]
+    match = re.search(r"retry on the git host as the git user: (\S+) --retry v1\.3\.0", output)
+    assert match is not None, output
+    retried = subprocess.run(
+        [match.group(1), "--retry", "v1.3.0"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+    )
+    retry_output = retried.stdout + retried.stderr
+    assert retried.returncode == 0, retry_output
+    assert "release: released common-utils==1.3.0" in retry_output
+    assert host.password not in retry_output
+    assert sorted(host.released("1.3.0")) == [
+        "common_utils-1.3.0-py3-none-any.whl",
+        "common_utils-1.3.0.tar.gz",
+    ]
+    assert " v1.3.0 " in host.outcomes()[-1]
+    assert " ok " in host.outcomes()[-1]
