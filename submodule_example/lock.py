@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Lock the service's dependencies from devpi: exact versions and hashes, transitively.
+
+One command, run from the service root whenever an input changes::
+
+    python lock.py --index-url "$DEVPI_URL/team/release/+simple/"
+
+It locks each approach whose input file exists, with ``uv pip compile
+--generate-hashes`` against that one index (no other index, no uv or pip
+configuration file, no ``UV_*`` variable):
+
+- pip approach: ``requirements.in`` (``common-utils==X.Y.Z`` and the server) ->
+  ``requirements.txt``, what Cloud Foundry's buildpack installs;
+- submodule approach: ``requirements-submodule.in`` (the pinned library's own
+  ``[project.dependencies]``, copied here from its ``pyproject.toml``, and the server)
+  -> ``requirements-submodule.txt``.
+
+A lock already there is kept where it still satisfies the inputs (only what
+must move moves); ``--upgrade`` takes the newest of everything,
+``--upgrade-package NAME`` of one. ``--common-utils 1.1.0`` is the library
+upgrade in one step: it rewrites the pin in ``requirements.in``, checks the
+submodule out at ``v1.1.0`` when there is one, and re-locks. Every run prints
+what changed in the locks as a diff of ``name==version`` lines.
+
+The lock targets what Cloud Foundry runs: the Python of ``runtime.txt`` on
+x86_64 Linux, whatever machine runs this (``--python-version``,
+``--python-platform`` to change it). The index URL may come from
+``PIP_INDEX_URL`` instead of ``--index-url``; it is never written into a file.
+
+uv comes from ``pip install uv`` (next to this Python, on ``PATH``, or ``python
+-m uv``). Exit status: 0 locked, 1 a lock or a git step failed, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+SERVICE_ROOT = Path(__file__).resolve().parent
+LIBRARY = "common-utils"
+SUBMODULE = Path("submodules") / "common_utils"
+# (input, lock) of each approach; a service keeps the pair(s) it uses.
+PAIRS = (
+    ("requirements.in", "requirements.txt"),
+    ("requirements-submodule.in", "requirements-submodule.txt"),
+)
+BEGIN = "# BEGIN common_utils dependencies"
+END = "# END common_utils dependencies"
+PIN_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)==(\S+)", re.M)
+LIBRARY_PIN = re.compile(r"^common-utils==\S+$", re.M)
+COMPILE_COMMAND = "python lock.py"
+
+
+class LockError(Exception):
+    """A step of locking failed; the message is one line."""
+
+
+def find_uv() -> list[str]:
+    """Return the argv prefix that runs uv."""
+    beside = Path(sys.executable).parent / "uv"
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    probe = subprocess.run(
+        [sys.executable, "-m", "uv", "--version"], capture_output=True, check=False
+    )
+    if probe.returncode == 0:
+        return [sys.executable, "-m", "uv"]
+    raise LockError("uv is not installed: pip install uv")
+
+
+def runtime_python(root: Path) -> str:
+    """Return ``3.12`` for a ``runtime.txt`` of ``python-3.12.x`` (default ``3.12``)."""
+    runtime = root / "runtime.txt"
+    text = runtime.read_text().strip() if runtime.is_file() else ""
+    match = re.fullmatch(r"python-(\d+\.\d+)(?:\.(?:\d+|x))?", text)
+    return match[1] if match else "3.12"
+
+
+def library_pyproject(root: Path) -> Path | None:
+    """The pinned library's ``pyproject.toml``: the submodule's, else a parent checkout's."""
+    for candidate in (root / SUBMODULE / "pyproject.toml", root.parent / "pyproject.toml"):
+        if candidate.is_file() and 'name = "common-utils"' in candidate.read_text():
+            return candidate
+    return None
+
+
+def library_dependencies(pyproject: Path) -> list[str]:
+    """Return the ``[project] dependencies`` of a pyproject (a regex: runs on Python 3.10)."""
+    match = re.search(r"^dependencies = \[(.*?)^\]", pyproject.read_text(), re.M | re.S)
+    if match is None:
+        raise LockError(f"no [project] dependencies in {pyproject}")
+    return re.findall(r'"([^"]+)"', match[1])
+
+
+def sync_submodule_input(path: Path, dependencies: Sequence[str]) -> bool:
+    """Rewrite the library block of ``requirements-submodule.in``; return whether it changed."""
+    text = path.read_text()
+    block = re.compile(rf"^{re.escape(BEGIN)}[^\n]*\n.*?^{re.escape(END)}[^\n]*$", re.M | re.S)
+    match = block.search(text)
+    if match is None:
+        raise LockError(f"{path.name} has no '{BEGIN}' ... '{END}' block")
+    first_line = match[0].splitlines()[0]
+    new_block = "\n".join([first_line, *dependencies, END])
+    updated = text[: match.start()] + new_block + text[match.end() :]
+    if updated != text:
+        path.write_text(updated)
+    return updated != text
+
+
+def pins(path: Path) -> list[str]:
+    """The ``name==version`` lines of a lock (hashes and comments left out)."""
+    if not path.is_file():
+        return []
+    return [f"{m[1].lower()}=={m[2]}" for m in PIN_LINE.finditer(path.read_text())]
+
+
+def uv_env() -> dict[str, str]:
+    """The environment of uv: no ``UV_*`` setting may add an index or a find-links."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k == "UV_CACHE_DIR"}
+    env["UV_NO_PROGRESS"] = "1"
+    return env
+
+
+def compile_lock(
+    uv: list[str],
+    root: Path,
+    source: str,
+    output: str,
+    *,
+    index_url: str,
+    python_version: str,
+    python_platform: str,
+    upgrade: bool,
+    upgrade_packages: Sequence[str],
+) -> None:
+    """Run ``uv pip compile`` for one pair."""
+    cmd = [
+        *uv,
+        "pip",
+        "compile",
+        source,
+        "--output-file",
+        output,
+        "--generate-hashes",
+        "--index-url",
+        index_url,
+        "--no-config",
+        # A release made since the last lock must be seen; other pages follow HTTP caching.
+        "--refresh-package",
+        LIBRARY,
+        "--python-version",
+        python_version,
+        "--python-platform",
+        python_platform,
+        "--custom-compile-command",
+        COMPILE_COMMAND,
+        "--quiet",
+    ]
+    if upgrade:
+        cmd.append("--upgrade")
+    for name in upgrade_packages:
+        cmd += ["--upgrade-package", name]
+    done = subprocess.run(  # noqa: S603 - our argv, no shell
+        cmd, cwd=root, env=uv_env(), capture_output=True, text=True, check=False, timeout=600
+    )
+    if done.returncode != 0:
+        # uv's own error, with the index URL's credentials (if any) masked.
+        detail = re.sub(r"//[^/@\s]+@", "//***@", (done.stderr or done.stdout).strip())
+        raise LockError(f"uv pip compile {source} failed: {detail}")
+
+
+def set_library_pin(root: Path, version: str) -> list[str]:
+    """Pin ``version`` in ``requirements.in`` and move the submodule to its tag, if any."""
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise LockError(f"--common-utils wants a release like 1.4.0, got {version!r}")
+    done: list[str] = []
+    source = root / PAIRS[0][0]
+    if source.is_file():
+        text = source.read_text()
+        if not LIBRARY_PIN.search(text):
+            raise LockError(f"{source.name} has no common-utils==X.Y.Z line")
+        source.write_text(LIBRARY_PIN.sub(f"{LIBRARY}=={version}", text))
+        done.append(f"{source.name}: {LIBRARY}=={version}")
+    submodule = root / SUBMODULE
+    if (submodule / ".git").exists():
+        moved = subprocess.run(  # noqa: S603
+            ["git", "-C", str(submodule), "checkout", "-q", f"v{version}"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if moved.returncode != 0:
+            raise LockError(
+                f"git checkout v{version} in {SUBMODULE} failed "
+                f"(git -C {SUBMODULE} fetch --tags first?): {moved.stderr.strip()}"
+            )
+        done.append(f"{SUBMODULE}: v{version} (commit it: git add {SUBMODULE})")
+    return done
+
+
+def lock(args: argparse.Namespace) -> int:
+    """Lock every approach the service has; print what changed."""
+    root: Path = args.root
+    index_url = args.index_url or os.environ.get("PIP_INDEX_URL", "")
+    if not index_url.startswith(("http://", "https://")):
+        print(
+            "lock.py: no index: pass --index-url or set PIP_INDEX_URL to the devpi "
+            "release index (.../team/release/+simple/)",
+            file=sys.stderr,
+        )
+        return 2
+    for line in set_library_pin(root, args.common_utils) if args.common_utils else []:
+        print(f"pinned {line}")
+    uv = find_uv()
+    python_version = args.python_version or runtime_python(root)
+    locked = 0
+    for source, output in PAIRS:
+        if not (root / source).is_file():
+            continue
+        if source == PAIRS[1][0]:
+            pyproject = library_pyproject(root)
+            if pyproject is not None and sync_submodule_input(
+                root / source, library_dependencies(pyproject)
+            ):
+                print(f"{source}: library dependencies copied from {pyproject}")
+        before = pins(root / output)
+        started = time.perf_counter()
+        compile_lock(
+            uv,
+            root,
+            source,
+            output,
+            index_url=index_url,
+            python_version=python_version,
+            python_platform=args.python_platform,
+            upgrade=args.upgrade,
+            upgrade_packages=args.upgrade_package,
+        )
+        seconds = time.perf_counter() - started
+        after = pins(root / output)
+        locked += 1
+        print(
+            f"locked {output} from {source}: {len(after)} packages, hashed, "
+            f"for Python {python_version} on {args.python_platform} in {seconds:.1f} s"
+        )
+        diff = list(difflib.unified_diff(before, after, output, output, n=0, lineterm=""))
+        body = [line for line in diff if not line.startswith(("---", "+++", "@@"))]
+        print("\n".join(body) if body else f"{output}: no change")
+    if not locked:
+        print(f"lock.py: none of {', '.join(p[0] for p in PAIRS)} in {root}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index-url", help="devpi release index (default: $PIP_INDEX_URL)")
+    parser.add_argument("--upgrade", action="store_true", help="newest of everything")
+    parser.add_argument(
+        "--upgrade-package", action="append", default=[], metavar="NAME", help="newest of NAME"
+    )
+    parser.add_argument("--common-utils", metavar="X.Y.Z", help="move to this library release")
+    parser.add_argument("--python-version", help="target Python (default: from runtime.txt)")
+    parser.add_argument(
+        "--python-platform", default="x86_64-manylinux_2_28", help="target platform (uv's names)"
+    )
+    parser.add_argument("--root", type=Path, default=SERVICE_ROOT, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; one line on stderr and status 1 when a step fails."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return lock(args)
+    except LockError as ex:
+        print(f"lock.py: {ex}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
