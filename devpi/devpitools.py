@@ -49,6 +49,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -66,7 +67,9 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_BASES",
+    "DEFAULT_PROJECTS",
     "DEFAULT_RELEASE_INDEX",
+    "DEFAULT_RELEASE_USER",
     "DEFAULT_STAGING_INDEX",
     "DEFAULT_USER",
     "DevpiAPI",
@@ -75,21 +78,28 @@ __all__ = [
     "build_wheelhouse",
     "clean_pip_env",
     "free_port",
+    "scrub_env",
     "seed_base_index",
 ]
 
 DEFAULT_USER = "team"
+DEFAULT_RELEASE_USER = "ci-release"
+DEFAULT_PROJECTS = ("common-utils",)
 DEFAULT_STAGING_INDEX = "team/staging"
 DEFAULT_RELEASE_INDEX = "team/release"
 DEFAULT_BASES = ("root/pypi",)
 _BIN = Path(sys.executable).parent
-# NOTE: devpi-init reads the root password from argv; running it in-process keeps
-# the password out of the process list.
+# NOTE: devpi-init reads the root password from argv; running it in-process with
+# the password on stdin keeps it out of the process list and of /proc/PID/environ.
 _INIT_CODE = (
-    "import os, sys; from devpi_server.init import init; "
-    "pw = os.environ.pop('_DEVPI_ROOT_PASSWORD', None); "
+    "import sys; from devpi_server.init import init; "
+    "pw = sys.stdin.readline().rstrip('\\n'); "
     "sys.exit(init(argv=['devpi-init', *sys.argv[1:], *(['--root-passwd', pw] if pw else [])]))"
 )
+# A registered project needs one version entry (metadata only, no file): pip
+# never sees it, but devpi then knows the name is private (see bootstrap).
+_PLACEHOLDER_VERSION = "0.0.0.dev0"
+_NAME_RE = re.compile(r"[a-z][a-z0-9._-]{0,63}")
 
 
 class DevpiError(Exception):
@@ -132,6 +142,34 @@ def clean_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
     return env
+
+
+_SECRET_NAME_RE = re.compile(
+    r"PASS|TOKEN|SECRET|CREDENTIAL|KEY|AUTH|COOKIE|NETRC|SESSION|JWT", re.IGNORECASE
+)
+_SECRET_PREFIXES = ("DEVPI_", "TWINE_", "PIP_", "UV_", "_RELEASE_", "_DEVPI_")
+
+
+def scrub_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return ``base`` (default ``os.environ``) without anything that may be a credential.
+
+    Drops every ``DEVPI_*``, ``TWINE_*``, ``PIP_*`` and ``UV_*`` variable and every
+    variable whose name mentions a password, token, secret, key, credential or
+    auth (``GITHUB_TOKEN``, ``CI_JOB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``,
+    ``SSH_AUTH_SOCK``...). Child processes that need one credential get it added
+    back explicitly; everything else (build backends, pip, the tests) runs without.
+
+    Example:
+        >>> sorted(scrub_env({"PATH": "/bin", "DEVPI_PASSWORD": "x", "GITHUB_TOKEN": "y",
+        ...                   "MY_API_KEY": "z", "LANG": "C"}))
+        ['LANG', 'PATH']
+    """
+    source = os.environ if base is None else base
+    return {
+        name: value
+        for name, value in source.items()
+        if not name.upper().startswith(_SECRET_PREFIXES) and not _SECRET_NAME_RE.search(name)
+    }
 
 
 def _check_url(url: str) -> str:
@@ -183,13 +221,18 @@ class DevpiAPI:
             ...
             devpitools.DevpiError: devpi-server is not reachable at http://127.0.0.1:...
         """
-        data = None if body is None else json.dumps(body).encode()
+        content_type = "application/json"
+        if isinstance(body, _RawBody):
+            data: bytes | None = body.data
+            content_type = body.content_type
+        else:
+            data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(  # noqa: S310 (scheme checked in _check_url)
             self.url + path, data=data, method=method
         )
         req.add_header("Accept", "application/json")
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         if self.user is not None and self._password is not None and not anonymous:
             token = base64.b64encode(f"{self.user}:{self._password}".encode()).decode()
             req.add_header("Authorization", f"Basic {token}")
@@ -201,6 +244,20 @@ class DevpiAPI:
         except (urllib.error.URLError, OSError) as ex:
             reason = getattr(ex, "reason", ex)
             raise DevpiError(f"devpi-server is not reachable at {self.url} ({reason})") from None
+
+    def request_raw(
+        self, method: str, path: str, data: bytes, content_type: str
+    ) -> tuple[int, Any]:
+        """Send a non-JSON body (a form upload) and return ``(status, decoded body)``.
+
+        Raises:
+            DevpiError: The server cannot be reached.
+
+        Example:
+            >>> callable(DevpiAPI("http://127.0.0.1:3141").request_raw)
+            True
+        """
+        return self.request(method, path, _RawBody(data, content_type))
 
     def get(self, path: str) -> tuple[int, Any]:
         """GET ``path`` (see ``request``).
@@ -276,6 +333,12 @@ class DevpiAPI:
         return digests
 
 
+class _RawBody:
+    def __init__(self, data: bytes, content_type: str) -> None:
+        self.data = data
+        self.content_type = content_type
+
+
 def _decode(raw: bytes) -> Any:
     try:
         return json.loads(raw.decode() or "null")
@@ -297,8 +360,14 @@ class DevpiServer:
         host: Address to listen on.
         port: Port to listen on (``0``: a free port).
         root_password: Password of ``root`` (set at init; checked by ``bootstrap``).
-        user: The team user that owns the staging and release indexes.
+        user: The team user that owns the staging and release indexes (an
+            admin account: with ``--restrict-modify root`` it cannot change them).
         password: The team user's password.
+        release_user: The only user that may upload to staging and release
+            (``acl_upload``): the release pipeline's account.
+        release_password: The release user's password.
+        projects: Private project names registered on staging and release, so
+            the public mirror never serves a package of that name through them.
         staging_index: Volatile index uploads land on first.
         release_index: Non-volatile index releases are pushed to.
         bases: Base indexes of both (``root/pypi`` in production).
@@ -323,6 +392,9 @@ class DevpiServer:
         root_password: str = "",
         user: str = DEFAULT_USER,
         password: str = "",
+        release_user: str = DEFAULT_RELEASE_USER,
+        release_password: str = "",
+        projects: Sequence[str] = DEFAULT_PROJECTS,
         staging_index: str = DEFAULT_STAGING_INDEX,
         release_index: str = DEFAULT_RELEASE_INDEX,
         bases: Sequence[str] = DEFAULT_BASES,
@@ -338,6 +410,9 @@ class DevpiServer:
         self.root_password = root_password
         self.user = user
         self.password = password
+        self.release_user = release_user
+        self.release_password = release_password
+        self.projects = tuple(projects)
         self.staging_index = staging_index
         self.release_index = release_index
         self.bases = tuple(bases)
@@ -357,7 +432,12 @@ class DevpiServer:
 
     @classmethod
     def temporary(
-        cls, *, root_password: str | None = None, password: str | None = None, **kwargs: Any
+        cls,
+        *,
+        root_password: str | None = None,
+        password: str | None = None,
+        release_password: str | None = None,
+        **kwargs: Any,
     ) -> DevpiServer:
         """Return an unstarted server on a free port in a new temp directory.
 
@@ -376,6 +456,7 @@ class DevpiServer:
             serverdir=Path(temp.name) / "server",
             root_password=root_password or secrets.token_urlsafe(16),
             password=password or secrets.token_urlsafe(16),
+            release_password=release_password or secrets.token_urlsafe(16),
             **kwargs,
         )
         server._temp = temp
@@ -444,8 +525,10 @@ class DevpiServer:
         """
         return self.serverdir / "devpi-server.log"
 
-    def api(self, *, as_root: bool = False, anonymous: bool = False) -> DevpiAPI:
-        """Return a ``DevpiAPI`` for the team user, ``root`` or anonymous.
+    def api(
+        self, *, as_root: bool = False, anonymous: bool = False, as_release: bool = False
+    ) -> DevpiAPI:
+        """Return a ``DevpiAPI`` for the team user, ``root``, the release user or anonymous.
 
         Example:
             >>> DevpiServer(serverdir=Path("/tmp/x"), port=1234).api(as_root=True)
@@ -455,6 +538,8 @@ class DevpiServer:
             return DevpiAPI(self.url)
         if as_root:
             return DevpiAPI(self.url, user="root", password=self.root_password)
+        if as_release:
+            return DevpiAPI(self.url, user=self.release_user, password=self.release_password)
         return DevpiAPI(self.url, user=self.user, password=self.password)
 
     # -- process ---------------------------------------------------------------
@@ -500,27 +585,29 @@ class DevpiServer:
             >>> callable(DevpiServer.init)
             True
         """
-        self.serverdir.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.serverdir)
         if self.role != "replica" and not self.secretfile.exists():
             self._gen_secret()
         if (self.serverdir / ".serverversion").exists():
             return False
         args = ["--serverdir", str(self.serverdir)]
-        env = dict(os.environ)
+        password = ""
         if self.role == "replica":
             if not self.primary_url:
                 raise DevpiError("a replica needs primary_url")
             args += ["--role", "replica", "--primary-url", self.primary_url]
         else:
-            env["_DEVPI_ROOT_PASSWORD"] = self.root_password
+            password = self.root_password
             if "root/pypi" not in self.bases:
                 args.append("--no-root-pypi")
         done = subprocess.run(
             [sys.executable, "-c", _INIT_CODE, *args],
-            env=env,
+            env=scrub_env(),
+            input=password + "\n",
             capture_output=True,
             text=True,
             check=False,
+            umask=0o077,
         )
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
@@ -528,7 +615,8 @@ class DevpiServer:
         return True
 
     def _gen_secret(self) -> None:
-        self.secretfile.parent.mkdir(parents=True, exist_ok=True)
+        if self.secretfile.parent != self.serverdir:
+            self.secretfile.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.secretfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(base64.b64encode(os.urandom(32)).decode())
@@ -580,7 +668,10 @@ class DevpiServer:
         if self._responds():
             raise DevpiError(f"another server already answers at {self.url}")
         self.init()
-        with self.logfile.open("ab") as log:
+        # NOTE: the log may hold request lines; created 0600 like everything the
+        # server writes (umask 077 below).
+        fd = os.open(self.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as log:
             # NOTE: a persistent server gets its own session, so Ctrl-C in the
             # starting shell does not kill it.
             self._proc = subprocess.Popen(
@@ -590,7 +681,10 @@ class DevpiServer:
                 stdin=subprocess.DEVNULL,
                 start_new_session=self.detach,
                 preexec_fn=None if self.detach else _die_with_parent,
-                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                # NOTE: no DEVPI_*PASSWORD (nor any other credential) in the
+                # server's /proc/PID/environ; files it creates are 0600.
+                env={**scrub_env(), "PYTHONWARNINGS": "ignore"},
+                umask=0o077,
             )
         self.pidfile.write_text(f"{self._proc.pid}\n")
         deadline = time.monotonic() + timeout
@@ -707,47 +801,48 @@ class DevpiServer:
         self.cleanup()
 
     # -- bootstrap -------------------------------------------------------------
-    def bootstrap(self) -> list[str]:
-        """Create the team user and indexes, or bring them to the wanted state.
+    def bootstrap(self, *, rotate_passwords: bool = False) -> list[str]:
+        """Create the users and indexes, or bring them to the wanted state.
+
+        - the team user (owner of the indexes) and the release user;
+        - ``staging`` (volatile) and ``release`` (non-volatile), both with
+          ``mirror_whitelist`` empty and ``acl_upload`` = the release user only;
+        - every name of ``projects`` registered on both (a metadata-only
+          placeholder version): from the first minute a project of that name on
+          the public mirror is hidden behind them (dependency confusion).
 
         Idempotent: a second call changes nothing and returns ``[]``. Checks the
-        root password first (a wrong one fails with a clear message).
+        root password first. An existing user whose password differs from the
+        configured one is never reset silently: that is an error unless
+        ``rotate_passwords`` is set.
 
         Raises:
-            DevpiError: Wrong root password, or the server refused a change.
+            DevpiError: Wrong root password, a password that would be reset, or
+                the server refused a change.
 
         Example:
             >>> callable(DevpiServer.bootstrap)
             True
         """
-        root = self.api(as_root=True)
-        try:
-            root.login()
-        except DevpiError as ex:
-            if "not reachable" in str(ex):
-                raise
-            raise DevpiError(
-                f"root login at {self.url} failed: DEVPI_ROOT_PASSWORD does not match "
-                "the root password the server was initialised with"
-            ) from None
-        changes: list[str] = []
+        root = self._root_login()
         for index in (self.staging_index, self.release_index):
             owner = index.split("/", 1)[0]
             if index.count("/") != 1 or owner != self.user:
                 raise DevpiError(f"index {index!r} must be of the form {self.user}/NAME")
-        status, _ = root.get(f"/{self.user}")
-        if status == 404:
-            _expect(root.put(f"/{self.user}", {"password": self.password}), f"create {self.user}")
-            changes.append(f"created user {self.user}")
-        else:
-            try:
-                self.api().login()
-            except DevpiError:
-                _expect(
-                    root.patch(f"/{self.user}", {"password": self.password}),
-                    f"set password of {self.user}",
-                )
-                changes.append(f"set the password of user {self.user}")
+        if not self.release_password:
+            raise DevpiError("the release user's password is not set (DEVPI_RELEASE_PASSWORD)")
+        accounts = [
+            (self.user, self.password, "DEVPI_PASSWORD"),
+            (self.release_user, self.release_password, "DEVPI_RELEASE_PASSWORD"),
+        ]
+        changes: list[str] = []
+        # NOTE: check every password before changing anything.
+        existing = {
+            name: self._password_matches(name, password, variable, rotate_passwords)
+            for name, password, variable in accounts
+        }
+        for name, password, _ in accounts:
+            changes += _ensure_user(root, name, password, existing[name])
         for base in self.bases:
             if base != "root/pypi" and base not in (self.staging_index, self.release_index):
                 # NOTE: an empty stage index to seed later (tests: root/deps).
@@ -763,10 +858,137 @@ class DevpiServer:
                 "type": "stage",
                 "bases": list(self.bases),
                 "mirror_whitelist": [],
+                "acl_upload": [self.release_user],
                 **extra,
             }
             changes += _ensure_index(root, index, config)
+        release = self.api(as_release=True)
+        for index in wanted:
+            for project in self.projects:
+                changes += _register_project(release, index, project)
         return changes
+
+    def add_person(
+        self,
+        name: str,
+        password: str,
+        *,
+        index: str = "dev",
+        rotate_password: bool = False,
+    ) -> list[str]:
+        """Create a person's account and their own volatile index ``NAME/dev``.
+
+        People read every index and upload only to their own (``acl_upload`` of
+        a new index is its owner); ``team/staging`` and ``team/release`` accept
+        uploads from the release user alone. The person's index uses the
+        release index as base, so ``pip install`` from it sees the releases.
+        Idempotent; an existing password is never reset unless
+        ``rotate_password``.
+
+        Raises:
+            DevpiError: Wrong root password, a password that would be reset, a
+                reserved name, or the server refused a change.
+
+        Example:
+            >>> callable(DevpiServer.add_person)
+            True
+        """
+        if name in ("root", self.user, self.release_user) or not _NAME_RE.fullmatch(name):
+            raise DevpiError(f"{name!r} cannot be a person's account name")
+        root = self._root_login()
+        exists = self._password_matches(name, password, "DEVPI_PERSON_PASSWORD", rotate_password)
+        changes = _ensure_user(root, name, password, exists)
+        changes += _ensure_index(
+            root,
+            f"{name}/{index}",
+            {
+                "type": "stage",
+                "bases": [self.release_index],
+                "volatile": True,
+                "mirror_whitelist": [],
+                "acl_upload": [name],
+            },
+        )
+        return changes
+
+    def _root_login(self) -> DevpiAPI:
+        root = self.api(as_root=True)
+        try:
+            root.login()
+        except DevpiError as ex:
+            if "not reachable" in str(ex):
+                raise
+            raise DevpiError(
+                f"root login at {self.url} failed: DEVPI_ROOT_PASSWORD does not match "
+                "the root password the server was initialised with"
+            ) from None
+        return root
+
+    def _password_matches(self, name: str, password: str, variable: str, rotate: bool) -> bool:
+        """Return whether ``name`` exists; refuse a password change unless ``rotate``."""
+        status, _ = self.api(anonymous=True).get(f"/{name}")
+        if status == 404:
+            return False
+        _expect((status, None), f"read user {name}")
+        try:
+            DevpiAPI(self.url, user=name, password=password).login()
+        except DevpiError as ex:
+            if "not reachable" in str(ex):
+                raise
+            if rotate:
+                return True
+            raise DevpiError(
+                f"user {name!r} already exists with a different password than {variable}: "
+                "bootstrap never resets a password; pass --rotate-passwords to set it"
+            ) from None
+        return True
+
+
+def _ensure_user(api: DevpiAPI, name: str, password: str, exists: bool) -> list[str]:
+    if not exists:
+        _expect(api.put(f"/{name}", {"password": password}), f"create user {name}")
+        return [f"created user {name}"]
+    try:
+        DevpiAPI(api.url, user=name, password=password).login()
+    except DevpiError:
+        _expect(api.patch(f"/{name}", {"password": password}), f"set password of {name}")
+        return [f"rotated the password of user {name}"]
+    return []
+
+
+def _register_project(api: DevpiAPI, index: str, project: str) -> list[str]:
+    """Register ``project`` on ``index`` (metadata only) unless it is already there."""
+    status, _ = api.get(f"/{index}/{project}?ignore_bases")
+    if status == 200:
+        return []
+    boundary = secrets.token_hex(12)
+    fields = {
+        ":action": "submit",
+        "name": project,
+        "version": _PLACEHOLDER_VERSION,
+        "metadata_version": "2.1",
+        "summary": "placeholder: registers the private name (no files)",
+    }
+    body = (
+        "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+            for key, value in fields.items()
+        )
+        + f"--{boundary}--\r\n"
+    )
+    result = api.request_raw(
+        "POST", f"/{index}/", body.encode(), f"multipart/form-data; boundary={boundary}"
+    )
+    _expect(result, f"register project {project} on {index}")
+    return [f"registered project {project} on {index} (private name, no files)"]
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make ``path`` itself 0700."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
 
 
 def _ensure_index(api: DevpiAPI, index: str, config: dict[str, Any]) -> list[str]:

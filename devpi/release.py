@@ -5,8 +5,11 @@ The pipeline (each step prints what it does and how long it took; a failed step
 stops it with one line on stderr and a distinct exit code):
 
 1. guards: a git work tree, not a shallow clone, no changed or untracked file,
-   HEAD exactly at one strict ``vX.Y.Z`` tag whose version is canonical PEP 440
-   without a local part;
+   HEAD exactly at a release tag (``vX.Y.Z`` or a candidate ``vX.Y.ZrcN``, the
+   grammar of ``release_rules.py``) whose version is canonical PEP 440 without a
+   local part, on a commit reachable from ``main`` or its ``release/X.Y`` branch
+   (the fetched ``origin/*`` branches when the clone has them, as in CI and in
+   the git hook's fresh clone; else the local branches);
 2. build: sdist and wheel with ``python -m build`` in a fresh clone of HEAD
    (``SOURCE_DATE_EPOCH`` from the commit, so a re-run builds the same bytes);
    the built version must equal the tag; ``twine check --strict``;
@@ -15,19 +18,33 @@ stops it with one line on stderr and a distinct exit code):
    "already released" (success); with different digests it fails: the version
    is taken and needs a new tag;
 4. upload: ``twine upload`` to the volatile staging index (never ``--skip-existing``);
-5. verify: a fresh virtualenv installs ``common-utils==X.Y.Z`` from the staging
-   index only (pip configuration ignored) and runs the checkout's unit tests
-   against the installed package (``-m "not e2e"``, ``--import-mode=importlib``);
-6. push: ``devpi push`` from staging to the non-volatile release index, then the
-   release index's digests must equal the built files'.
+5. verify: a fresh virtualenv installs ``common-utils==X.Y.Z`` pinned to the
+   built files' sha256 digests plus the tag's ``requirements/verify.lock``, with
+   ``pip --require-hashes --only-binary :all:`` from the staging index only (pip
+   configuration ignored), and runs the checkout's unit tests against the
+   installed package (``-m "not e2e"``, ``--import-mode=importlib``);
+6. push: the verified local files (the bytes whose digests the install checked)
+   are uploaded to the non-volatile release index by the release user, then the
+   release index's digests must equal the built files'. Nothing is copied from
+   staging, so a file replaced on staging after the verify can never reach the
+   release index.
 
-Configuration (environment): ``DEVPI_URL`` (default ``http://127.0.0.1:3141``),
-``DEVPI_USER`` (default ``team``), ``DEVPI_PASSWORD`` (required, never printed),
-``DEVPI_STAGING_INDEX`` (default ``team/staging``), ``DEVPI_RELEASE_INDEX``
-(default ``team/release``).
+Every child process gets a scrubbed environment (``devpitools.scrub_env``: no
+``DEVPI_*``, ``TWINE_*``, ``PIP_*`` and nothing named like a password, token or
+key) and a private ``HOME``; only the two ``twine upload`` runs get the release
+user's credentials (``TWINE_USERNAME``/``TWINE_PASSWORD``). The build, pip and
+the tests never see a credential.
+
+Configuration (environment): ``DEVPI_URL`` (default ``http://127.0.0.1:3141``;
+``https://`` required except on loopback), ``DEVPI_USER`` (default
+``ci-release``, the release user that alone may upload to both indexes),
+``DEVPI_PASSWORD`` (required, never printed), ``DEVPI_STAGING_INDEX`` (default
+``team/staging``), ``DEVPI_RELEASE_INDEX`` (default ``team/release``),
+``RELEASE_TAG`` (optional, like ``--tag``: which release tag at HEAD to
+release when the commit carries a candidate and its final).
 
 Exit codes (``ExitCode``): 0 released or already released; 2 configuration or
-usage error; 3 guard failed (tree, tag, version); 4 build or ``twine check``
+usage error; 3 guard failed (tree, tag, branch, version); 4 build or ``twine check``
 failed; 5 devpi unreachable, credentials refused or upload/push refused;
 6 verification failed (install from staging or the test suite); 7 the version is
 already released with different files.
@@ -43,8 +60,8 @@ Importable API (put ``devpi/`` on ``sys.path``; see ``devpitools`` for servers):
 
 Example:
     >>> config = ReleaseConfig.from_env({"DEVPI_PASSWORD": "s3cret"})
-    >>> config.staging_index, config.release_index, "s3cret" in repr(config)
-    ('team/staging', 'team/release', False)
+    >>> config.user, config.staging_index, config.release_index, "s3cret" in repr(config)
+    ('ci-release', 'team/staging', 'team/release', False)
 """
 
 from __future__ import annotations
@@ -54,7 +71,7 @@ import dataclasses
 import enum
 import gzip
 import io
-import json
+import ipaddress
 import os
 import re
 import shlex
@@ -68,16 +85,27 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from devpitools import DevpiAPI, DevpiError, clean_pip_env, sha256_of
+from devpitools import DevpiAPI, DevpiError, clean_pip_env, scrub_env, sha256_of
+from release_rules import (
+    RELEASE_TAG_RE,
+    ReleaseRuleError,
+    check_branch_rule,
+    git_branches,
+    git_is_ancestor,
+    parse_tag,
+)
 
 __all__ = ["ExitCode", "ReleaseConfig", "ReleaseError", "ReleaseResult", "main", "run_release"]
 
 PROJECT = "common-utils"
 DIST_NAME = "common_utils"
-TAG_RE = re.compile(r"^v(?P<version>(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*))$")
+TAG_RE = RELEASE_TAG_RE  # kept for importers; the rules live in release_rules.py
+VERIFY_LOCK = Path("requirements") / "verify.lock"
+_LOOPBACK_NAMES = frozenset({"localhost"})
 _VERSIONISH_RE = re.compile(r"^v?\d+(\.\d+)*")
 _VERIFY_PLUGIN = '''
 """Fail the verify run unless the tests imported the installed common_utils."""
@@ -97,16 +125,6 @@ def pytest_sessionfinish(session, exitstatus):
         print("verify: that is not the installed package", file=sys.stderr)
         session.exitstatus = 99
 '''
-_DEVPI_CLIENT_CODE = """
-import getpass, json, os, sys
-from devpi.main import main
-password = os.environ.pop("_RELEASE_DEVPI_PASSWORD", "")
-getpass.getpass = lambda prompt="", stream=None: password
-for args in json.loads(sys.argv[1]):
-    code = main(["devpi", *args])
-    if code:
-        sys.exit(code)
-"""
 
 
 class ExitCode(enum.IntEnum):
@@ -150,11 +168,11 @@ class ReleaseConfig:
 
     Example:
         >>> ReleaseConfig(url="http://127.0.0.1:3141", password="pw").user
-        'team'
+        'ci-release'
     """
 
     url: str = "http://127.0.0.1:3141"
-    user: str = "team"
+    user: str = "ci-release"
     password: str = dataclasses.field(default="", repr=False)
     staging_index: str = "team/staging"
     release_index: str = "team/release"
@@ -167,8 +185,12 @@ class ReleaseConfig:
             ReleaseError: ``USAGE`` when a variable is missing or malformed.
 
         Example:
-            >>> ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": "http://h:1/"}).url
-            'http://h:1'
+            >>> ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": "https://h:1/"}).url
+            'https://h:1'
+            >>> ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": "http://h:1"})
+            Traceback (most recent call last):
+            ...
+            release.ReleaseError: DEVPI_URL must use https:// (plain http only on loopback), got 'http://h:1'
         """
         env = os.environ if environ is None else environ
         password = env.get("DEVPI_PASSWORD", "")
@@ -176,12 +198,7 @@ class ReleaseConfig:
             raise ReleaseError(
                 "DEVPI_PASSWORD is not set (the devpi user's password)", ExitCode.USAGE
             )
-        url = env.get("DEVPI_URL", cls.url).rstrip("/")
-        if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
-            raise ReleaseError(
-                f"DEVPI_URL must be an http(s) URL such as http://127.0.0.1:3141, got {url!r}",
-                ExitCode.USAGE,
-            )
+        url = _check_devpi_url(env.get("DEVPI_URL", cls.url).rstrip("/"))
         values = {"url": url, "password": password}
         for var, field, default in (
             ("DEVPI_USER", "user", cls.user),
@@ -208,6 +225,41 @@ class ReleaseConfig:
             'http://h:1/team/staging/+simple/'
         """
         return f"{self.url}/{index}/+simple/"
+
+
+def _check_devpi_url(url: str) -> str:
+    """Accept ``https://HOST[/PATH]``, and plain ``http://`` only on loopback.
+
+    The password goes to this URL on every request: over plain http anyone on
+    the path reads it. Credentials inside the URL are refused (and not echoed).
+    """
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+        shown = url if "@" not in url else "(a URL with credentials)"
+        raise ReleaseError(
+            f"DEVPI_URL must be an https URL such as https://devpi.example.internal, got {shown!r}",
+            ExitCode.USAGE,
+        )
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise ReleaseError(
+            "DEVPI_URL must not carry credentials: put the password in DEVPI_PASSWORD",
+            ExitCode.USAGE,
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        raise ReleaseError(
+            f"DEVPI_URL must use https:// (plain http only on loopback), got {url!r}",
+            ExitCode.USAGE,
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclasses.dataclass
@@ -258,10 +310,12 @@ def _run(
     env: Mapping[str, str] | None = None,
     timeout: float = 900,
 ) -> subprocess.CompletedProcess[str]:
+    # NOTE: never the parent's environment: it holds DEVPI_PASSWORD (and maybe CI
+    # tokens); a child gets the scrubbed one plus what its caller adds.
     return subprocess.run(
         list(cmd),
         cwd=cwd,
-        env=None if env is None else dict(env),
+        env=scrub_env() if env is None else dict(env),
         capture_output=True,
         text=True,
         check=False,
@@ -284,8 +338,14 @@ def _tail(done: subprocess.CompletedProcess[str], lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def check_guards(checkout: Path) -> str:
-    """Check the working tree and the tag at HEAD; return the release version.
+def check_guards(checkout: Path, *, tag: str | None = None) -> str:
+    """Check the working tree, the tag at HEAD and its branch; return the release version.
+
+    Args:
+        checkout: The git working tree.
+        tag: The release tag to release (must point at HEAD); ``None``: the
+            release tag at HEAD (the final one when a candidate and its final
+            share the commit).
 
     Raises:
         ReleaseError: ``GUARD`` with what is wrong and how to fix it.
@@ -314,26 +374,88 @@ def check_guards(checkout: Path) -> str:
             "commit or remove them and tag again",
             ExitCode.GUARD,
         )
+    chosen = select_tag(checkout, tag)
+    version = str(parse_tag(chosen))
+    _check_pep440(version)
+    check_branch(checkout, chosen)
+    return version
+
+
+def select_tag(checkout: Path, tag: str | None = None) -> str:
+    """Return the release tag at HEAD to release (see ``check_guards``).
+
+    Raises:
+        ReleaseError: ``GUARD``: no release tag at HEAD, ``tag`` is not at HEAD
+            or not a release tag, or HEAD carries two final release tags.
+
+    Example:
+        >>> callable(select_tag)
+        True
+    """
     tags = _git(checkout, "tag", "--points-at", "HEAD").split()
-    strict = [t for t in tags if TAG_RE.match(t)]
+    if tag is not None:
+        try:
+            parse_tag(tag)
+        except ReleaseRuleError as ex:
+            raise ReleaseError(str(ex), ExitCode.GUARD) from None
+        if tag not in tags:
+            raise ReleaseError(
+                f"tag {tag} does not point at HEAD: check out the tag to release",
+                ExitCode.GUARD,
+            )
+        return tag
+    strict = sorted((parse_tag(t) for t in tags if RELEASE_TAG_RE.fullmatch(t)), reverse=True)
     if not strict:
         raise ReleaseError(_no_tag_message(checkout, tags), ExitCode.GUARD)
-    if len(strict) > 1:
+    finals = [v.tag for v in strict if not v.is_prerelease]
+    if len(finals) > 1:
         raise ReleaseError(
-            f"HEAD carries several release tags ({', '.join(strict)}): one commit, one version",
+            f"HEAD carries several release tags ({', '.join(sorted(finals))}): "
+            "one commit, one version",
             ExitCode.GUARD,
         )
-    version = TAG_RE.match(strict[0]).group("version")  # type: ignore[union-attr]
-    _check_pep440(version)
-    return version
+    return strict[0].tag
+
+
+def check_branch(checkout: Path, tag: str) -> str:
+    """Check that HEAD is on ``main`` or the tag's ``release/X.Y``; return that branch.
+
+    Uses the remote-tracking branches of ``origin`` when the clone has any (CI,
+    the hook's fresh clone), else the local branches.
+
+    Raises:
+        ReleaseError: ``GUARD`` with the rule's one-line reason.
+
+    Example:
+        >>> callable(check_branch)
+        True
+    """
+    git_dir = _git(checkout, "rev-parse", "--absolute-git-dir")
+    branches = git_branches(git_dir, remote="origin")
+    where = "origin/"
+    if not branches:
+        branches, where = git_branches(git_dir), ""
+    if not branches:
+        raise ReleaseError(
+            "no main or release/X.Y branch in this clone to check the tag against: fetch them "
+            "(git fetch origin '+refs/heads/main:refs/remotes/origin/main' "
+            "'+refs/heads/release/*:refs/remotes/origin/release/*')",
+            ExitCode.GUARD,
+        )
+    head = _git(checkout, "rev-parse", "HEAD")
+    try:
+        branch = check_branch_rule(parse_tag(tag), head, branches, git_is_ancestor(git_dir))
+    except ReleaseRuleError as ex:
+        raise ReleaseError(f"{ex} [{where or 'local '}branches]", ExitCode.GUARD) from None
+    return where + branch
 
 
 def _no_tag_message(checkout: Path, tags: list[str]) -> str:
     near = [t for t in tags if _VERSIONISH_RE.match(t)]
     if near:
         return (
-            f"tag {near[0]!r} at HEAD is not a release tag: releases are tagged vX.Y.Z "
-            "(for example v1.4.0; no pre-release or partial versions)"
+            f"tag {near[0]!r} at HEAD is not a release tag: releases are tagged vX.Y.Z, "
+            "candidates vX.Y.ZrcN (for example v1.4.0, v1.5.0rc1)"
         )
     described = _run(
         ["git", "describe", "--tags", "--match", "v[0-9]*.[0-9]*.[0-9]*", "--long"], cwd=checkout
@@ -386,10 +508,15 @@ def _normalize_sdist(path: Path, epoch: int) -> None:
     path.write_bytes(buf.getvalue())
 
 
-def build(checkout: Path, version: str, workdir: Path) -> tuple[Path, list[Path]]:
+def build(
+    checkout: Path, version: str, workdir: Path, *, tag: str | None = None
+) -> tuple[Path, list[Path]]:
     """Build sdist and wheel from a fresh clone of HEAD; check them with twine.
 
-    Returns ``(clone, files)``.
+    In the clone, ``tag`` (default ``v<version>``) is the only tag at HEAD, so
+    setuptools-scm cannot pick a sibling (``v1.6.0rc1`` beside ``v1.6.0``).
+    The build runs without any credential in its environment (it executes the
+    project's build backend and ``setup.py``). Returns ``(clone, files)``.
 
     Raises:
         ReleaseError: ``BUILD`` on a failed build or check, ``GUARD`` when the
@@ -403,9 +530,13 @@ def build(checkout: Path, version: str, workdir: Path) -> tuple[Path, list[Path]
     clone = workdir / "src"
     _git(workdir, "clone", "--quiet", "--no-checkout", str(checkout.resolve()), str(clone))
     _git(clone, "checkout", "--quiet", "--detach", head)
+    keep = tag or f"v{version}"
+    for other in _git(clone, "tag", "--points-at", "HEAD").split():
+        if other != keep:
+            _git(clone, "tag", "-d", other)
     epoch = _git(clone, "log", "-1", "--format=%ct", "HEAD")
     dist = workdir / "dist"
-    env = {**os.environ, "SOURCE_DATE_EPOCH": epoch, "PYTHONWARNINGS": "ignore"}
+    env = {**_private_env(workdir), "SOURCE_DATE_EPOCH": epoch, "PYTHONWARNINGS": "ignore"}
     done = _run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(clone)],
         env=env,
@@ -424,20 +555,40 @@ def build(checkout: Path, version: str, workdir: Path) -> tuple[Path, list[Path]
     for f in files:
         if f.name.endswith(".tar.gz"):
             _normalize_sdist(f, int(epoch))
-    check = _run([sys.executable, "-m", "twine", "check", "--strict", *map(str, files)])
+    check = _run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, files)],
+        env=_private_env(workdir),
+    )
     if check.returncode != 0:
         raise ReleaseError(f"twine check --strict failed:\n{_tail(check)}", ExitCode.BUILD)
     return clone, files
 
 
-def _upload(config: ReleaseConfig, files: list[Path]) -> None:
+def _private_env(workdir: Path, *, pip: bool = False) -> dict[str, str]:
+    """Return a scrubbed environment with a private, empty ``HOME``.
+
+    No credential variable, no ``~/.netrc``, ``~/.pypirc`` or pip/twine config
+    of the person or CI user running the release; ``pip=True`` also disables
+    pip's configuration files and keyring lookups.
+    """
+    home = workdir / "home"
+    home.mkdir(mode=0o700, exist_ok=True)
+    env = scrub_env()
+    if pip:
+        env = clean_pip_env(env)
+        env["PIP_KEYRING_PROVIDER"] = "disabled"
+    env.update({"HOME": str(home), "NETRC": os.devnull, "XDG_CONFIG_HOME": str(home / ".config")})
+    return env
+
+
+def _upload(config: ReleaseConfig, files: list[Path], index: str, workdir: Path) -> None:
+    """``twine upload`` ``files`` to ``index``: the only process given the password."""
     env = {
-        **clean_pip_env(),
+        **_private_env(workdir, pip=True),
         "TWINE_USERNAME": config.user,
         "TWINE_PASSWORD": config.password,
         "TWINE_NON_INTERACTIVE": "1",
     }
-    env.pop("TWINE_REPOSITORY", None)
     done = _run(
         [
             sys.executable,
@@ -446,15 +597,32 @@ def _upload(config: ReleaseConfig, files: list[Path]) -> None:
             "upload",
             "--disable-progress-bar",
             "--repository-url",
-            f"{config.url}/{config.staging_index}/",
+            f"{config.url}/{index}/",
             *map(str, files),
         ],
         env=env,
     )
     if done.returncode != 0:
+        text = _tail(done, 6)
+        code = ExitCode.TAKEN if " 409 " in text or "409 Conflict" in text else ExitCode.SERVER
+        raise ReleaseError(f"twine upload to {index} failed:\n{text}", code)
+
+
+def _verify_requirements(
+    version: str, digests: Mapping[str, str], clone: Path, workdir: Path
+) -> Path:
+    """Write the verify step's hashed requirements: the built files and the tag's lock."""
+    lock = clone / VERIFY_LOCK
+    if not lock.is_file():
         raise ReleaseError(
-            f"twine upload to {config.staging_index} failed:\n{_tail(done, 6)}", ExitCode.SERVER
+            f"{VERIFY_LOCK} is missing in the tagged commit: the verify step installs "
+            "only hash-pinned requirements (see docs/release.md)",
+            ExitCode.VERIFY,
         )
+    hashes = " ".join(f"--hash=sha256:{digest}" for _, digest in sorted(digests.items()))
+    path = workdir / "verify-requirements.txt"
+    path.write_text(f"{PROJECT}=={version} {hashes}\n-r {lock}\n")
+    return path
 
 
 def verify(
@@ -466,10 +634,15 @@ def verify(
     run_tests: bool = True,
     pytest_args: Sequence[str] = (),
     timeout: float = 900,
+    digests: Mapping[str, str] | None = None,
 ) -> str:
     """Install the staged release into a fresh venv and run the tests against it.
 
-    Returns a short note (where it was installed, how the tests went).
+    ``digests`` (``{filename: sha256}`` of the built files) pins the install to
+    exactly those bytes; everything else comes from the tag's
+    ``requirements/verify.lock`` with ``--require-hashes``, wheels only. Neither
+    pip nor the tests see any credential. Returns a short note (where it was
+    installed, how the tests went).
 
     Raises:
         ReleaseError: ``VERIFY`` when the install or the tests fail.
@@ -484,12 +657,15 @@ def verify(
     venv.create(env_dir, with_pip=run_tests, symlinks=True)
     python = env_dir / "bin" / "python"
     index = config.simple_url(config.staging_index)
-    env = {**clean_pip_env(), "PIP_INDEX_URL": index}
+    env = {**_private_env(workdir, pip=True), "PIP_INDEX_URL": index}
     requirement = f"{PROJECT}=={version}"
-    test_reqs = clone / "requirements" / "test.txt"
-    extra = ["-r", str(test_reqs)] if run_tests and test_reqs.exists() else []
+    if digests is None:
+        raise ReleaseError("verify needs the built files' digests", ExitCode.USAGE)
+    reqs = _verify_requirements(version, digests, clone, workdir)
     # NOTE: --index-url only (never --extra-index-url): everything, dependencies
-    # included, resolves through devpi, as it will for the services.
+    # included, resolves through devpi, as it will for the services; every file
+    # must match a hash (the built files' own for common-utils), and only wheels
+    # are accepted, so no sdist's setup code runs here.
     done = _run(
         [
             sys.executable,
@@ -499,10 +675,14 @@ def verify(
             str(python),
             "install",
             "--quiet",
+            "--no-cache-dir",
+            "--require-hashes",
+            "--only-binary",
+            ":all:",
             "--index-url",
             index,
-            requirement,
-            *extra,
+            "-r",
+            str(reqs),
         ],
         env=env,
     )
@@ -519,6 +699,7 @@ def verify(
             "import common_utils; print(common_utils.__version__); print(common_utils.__file__)",
         ],
         cwd=workdir,
+        env=env,
     )
     lines = probe.stdout.split()
     if probe.returncode != 0 or len(lines) != 2 or lines[0] != version:
@@ -585,28 +766,42 @@ def verify(
     return f"installed {requirement}; tests: {summary.strip('= ')}"
 
 
-def _push(config: ReleaseConfig, version: str, workdir: Path) -> None:
-    commands = [
-        ["use", "--clientdir", str(workdir / "client"), f"{config.url}/{config.staging_index}"],
-        ["login", "--clientdir", str(workdir / "client"), config.user],
-        [
-            "push",
-            "--clientdir",
-            str(workdir / "client"),
-            f"{PROJECT}=={version}",
-            config.release_index,
-        ],
-    ]
-    env = {
-        **clean_pip_env(),
-        "_RELEASE_DEVPI_PASSWORD": config.password,
-        "PYTHONWARNINGS": "ignore",
-    }
-    done = _run([sys.executable, "-c", _DEVPI_CLIENT_CODE, json.dumps(commands)], env=env)
-    if done.returncode != 0:
-        text = _tail(done, 8)
-        code = ExitCode.TAKEN if " 409 " in text else ExitCode.SERVER
-        raise ReleaseError(f"devpi push to {config.release_index} failed:\n{text}", code)
+def _publish(
+    config: ReleaseConfig, api: DevpiAPI, version: str, files: list[Path], workdir: Path
+) -> dict[str, str]:
+    """Upload the verified local files to the release index; return its digests after.
+
+    NOTE: not ``devpi push``: a push copies whatever staging holds at that moment,
+    and anyone who could upload to staging could swap the file between the verify
+    and the push. These are the very bytes the verify step installed (pip checked
+    their sha256), uploaded by the release user. Re-uploading an identical file
+    to the non-volatile index is a no-op (HTTP 200), so an interrupted run resumes.
+    """
+    built = {f.name: sha256_of(f) for f in files}
+    try:
+        before = api.release_digests(config.release_index, PROJECT, version)
+    except DevpiError as ex:
+        raise ReleaseError(str(ex), ExitCode.SERVER) from None
+    _check_no_conflict(config, version, before, built)
+    _upload(config, files, config.release_index, workdir)
+    try:
+        return api.release_digests(config.release_index, PROJECT, version)
+    except DevpiError as ex:
+        raise ReleaseError(str(ex), ExitCode.SERVER) from None
+
+
+def _check_no_conflict(
+    config: ReleaseConfig, version: str, released: Mapping[str, str], built: Mapping[str, str]
+) -> None:
+    """Refuse when the release index holds a file of this version that is not ours."""
+    foreign = sorted(name for name, digest in released.items() if built.get(name) != digest)
+    if foreign:
+        raise ReleaseError(
+            f"{PROJECT} {version} is already released on {config.release_index} with "
+            f"different files ({', '.join(foreign)}); a released version never changes: "
+            "tag a new version",
+            ExitCode.TAKEN,
+        )
 
 
 def run_release(
@@ -617,6 +812,7 @@ def run_release(
     pytest_args: Sequence[str] = (),
     verify_timeout: float = 900,
     out: TextIO | None = None,
+    tag: str | None = None,
 ) -> ReleaseResult:
     """Run the whole pipeline for the tag at HEAD of ``checkout``.
 
@@ -632,6 +828,8 @@ def run_release(
             clone of the tag the package was built from.
         verify_timeout: Seconds the test suite may take.
         out: Where progress lines go (default ``sys.stdout``).
+        tag: The release tag at HEAD to release (default: the one there is;
+            the final when a candidate shares the commit).
 
     Raises:
         ReleaseError: A step failed; ``ex.code`` is the ``ExitCode``.
@@ -648,11 +846,13 @@ def run_release(
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
         workdir = Path(tmp)
         with report.step("guards", f"checking {checkout}") as notes:
-            version = check_guards(checkout)
-            notes.append(f"HEAD is at v{version}, clean, full history")
+            version = check_guards(checkout, tag=tag)
+            branch = check_branch(checkout, f"v{version}")
+            kind = "release candidate" if parse_tag(f"v{version}").is_prerelease else "release"
+            notes.append(f"HEAD is at v{version} ({kind}) on {branch}, clean, full history")
         result = ReleaseResult(version=version, timings=report.timings)
         with report.step("build", "python -m build (sdist + wheel) and twine check") as notes:
-            clone, files = build(checkout, version, workdir)
+            clone, files = build(checkout, version, workdir, tag=f"v{version}")
             result.digests = {f.name: sha256_of(f) for f in files}
             notes.append(", ".join(f"{n} sha256:{d[:12]}" for n, d in result.digests.items()))
         api = DevpiAPI(config.url, user=config.user, password=config.password)
@@ -662,20 +862,17 @@ def run_release(
                 released = api.release_digests(config.release_index, PROJECT, version)
             except DevpiError as ex:
                 raise ReleaseError(str(ex), ExitCode.SERVER) from None
-            if released and released == result.digests:
+            _check_no_conflict(config, version, released, result.digests)
+            if released == result.digests:
                 notes.append(f"{PROJECT} {version} is already released with identical files")
             elif released:
-                raise ReleaseError(
-                    f"{PROJECT} {version} is already released on {config.release_index} with "
-                    "different files; a released version never changes: tag a new version",
-                    ExitCode.TAKEN,
-                )
-        if released:
+                notes.append(f"{len(released)} of {len(result.digests)} file(s) released: resuming")
+        if released == result.digests:
             report.say(f"already released: {PROJECT}=={version} on {config.release_index}")
             result.already_released = True
             return result
         with report.step("upload", f"twine upload to {config.staging_index}"):
-            _upload(config, files)
+            _upload(config, files, config.staging_index, workdir)
         with report.step(
             "verify", f"fresh venv, pip install {PROJECT}=={version} from {config.staging_index}"
         ) as notes:
@@ -688,14 +885,11 @@ def run_release(
                     run_tests=run_tests,
                     pytest_args=pytest_args,
                     timeout=verify_timeout,
+                    digests=result.digests,
                 )
             )
-        with report.step("push", f"devpi push to {config.release_index}") as notes:
-            _push(config, version, workdir)
-            try:
-                pushed = api.release_digests(config.release_index, PROJECT, version)
-            except DevpiError as ex:
-                raise ReleaseError(str(ex), ExitCode.SERVER) from None
+        with report.step("push", f"upload the verified files to {config.release_index}") as notes:
+            pushed = _publish(config, api, version, files, workdir)
             if pushed != result.digests:
                 raise ReleaseError(
                     f"{config.release_index} does not hold the built files after the push",
@@ -732,6 +926,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         help="verify only the install from staging, do not run the tests (benchmarks, demos)",
     )
     parser.add_argument(
+        "--tag",
+        default=None,
+        help="the release tag at HEAD to release (default: $RELEASE_TAG, or the tag there is)",
+    )
+    parser.add_argument(
         "--pytest-args",
         default="",
         help="arguments replacing the default test selection of the verify step",
@@ -741,12 +940,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except SystemExit as ex:
         return int(ex.code or 0) and int(ExitCode.USAGE)
     try:
-        config = ReleaseConfig.from_env(environ)
+        env = os.environ if environ is None else environ
+        config = ReleaseConfig.from_env(env)
         run_release(
             args.checkout,
             config=config,
             run_tests=not args.skip_tests,
             pytest_args=shlex.split(args.pytest_args),
+            tag=args.tag or env.get("RELEASE_TAG") or None,
         )
     except ReleaseError as ex:
         print(

@@ -8,16 +8,27 @@ Commands:
   devpi-server in the background with ``--restrict-modify root`` and bootstrap
   it. Starting a running server only re-runs the (idempotent) bootstrap.
 - ``bootstrap``: create or converge the team user (``DEVPI_USER``, password
-  ``DEVPI_PASSWORD``), the volatile staging index and the non-volatile release
-  index, both with ``mirror_whitelist`` empty and the public mirror ``root/pypi``
-  as base (``--bases`` to change).
+  ``DEVPI_PASSWORD``; it owns the indexes), the release user
+  (``DEVPI_RELEASE_USER``, default ``ci-release``, password
+  ``DEVPI_RELEASE_PASSWORD``; the only account that may upload to either
+  index), the volatile staging index and the non-volatile release index, both
+  with ``mirror_whitelist`` empty, ``acl_upload`` the release user and the
+  public mirror ``root/pypi`` as base (``--bases`` to change), and register
+  the private project names (``DEVPI_PRIVATE_PROJECTS``, comma-separated,
+  default ``common-utils``) on both. An existing user's password is never
+  reset: a different one is an error unless ``--rotate-passwords``.
+- ``person NAME``: create a person's account (password ``DEVPI_PERSON_PASSWORD``)
+  and their own index ``NAME/dev``; people may upload there only.
 - ``run``: like ``start`` but in the foreground (systemd, containers).
 - ``stop``: stop the server this directory's pidfile names.
 - ``status``: print ``running``/``stopped``/``not responding`` (exit 0/3/4).
 
-Environment: ``DEVPI_SERVERDIR`` (default ``.devpi/`` in the repository),
+Environment: ``DEVPI_SERVERDIR`` (default ``.devpi/`` in the repository; created
+0700, the server runs with umask 077 and an environment without any password),
 ``DEVPI_ROOT_PASSWORD`` (required to initialise and bootstrap), ``DEVPI_USER``
-(default ``team``), ``DEVPI_PASSWORD`` (required to bootstrap),
+(default ``team``), ``DEVPI_PASSWORD`` and ``DEVPI_RELEASE_PASSWORD`` (required
+to bootstrap), ``DEVPI_RELEASE_USER`` (default ``ci-release``),
+``DEVPI_PRIVATE_PROJECTS`` (default ``common-utils``),
 ``DEVPI_STAGING_INDEX`` / ``DEVPI_RELEASE_INDEX`` (defaults ``team/staging`` /
 ``team/release``). Errors print one line (no traceback, no password) and exit 2
 (configuration) or 1 (server).
@@ -40,7 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from devpitools import (
     DEFAULT_BASES,
+    DEFAULT_PROJECTS,
     DEFAULT_RELEASE_INDEX,
+    DEFAULT_RELEASE_USER,
     DEFAULT_STAGING_INDEX,
     DEFAULT_USER,
     DevpiError,
@@ -71,6 +84,13 @@ def _server(
         root_password=env.get("DEVPI_ROOT_PASSWORD", ""),
         user=env.get("DEVPI_USER", DEFAULT_USER),
         password=env.get("DEVPI_PASSWORD", ""),
+        release_user=env.get("DEVPI_RELEASE_USER", DEFAULT_RELEASE_USER),
+        release_password=env.get("DEVPI_RELEASE_PASSWORD", ""),
+        projects=tuple(
+            p.strip()
+            for p in env.get("DEVPI_PRIVATE_PROJECTS", ",".join(DEFAULT_PROJECTS)).split(",")
+            if p.strip()
+        ),
         staging_index=env.get("DEVPI_STAGING_INDEX", DEFAULT_STAGING_INDEX),
         release_index=env.get("DEVPI_RELEASE_INDEX", DEFAULT_RELEASE_INDEX),
         bases=tuple(b for b in args.bases.split(",") if b),
@@ -81,8 +101,8 @@ def _server(
     )
 
 
-def _bootstrap(server: DevpiServer) -> None:
-    changes = server.bootstrap()
+def _bootstrap(server: DevpiServer, *, rotate: bool = False) -> None:
+    changes = server.bootstrap(rotate_passwords=rotate)
     for change in changes:
         print(f"bootstrap: {change}")
     if not changes:
@@ -97,7 +117,13 @@ def _parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="start",
-        choices=["start", "run", "bootstrap", "stop", "status"],
+        choices=["start", "run", "bootstrap", "person", "stop", "status"],
+    )
+    parser.add_argument("name", nargs="?", help="the person's account name (person)")
+    parser.add_argument(
+        "--rotate-passwords",
+        action="store_true",
+        help="bootstrap/person: set existing users' passwords to the configured ones",
     )
     parser.add_argument("--serverdir", help="server data (default: $DEVPI_SERVERDIR or .devpi/)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
@@ -145,10 +171,22 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             else:
                 print(f"stop: no devpi-server running for {server.serverdir}")
             return 0
-        need = () if replica else ("DEVPI_ROOT_PASSWORD", "DEVPI_PASSWORD")
+        if args.command == "person":
+            if not args.name:
+                raise _ConfigError("person needs a NAME: server.py person alice")
+            server = _server(args, env, need=("DEVPI_ROOT_PASSWORD", "DEVPI_PERSON_PASSWORD"))
+            changes = server.add_person(
+                args.name, env["DEVPI_PERSON_PASSWORD"], rotate_password=args.rotate_passwords
+            )
+            for change in changes or [f"nothing to do ({args.name} and {args.name}/dev exist)"]:
+                print(f"person: {change}")
+            return 0
+        need = (
+            () if replica else ("DEVPI_ROOT_PASSWORD", "DEVPI_PASSWORD", "DEVPI_RELEASE_PASSWORD")
+        )
         server = _server(args, env, need=need)
         if args.command == "bootstrap":
-            _bootstrap(server)
+            _bootstrap(server, rotate=args.rotate_passwords)
             return 0
         if args.command == "run":
             server.init()
@@ -164,7 +202,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 f"data in {server.serverdir}, log in {server.logfile}"
             )
         if not replica:
-            _bootstrap(server)
+            _bootstrap(server, rotate=args.rotate_passwords)
             print(f"start: release index {server.release_url}/+simple/")
     except _ConfigError as ex:
         print(f"error: {ex}", file=sys.stderr)

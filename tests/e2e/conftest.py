@@ -2,16 +2,19 @@
 
 Fixtures other e2e tests use:
 
-- ``devpi_wheelhouse`` -> ``Path``: wheels of common_utils' dependencies and of
-  ``requirements/test.txt``, downloaded once per session with pip (set
-  ``COMMON_UTILS_WHEELHOUSE`` to a directory to reuse it across sessions).
+- ``devpi_wheelhouse`` -> ``Path``: the wheels of ``requirements/verify.lock``
+  (common_utils' dependencies and ``requirements/test.txt``, hash-checked),
+  downloaded once per session with pip (set ``COMMON_UTILS_WHEELHOUSE`` to a
+  directory to reuse it across sessions: a subdirectory per lock content).
 - ``devpi_server`` -> ``devpitools.DevpiServer``: one running, bootstrapped
   devpi-server (role primary) on a free loopback port, whose ``team/staging``
   and ``team/release`` use the seeded ``root/deps`` as base, so it never needs
-  an outside index. Use ``.url``, ``.user``, ``.password``, ``.staging_url``,
-  ``.release_url``, ``.simple_url(index)``, ``.api()``.
+  an outside index. Use ``.url``, ``.user``, ``.password`` (the team user, owner
+  of the indexes), ``.release_user``/``.release_password`` (the only account
+  that may upload to them), ``.staging_url``, ``.release_url``,
+  ``.simple_url(index)``, ``.api()``, ``.api(as_release=True)``.
 - ``devpi_env`` -> ``dict``: ``os.environ`` plus ``DEVPI_URL``/``DEVPI_USER``/
-  ``DEVPI_PASSWORD``/``DEVPI_*_INDEX`` for that server.
+  ``DEVPI_PASSWORD`` (the release user's)/``DEVPI_*_INDEX`` for that server.
 - ``make_release_checkout`` -> ``factory(tag="v1.0.0") -> Path``: a fresh git
   repository holding this working tree's files (``git ls-files -co
   --exclude-standard``), committed and tagged.
@@ -28,6 +31,7 @@ Fixtures other e2e tests use:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import os
 import subprocess
@@ -95,11 +99,17 @@ def run_release_cli(
     )
 
 
+VERIFY_LOCK = REPO_ROOT / "requirements" / "verify.lock"
+
+
 @pytest.fixture(scope="session")
 def devpi_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     configured = os.environ.get("COMMON_UTILS_WHEELHOUSE")
     dest = Path(configured) if configured else tmp_path_factory.mktemp("wheelhouse")
-    build_wheelhouse(dest, project_requirements())
+    # NOTE: exactly the lock's files (the release's verify step installs them with
+    # --require-hashes from devpi), one directory per lock content.
+    dest = dest / hashlib.sha256(VERIFY_LOCK.read_bytes()).hexdigest()[:16]
+    build_wheelhouse(dest, ["--only-binary", ":all:", "-r", str(VERIFY_LOCK)])
     return dest
 
 
@@ -121,8 +131,8 @@ def devpi_env(devpi_server: DevpiServer) -> dict[str, str]:
     return {
         **os.environ,
         "DEVPI_URL": devpi_server.url,
-        "DEVPI_USER": devpi_server.user,
-        "DEVPI_PASSWORD": devpi_server.password,
+        "DEVPI_USER": devpi_server.release_user,
+        "DEVPI_PASSWORD": devpi_server.release_password,
         "DEVPI_STAGING_INDEX": devpi_server.staging_index,
         "DEVPI_RELEASE_INDEX": devpi_server.release_index,
         "PYTHONWARNINGS": "ignore",
