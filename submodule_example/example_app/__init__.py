@@ -46,9 +46,6 @@ __all__ = [
     "app",
 ]
 
-__version__ = "1.0.0"
-"""Version of the service itself (reported by ``/version``)."""
-
 APP_NAME = "example-app"
 """Name of the service (reported by ``/version`` and in the OpenAPI document)."""
 
@@ -76,6 +73,32 @@ def _put_submodule_first() -> None:
 _put_submodule_first()
 
 
+def _service_version() -> str:
+    """The service's own version, by the library's rules (``common_utils.version``).
+
+    From the service's git tags when it runs from a checkout; in a droplet (no
+    ``.git``) from ``example_app/_version.py``, stamped at push time by
+    ``python -m example_app.stamp``; ``0+unknown`` when neither tells.
+    """
+    from common_utils.version import version_of
+
+    return version_of(SERVICE_ROOT, Path(__file__).resolve().parent)
+
+
+def _check_stamps() -> None:
+    """Refuse a push-time stamp that disagrees with the git checkout beside it."""
+    from common_utils.version import StampError, verify_stamp
+
+    checked = [(SERVICE_ROOT, Path(__file__).resolve().parent)]
+    if SUBMODULE_DIR.is_dir():
+        checked.append((SUBMODULE_DIR, SUBMODULE_DIR / "common_utils"))
+    for checkout, package_dir in checked:
+        try:
+            verify_stamp(checkout, package_dir)
+        except StampError as ex:
+            raise _configuration_error(f"{ex}; run: python -m example_app.stamp") from None
+
+
 def _configuration_error(message: str) -> SystemExit:
     print(f"{APP_NAME}: configuration error: {message}", file=sys.stderr, flush=True)
     return SystemExit(CONFIGURATION_ERROR_EXIT_STATUS)
@@ -94,6 +117,7 @@ def _load_app() -> Any:
             "common_utils is not importable: pip install -r requirements.txt "
             "(pip approach) or git submodule update --init (submodule approach)"
         ) from None
+    _check_stamps()
     from example_app.app import CONFIGURATION_ERRORS, create_app
 
     try:
@@ -103,13 +127,17 @@ def _load_app() -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    """Build the WSGI callable ``app`` from ``os.environ`` on first access.
+    """Build the WSGI callable ``app`` from ``os.environ`` on first access; ``__version__`` too.
+
+    ``__version__`` (the service's own version, reported by ``/version``) is
+    worked out on first access as well, once ``common_utils`` is importable.
 
     Args:
         name: The attribute looked up on the package.
 
     Returns:
-        The :class:`falcon.App` for ``name == "app"`` (built once, then cached).
+        The :class:`falcon.App` for ``name == "app"``, the service's version for
+        ``name == "__version__"`` (each computed once, then cached).
 
     Raises:
         AttributeError: For any other name.
@@ -127,4 +155,8 @@ def __getattr__(name: str) -> Any:
         application = _load_app()
         globals()["app"] = application
         return application
+    if name == "__version__":
+        version = _service_version()
+        globals()["__version__"] = version
+        return version
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

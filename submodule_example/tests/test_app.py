@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import example_app
 import falcon
 import pytest
 from example_app.app import create_app
@@ -120,7 +121,7 @@ def test_health_is_public_and_ok(client: testing.TestClient) -> None:
 
 def test_version_names_the_app_and_the_library_copy_in_use(client: testing.TestClient) -> None:
     doc = client.simulate_get("/version").json
-    assert doc["app"] == {"name": "example-app", "version": "1.0.0"}
+    assert doc["app"] == {"name": "example-app", "version": example_app.__version__}
     assert doc["common_utils"]["version"] == common_utils.__version__
     assert doc["common_utils"]["source"] in {"pip", "submodule"}
     assert Path(doc["common_utils"]["path"]) == Path(common_utils.__file__).resolve().parent

@@ -36,28 +36,83 @@ def library_dependencies(pyproject: Path) -> list[Requirement]:
     return [Requirement(item) for item in re.findall(r'"([^"]+)"', match[1])]
 
 
+def locked(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """Parse a hashed lock: canonical name -> (version, hashes)."""
+    text = path.read_text().replace("\\\n", " ")
+    pins: dict[str, tuple[str, list[str]]] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        requirement, *options = line.split()
+        req = Requirement(requirement)
+        hashes = [o.split("=", 1)[1] for o in options if o.startswith("--hash=sha256:")]
+        assert len(req.specifier) == 1, f"{path.name}: {requirement} is not pinned"
+        (spec,) = req.specifier
+        assert spec.operator == "==", f"{path.name}: {requirement} is not pinned with =="
+        pins[canonicalize_name(req.name)] = (spec.version, hashes)
+    return pins
+
+
 def as_keys(reqs: list[Requirement]) -> set[tuple[str, frozenset[str], str]]:
     return {(canonicalize_name(r.name), frozenset(r.extras), str(r.specifier)) for r in reqs}
 
 
 def test_submodule_requirements_are_exactly_the_librarys_dependencies_plus_the_server() -> None:
-    ours = requirements(SERVICE_ROOT / "requirements-submodule.txt")
+    ours = requirements(SERVICE_ROOT / "requirements-submodule.in")
     library = [r for r in ours if canonicalize_name(r.name) not in SERVERS]
     assert as_keys(library) == as_keys(library_dependencies(library_pyproject()))
 
 
-def test_requirements_pin_a_released_common_utils_and_the_server() -> None:
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-submodule.txt"])
+def test_locks_pin_everything_with_hashes_and_name_no_index(lock: str) -> None:
+    pins = locked(SERVICE_ROOT / lock)
+    assert pins, f"{lock} is empty"
+    for name, (_version, hashes) in pins.items():
+        assert hashes, f"{lock}: {name} has no --hash (pip --require-hashes would refuse it)"
+    text = (SERVICE_ROOT / lock).read_text()
+    assert "index-url" not in text, f"{lock} names an index: the index comes from the environment"
+    assert "://" not in text
+
+
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-submodule.txt"])
+def test_locks_satisfy_the_pinned_librarys_dependencies(lock: str) -> None:
+    """The check of the submodule approach, extended to the lock (and done for pip too)."""
+    pins = locked(SERVICE_ROOT / lock)
+    for dependency in library_dependencies(library_pyproject()):
+        name = canonicalize_name(dependency.name)
+        assert name in pins, f"{lock} lacks {dependency}; re-run python lock.py"
+        version = pins[name][0]
+        assert dependency.specifier.contains(version, prereleases=True), (
+            f"{lock} pins {name}=={version}, the library needs {dependency}; re-run python lock.py"
+        )
+
+
+def test_submodule_lock_holds_no_common_utils() -> None:
+    assert "common-utils" not in locked(SERVICE_ROOT / "requirements-submodule.txt")
+
+
+def test_requirements_in_pins_a_released_common_utils_and_the_server_and_the_lock_agrees() -> None:
     pins = {
         canonicalize_name(r.name): str(r.specifier)
-        for r in requirements(SERVICE_ROOT / "requirements.txt")
+        for r in requirements(SERVICE_ROOT / "requirements.in")
     }
     assert set(pins) == {"common-utils", "uwsgi"}
     assert re.fullmatch(r"==\d+\.\d+\.\d+", pins["common-utils"])
     assert pins["uwsgi"].startswith("==")
+    lock = locked(SERVICE_ROOT / "requirements.txt")
+    for name, spec in pins.items():
+        assert f"=={lock[name][0]}" == spec, f"requirements.txt is stale for {name}: python lock.py"
 
 
 def test_requirements_never_name_an_extra_index() -> None:
-    for name in ("requirements.txt", "requirements-submodule.txt", "manifest.yml"):
+    for name in (
+        "requirements.in",
+        "requirements.txt",
+        "requirements-submodule.in",
+        "requirements-submodule.txt",
+        "manifest.yml",
+    ):
         text = (SERVICE_ROOT / name).read_text()
         active = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
         assert not any("--extra-index-url" in line for line in active), name
@@ -65,8 +120,10 @@ def test_requirements_never_name_an_extra_index() -> None:
 
 def test_every_requirements_file_pins_the_same_uwsgi() -> None:
     pins = set()
-    for name in ("requirements.txt", "requirements-submodule.txt", "requirements-server.txt"):
+    for name in ("requirements.in", "requirements-submodule.in", "requirements-server.txt"):
         pins |= {str(r.specifier) for r in requirements(SERVICE_ROOT / name) if r.name == "uwsgi"}
+    for lock in ("requirements.txt", "requirements-submodule.txt"):
+        pins.add(f"=={locked(SERVICE_ROOT / lock)['uwsgi'][0]}")
     assert len(pins) == 1
 
 
