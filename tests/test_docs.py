@@ -9,6 +9,7 @@ The doctest examples in the docstrings of ``common_utils`` run too.
 
 from __future__ import annotations
 
+import ast
 import doctest
 import importlib
 import logging
@@ -159,6 +160,49 @@ def _run_page(page: Path) -> None:
 def test_python_snippets_of_the_page_run(page: Path, isolated: Path) -> None:
     """Every ```python block of the page runs, in order, in one namespace."""
     _run_page(page)
+
+
+# NOTE: pages another engineer is editing in this round; remove an entry when its examples
+# gain their `else: raise AssertionError(...)`.
+_UNCHECKED_EXCEPT_ASSERTS = {"auth"}
+
+
+def unguarded_except_asserts(code: str) -> list[int]:
+    """Return the lines of ``try`` statements that assert in an ``except`` but have no ``else``.
+
+    Such an example passes when the expected exception is never raised: the assert is skipped.
+    """
+    lines = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Try) and not node.orelse:
+            handlers = [n for h in node.handlers for n in ast.walk(h)]
+            if any(isinstance(n, ast.Assert) for n in handlers):
+                lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("page", _pages(), ids=_page_id)
+def test_examples_that_expect_an_exception_fail_without_one(page: Path) -> None:
+    """A ``try`` whose ``except`` asserts has an ``else`` that fails when nothing is raised."""
+    if _page_id(page) in _UNCHECKED_EXCEPT_ASSERTS:
+        pytest.skip("docs/auth.md: its AuthConfigError examples need an else (auth work)")
+    found = [
+        f"{_page_id(page)}.md:{snippet.line + line - 1}"
+        for snippet in extract_snippets(page.read_text(encoding="utf-8"), page)
+        if not snippet.code.lstrip().startswith(">>>")
+        for line in unguarded_except_asserts(snippet.code)
+    ]
+    assert found == []
+
+
+def test_unguarded_except_asserts_are_found() -> None:
+    """``try/except: assert`` without ``else`` is reported; with ``else`` or none, it is not."""
+    bare = "try:\n    f()\nexcept ValueError as ex:\n    assert str(ex)\n"
+    guarded = bare + "else:\n    raise AssertionError\n"
+    printing = "try:\n    f()\nexcept ValueError as ex:\n    print(ex)\n"
+    assert unguarded_except_asserts(bare) == [1]
+    assert unguarded_except_asserts(guarded) == []
+    assert unguarded_except_asserts(printing) == []
 
 
 def _library_modules() -> list[str]:
