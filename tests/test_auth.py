@@ -237,7 +237,9 @@ def test_scopes_split_on_spaces_only(rsa_auth: Any, rsa_key: Any, sep: str) -> N
         ["orders.read", "\x7f"],
     ],
 )
-def test_scope_tokens_outside_the_rfc_grammar_get_401(client: Any, rsa_key: Any, scope: Any) -> None:
+def test_scope_tokens_outside_the_rfc_grammar_get_401(
+    client: Any, rsa_key: Any, scope: Any
+) -> None:
     """Scope tokens are %x21 / %x23-5B / %x5D-7E; anything else refuses the token."""
     result = client.simulate_get("/orders", headers=bearer(token(rsa_key, scope=scope)))
     assert_challenge(result, 401, invalid_token("malformed scope claim"))
@@ -404,8 +406,7 @@ def test_non_string_kid_gets_401(client: Any, rsa_key: Any, kid: Any) -> None:
     )
 
 
-def test_10kb_kid_gets_401_or_400_by_header_cap(rsa_pem: bytes, rsa_key: Any) -> None:
-    tok = token(rsa_key, headers={"kid": "k" * 10_000})
+def test_long_kids_get_401_by_kid_or_jose_header_cap(rsa_pem: bytes, rsa_key: Any) -> None:
     auth = JWTAuthMiddleware(
         public_key=rsa_pem,
         issuer=ISSUER,
@@ -413,8 +414,15 @@ def test_10kb_kid_gets_401_or_400_by_header_cap(rsa_pem: bytes, rsa_key: Any) ->
         algorithms=["RS256"],
         max_header_bytes=65536,
     )
-    result = make_app(auth).simulate_get("/orders", headers=bearer(tok))
-    assert_challenge(result, 401, invalid_token("malformed key id"))
+    c = make_app(auth)
+    tok = token(rsa_key, headers={"kid": "k" * 1000})
+    assert_challenge(
+        c.simulate_get("/orders", headers=bearer(tok)), 401, invalid_token("malformed key id")
+    )
+    tok = token(rsa_key, headers={"kid": "k" * 10_000})
+    assert_challenge(
+        c.simulate_get("/orders", headers=bearer(tok)), 401, invalid_token("malformed token")
+    )
 
 
 def test_static_key_ignores_a_path_like_kid(client: Any, rsa_key: Any) -> None:
@@ -739,8 +747,8 @@ def test_is_exempt_reads_the_resource_auth_dict(rsa_auth: JWTAuthMiddleware) -> 
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"exempt_method": ["GET"]}, "unknown keys ['exempt_method']"),
-        ({"exempt": "yes"}, "'exempt' must be True or False"),
+        ({"exempt_method": ["GET"]}, "resource auth: unknown keys ['exempt_method']"),
+        ({"exempt": "yes"}, "resource auth: 'exempt' must be True or False"),
         ({"exempt_methods": "GET"}, "exempt_methods: give a list of strings"),
     ],
 )
@@ -756,8 +764,22 @@ def test_bad_resource_auth_dict_is_logged_once_and_fails_closed(
         assert not rsa_auth.is_exempt("/health", "OPTIONS", resource)
         assert not rsa_auth.is_exempt("/health", "GET", resource)
     assert [r.getMessage() for r in caplog.records] == [
-        f"resource Bad: auth override ignored, every method needs a token: resource auth: {message}"
+        "resource tests.test_auth.Bad: auth override ignored, every method needs a token: "
+        + message
     ]
+
+
+def test_override_cache_is_bounded(
+    rsa_auth: JWTAuthMiddleware, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apps built in a loop cannot grow the per-resource cache without bound."""
+    from common_utils.auth import _exemptions
+
+    monkeypatch.setattr(_exemptions, "_MAX_CACHED_OVERRIDES", 2)
+    public = [type("P", (), {"auth": {"exempt": True}})() for _ in range(5)]
+    for resource in public * 2:
+        assert rsa_auth.is_exempt("/x", "GET", resource)
+    assert len(rsa_auth._exemptions._overrides) <= 2
 
 
 def test_resource_auth_dict_exempts_through_the_middleware(rsa_auth: JWTAuthMiddleware) -> None:
@@ -886,14 +908,17 @@ def test_route_lookup_finds_the_calling_app_in_wsgi_and_asgi() -> None:
         async def process_request_async(self, req: Any, resp: Any) -> None:
             seen.append(falcon_route(sys._getframe(1), req))
 
-    resource = Echo()
+    expected = []
     for app in (falcon.App(middleware=[Probe()]), falcon.asgi.App(middleware=[Probe()])):
+        asgi = isinstance(app, falcon.asgi.App)
+        resource = AsyncFalsy() if asgi else Echo()
         app.add_route("/items/{item_id}", resource)
-        app.add_sink(async_sink if isinstance(app, falcon.asgi.App) else sink, "/s")
+        app.add_sink(async_sink if asgi else sink, "/s")
         c = falcon.testing.TestClient(app)
         c.simulate_get("/items/7")
         c.simulate_get("/s/x")
-    assert seen == [(resource, "/items/{item_id}"), (None, None)] * 2
+        expected += [(resource, "/items/{item_id}"), (None, None)]
+    assert seen == expected
 
 
 def test_route_lookup_handles_routers_without_a_template() -> None:
@@ -925,8 +950,9 @@ def test_without_the_falcon_app_every_request_needs_a_token(
     req = falcon.testing.create_req(path="/health")
     with caplog.at_level(logging.ERROR, logger="common_utils.auth"):
         for _ in range(2):
-            with pytest.raises(falcon.HTTPUnauthorized):
+            with pytest.raises(falcon.HTTPError) as info:
                 rsa_auth.process_request(req, falcon.Response())
+            assert info.value.status_code == 401
     assert len(caplog.records) == 1
     assert "cannot see the Falcon app" in caplog.text
     options = falcon.testing.create_req(path="/health", method="OPTIONS")
@@ -961,7 +987,7 @@ def test_unrelated_auth_attribute_does_not_break_a_resource(
         assert c.simulate_options("/client").status_code == 200
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
-    assert "resource Downstream" in errors[0].getMessage()
+    assert ".Downstream: auth override ignored" in errors[0].getMessage()
     assert "hunter2" not in caplog.text
 
 

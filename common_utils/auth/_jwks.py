@@ -57,7 +57,9 @@ def parse_jwks(
     """Return the usable signature keys of a JWKS document, each bound to its family.
 
     Keys are skipped (not fatal) when they are for encryption, symmetric,
-    private, weak, malformed, or of an algorithm outside the allow-list.
+    private, weak, malformed, or of an algorithm outside the allow-list. A
+    well-formed document may leave none: the list is then empty (the key
+    server is authoritative, so that withdraws every key).
     """
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise _JWKSFetchError("not a JWKS document")
@@ -66,8 +68,6 @@ def parse_jwks(
         entry = _parse_jwk(jwk, algorithms)
         if entry is not None:
             usable.append(entry)
-    if not usable:
-        raise _JWKSFetchError("no usable signature key in the JWKS document")
     return usable
 
 
@@ -100,6 +100,10 @@ def _parse_jwk(jwk: object, allowed: frozenset[str]) -> tuple[str | None, Verifi
 class JWKSCache:
     """Signing keys from one JWKS URL, refreshed by TTL and on unknown ``kid``.
 
+    A successful fetch is authoritative: its keys replace the cached ones,
+    even when it holds no usable key. A failed fetch keeps the cached keys,
+    but never past ``max_age`` seconds after the fetch that brought them.
+
     Thread-safe: one fetch at a time; readers never take the lock on the
     steady-state path (the key dict is replaced, never mutated).
     """
@@ -112,28 +116,43 @@ class JWKSCache:
         ttl: float,
         cooldown: float,
         timeout: float,
+        max_age: float,
     ) -> None:
         self.uri = uri
         self._algorithms = frozenset(algorithms)
         self._ttl = ttl
         self._cooldown = cooldown
         self._timeout = timeout
+        self._max_age = max_age
         self._lock = threading.Lock()
         self._by_kid: dict[str, VerificationKey] = {}
         self._all: list[VerificationKey] = []
         self._stale_at = -math.inf  # monotonic time after which the TTL asks for a refresh
+        self._expires_at = -math.inf  # monotonic time after which the keys are never used
         self._attempted_at = -math.inf  # monotonic time of the last fetch attempt
-        self.warm = False
+        self._fetched = False
 
     def __repr__(self) -> str:
         return f"JWKSCache(uri={self.uri!r}, keys={len(self._all)})"
 
     def lookup(self, kid: str | None, alg: str) -> VerificationKey | None:
         """Return the key for ``kid`` (or the only key for ``alg`` when no kid)."""
+        if time.monotonic() >= self._expires_at:
+            return None  # too old to trust: refreshes have failed for jwks_max_age
         if kid is not None:
             return self._by_kid.get(kid)
         candidates = [k for k in self._all if alg in k.algorithms]
         return candidates[0] if len(candidates) == 1 else None
+
+    def unavailable(self) -> str | None:
+        """Say why no token can verify now (a reason safe to log), or ``None``."""
+        if not self._fetched:
+            return "no JWKS fetched yet"
+        if time.monotonic() >= self._expires_at:
+            return "JWKS keys are older than jwks_max_age and could not be refreshed"
+        if not self._all:
+            return "the JWKS holds no usable signature key"
+        return None
 
     def refresh_due(self, found: bool) -> bool:
         """Say whether a fetch should be attempted now (cheap; no lock)."""
@@ -169,8 +188,12 @@ class JWKSCache:
             self._by_kid = {kid: key for kid, key in entries if kid is not None}
             self._all = [key for _, key in entries]
             self._stale_at = now + self._ttl
-            self.warm = True
-            _log.info("JWKS from %s: %d usable keys", self.uri, len(entries))
+            self._expires_at = now + self._max_age
+            self._fetched = True
+            if entries:
+                _log.info("JWKS from %s: %d usable keys", self.uri, len(entries))
+            else:
+                _log.warning("JWKS from %s: no usable signature key; no token verifies", self.uri)
         finally:
             self._lock.release()
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import functools
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from common_utils.auth._errors import (
     keys_unavailable,
     unauthorized,
 )
+from common_utils.auth._exemptions import Exemptions, check_prefixes, strings
 from common_utils.auth._jwks import JWKSCache, check_jwks_uri
 from common_utils.auth._keys import (
     HMAC_ALGORITHMS,
@@ -32,6 +33,7 @@ from common_utils.auth._keys import (
     public_key,
     secret_key,
 )
+from common_utils.auth._routing import Route, falcon_route
 from common_utils.auth._scopes import DEFAULT_REALM, parse_scopes
 
 if TYPE_CHECKING:
@@ -48,7 +50,15 @@ _MAX_KID_CHARS = 256
 # and key share one header, so a handful is the norm; the cap bounds hostile input).
 _MAX_CACHED_HEADERS = 64
 _MAX_LEEWAY = 300
-_RESOURCE_AUTH_KEYS = frozenset({"exempt", "exempt_methods"})
+# The JOSE header segment (base64url): UAA's is ~150 characters; 4 KiB leaves room for
+# an x5c certificate and bounds the JSON a request can make us parse.
+_MAX_JOSE_HEADER_CHARS = 4096
+# RFC 8725 3.11 explicit typing: an access token's header says JWT or at+jwt (RFC 9068),
+# or nothing; logout, security event, DPoP... tokens of the same issuer are refused.
+_ACCESS_TOKEN_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
+# UAA and XSUAA write ID tokens with exactly this scope (IdToken.java in cloudfoundry/uaa).
+_ID_TOKEN_SCOPES = frozenset({"openid"})
+_UNKNOWN_ROUTE = Route(None, None)
 
 # Fixed, short reasons: clients and logs never see exception text or claim values.
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
@@ -77,9 +87,12 @@ class _ServiceLike(Protocol):
 
 
 class JWTAuthMiddleware:
-    """Verify ``Authorization: Bearer <JWT>`` on every non-exempt route.
+    """Verify ``Authorization: Bearer <JWT>`` on every request that is not exempt.
 
     One middleware for WSGI (``falcon.App``) and ASGI (``falcon.asgi.App``).
+    Every request is checked, whatever serves it: routed resources, sinks,
+    static routes and unrouted paths (401 before 404) alike; exemptions are
+    decided before routing with the app's own router.
     Give exactly one key source: ``jwks_uri`` (asymmetric keys fetched from
     that URL only, cached), ``public_key`` (a PEM public key or certificate)
     or ``secret`` (HMAC, at least 32 bytes). Each key verifies only the
@@ -103,6 +116,9 @@ class JWTAuthMiddleware:
             of them, given a list).
         algorithms: Allow-list, such as ``["RS256"]``; required.
         exempt_routes: URI templates (``"/items/{id}"``) that need no token.
+        exempt_prefixes: Paths under which nothing needs a token
+            (``"/static"`` covers ``/static`` and ``/static/...``), for
+            public sinks and static routes.
         exempt_methods: Methods that need no token (CORS preflight by default).
         leeway: Clock skew allowed on ``exp``, ``nbf`` and ``iat``, in
             seconds (0 to 300).
@@ -115,6 +131,11 @@ class JWTAuthMiddleware:
         jwks_refresh_cooldown: Minimum seconds between two fetches, whatever
             the number of unknown ``kid`` values or failures.
         jwks_timeout: Seconds the key fetch may take.
+        jwks_max_age: Seconds after a successful fetch that its keys may
+            still verify while refreshes fail (at least ``jwks_ttl``).
+        accept_id_tokens: Accept tokens shaped like OpenID Connect ID
+            tokens (refused by default: they prove a login to a client, they
+            grant no access to an API).
 
     Raises:
         AuthConfigError: A setting is missing, unsafe or inconsistent; the
@@ -157,6 +178,9 @@ class JWTAuthMiddleware:
         jwks_ttl: float = 600,
         jwks_refresh_cooldown: float = 60,
         jwks_timeout: float = 5,
+        exempt_prefixes: Iterable[str] = (),
+        jwks_max_age: float = 3600,
+        accept_id_tokens: bool = False,
     ) -> None:
         given = [n for n, v in (("jwks_uri", jwks_uri), ("public_key", public_key),
                                 ("secret", secret)) if v is not None]  # fmt: skip
@@ -171,11 +195,16 @@ class JWTAuthMiddleware:
         self._realm = _header_safe("realm", realm)
         self._leeway = _number("leeway", leeway, 0, _MAX_LEEWAY)
         self._max_header = int(_number("max_header_bytes", max_header_bytes, 64, 1 << 20))
-        self._exempt_routes = frozenset(_strings("exempt_routes", exempt_routes))
-        self._exempt_methods = frozenset(
-            m.upper() for m in _strings("exempt_methods", exempt_methods)
+        self._exemptions = Exemptions(
+            routes=strings("exempt_routes", exempt_routes),
+            prefixes=check_prefixes(exempt_prefixes),
+            methods=strings("exempt_methods", exempt_methods),
         )
-        claims = _strings("required_claims", required_claims)
+        if not isinstance(accept_id_tokens, bool):
+            raise AuthConfigError("accept_id_tokens: give True or False")
+        self._accept_id_tokens = accept_id_tokens
+        self._warned_no_app = False
+        claims = strings("required_claims", required_claims)
         self._options: Options = {
             "require": list(dict.fromkeys(["exp", "iss", "aud", *claims])),
             "verify_signature": True,
@@ -206,12 +235,17 @@ class JWTAuthMiddleware:
                 raise AuthConfigError(
                     f"algorithms: {hmac} need secret=; a JWKS never serves HMAC keys"
                 )
+            ttl = _number("jwks_ttl", jwks_ttl, 0.001, 86400)
+            max_age = _number("jwks_max_age", jwks_max_age, 0.001, 7 * 86400)
+            if max_age < ttl:
+                raise AuthConfigError(f"jwks_max_age: must be at least jwks_ttl ({ttl:g})")
             self._jwks = JWKSCache(
                 check_jwks_uri(jwks_uri),
                 algorithms=self._algorithms,
-                ttl=_number("jwks_ttl", jwks_ttl, 0.001, 86400),
+                ttl=ttl,
                 cooldown=_number("jwks_refresh_cooldown", jwks_refresh_cooldown, 0, 3600),
                 timeout=_number("jwks_timeout", jwks_timeout, 0.01, 60),
+                max_age=max_age,
             )
 
     def __repr__(self) -> str:
@@ -228,7 +262,8 @@ class JWTAuthMiddleware:
         A binding labelled ``xsuaa`` or ``uaa`` is read as a UAA: keys from
         ``<url>/token_keys``, issuer ``<url>/oauth/token``, ``RS256``, and as
         audience the ``xsappname`` (XSUAA) or the ``audience`` credential,
-        else the ``clientid`` (UAA). Any other binding (a user-provided
+        else the ``clientid`` (UAA), and the ``scope`` claim required (UAA
+        access tokens always carry it). Any other binding (a user-provided
         service) gives ``issuer``, ``audience``, one of ``jwks_uri`` /
         ``public_key`` / ``secret`` and optionally ``algorithms`` (a list;
         ``HS256`` for a secret, else ``RS256`` by default).
@@ -283,6 +318,12 @@ class JWTAuthMiddleware:
                 "issuer": f"{url}/oauth/token",
                 "audience": audience,
                 "algorithms": ["RS256"],
+                # NOTE: UAA access tokens always carry scope; its JWT refresh tokens carry
+                # granted_scopes instead, so this keeps them out. Kept under overrides.
+                "required_claims": [
+                    "scope",
+                    *strings("required_claims", overrides.pop("required_claims", ())),
+                ],
             }
         else:
             config = {"issuer": need("issuer"), "audience": need("audience")}
@@ -310,19 +351,19 @@ class JWTAuthMiddleware:
         A resource may override the global settings with a plain ``auth``
         dict attribute: ``{"exempt": True}`` (the whole resource is public)
         and/or ``{"exempt_methods": ["GET"]}`` (replaces ``exempt_methods``
-        for that resource).
+        for that resource). It is read once per resource; an ``auth``
+        attribute that is not a dict is not ours and is ignored, and a dict
+        that cannot be read is logged once at ERROR and protects every
+        method of that resource.
 
         Args:
             uri_template: The route's URI template (``req.uri_template``).
             method: The HTTP method.
-            resource: The routed resource, for its ``auth`` override.
+            resource: The routed resource (or its class), for its ``auth``
+                override.
 
         Returns:
             True when the request passes without authentication.
-
-        Raises:
-            AuthConfigError: The resource's ``auth`` dict has an unknown key
-                or a value of the wrong type.
 
         Example:
             >>> auth = JWTAuthMiddleware(secret="s" * 32, issuer="i", audience="a",
@@ -332,24 +373,17 @@ class JWTAuthMiddleware:
             >>> auth.is_exempt("/orders", "GET")
             False
         """
-        methods = self._exempt_methods
-        route_exempt = uri_template in self._exempt_routes
-        override = getattr(resource, "auth", None) if resource is not None else None
-        if isinstance(override, dict):
-            route_exempt, methods = _resource_override(override, route_exempt, methods)
-        return route_exempt or method.upper() in methods
+        return self._exemptions.exempt(None, uri_template, method.upper(), resource)
 
     # -- Falcon hooks ---------------------------------------------------------
 
-    def process_resource(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, params: object
-    ) -> None:
-        """Authenticate a routed request (WSGI); see the class docstring.
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Authenticate a request before routing (WSGI); see the class docstring.
 
         Example:
             >>> # Falcon calls it; install the middleware with falcon.App(middleware=[auth]).
         """
-        if self.is_exempt(req.uri_template, req.method, resource):
+        if self._exempt(req, falcon_route(sys._getframe(1), req)):
             return
         token, alg, kid = self._read_token(req)
         key = self._cached_key(kid, alg)
@@ -359,15 +393,13 @@ class JWTAuthMiddleware:
             key = self._cached_key(kid, alg)
         req.context.auth = self._verify(token, alg, key)
 
-    async def process_resource_async(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, params: object
-    ) -> None:
-        """Authenticate a routed request (ASGI); a key fetch runs in a thread.
+    async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Authenticate a request before routing (ASGI); a key fetch runs in a thread.
 
         Example:
             >>> # Falcon calls it; install with falcon.asgi.App(middleware=[auth]).
         """
-        if self.is_exempt(req.uri_template, req.method, resource):
+        if self._exempt(req, falcon_route(sys._getframe(1), req)):
             return
         token, alg, kid = self._read_token(req)
         key = self._cached_key(kid, alg)
@@ -379,6 +411,20 @@ class JWTAuthMiddleware:
         req.context.auth = self._verify(token, alg, key)
 
     # -- one implementation behind both -----------------------------------------
+
+    def _exempt(self, req: falcon.Request, route: Route | None) -> bool:
+        # Falcon never calls process_resource for sinks, static routes or falsy
+        # resources, so the decision is made here, before routing, for every request.
+        if route is None:
+            route = _UNKNOWN_ROUTE
+            if not self._warned_no_app:
+                self._warned_no_app = True
+                _log.error(
+                    "JWTAuthMiddleware cannot see the Falcon app that called it: "
+                    "exempt_routes and resource overrides are not applied, "
+                    "every request needs a token"
+                )
+        return self._exemptions.exempt(req.path, route.uri_template, req.method, route.resource)
 
     def _read_token(self, req: falcon.Request) -> tuple[str, str, str | None]:
         """Return (token, alg, kid) from the Authorization header, or raise 400/401."""
@@ -395,7 +441,10 @@ class JWTAuthMiddleware:
             raise self._reject(invalid_request(self._realm, "malformed bearer credentials"))
         if _JWS.fullmatch(token) is None:
             raise self._bad_token("malformed token")
-        fields = self._header_fields(token.partition(".")[0])
+        segment = token.partition(".")[0]
+        if len(segment) > _MAX_JOSE_HEADER_CHARS:
+            raise self._bad_token("malformed token")
+        fields = self._header_fields(segment)
         if isinstance(fields, str):
             raise self._bad_token(fields)
         return token, fields[0], fields[1]
@@ -411,6 +460,9 @@ class JWTAuthMiddleware:
         kid = header.get("kid")
         if kid is not None and (not isinstance(kid, str) or len(kid) > _MAX_KID_CHARS):
             return "malformed key id"
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
+            return "token type not accepted"
         return alg, kid
 
     def _cached_key(self, kid: str | None, alg: str) -> VerificationKey | None:
@@ -422,8 +474,9 @@ class JWTAuthMiddleware:
     def _verify(self, token: str, alg: str, key: VerificationKey | None) -> AuthContext:
         if key is None:
             assert self._jwks is not None  # noqa: S101 - static keys are never None
-            if not self._jwks.warm:
-                _log.warning("no JWKS yet from %s: answering 503", self._jwks.uri)
+            why = self._jwks.unavailable()
+            if why is not None:
+                _log.warning("%s (%s): answering 503", why, self._jwks.uri)
                 raise keys_unavailable(self._jwks.retry_after())
             raise self._bad_token("unknown key")
         if alg not in key.algorithms:
@@ -442,6 +495,8 @@ class JWTAuthMiddleware:
         scopes = parse_scopes(claims.get("scope"))
         if scopes is None:
             raise self._bad_token("malformed scope claim")
+        if not self._accept_id_tokens and _is_id_token(claims, scopes):
+            raise self._bad_token("ID token not accepted")
         return AuthContext(claims, scopes=scopes, realm=self._realm)
 
     def _bad_token(self, reason: str) -> falcon.HTTPError:
@@ -467,9 +522,16 @@ def _read_header(segment: str) -> dict[str, Any] | None:
     # decodes every segment); PyJWT then verifies the whole token.
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error):  # bad base64, bad UTF-8, bad JSON
+    except Exception:  # noqa: BLE001 - bad base64, UTF-8 or JSON, RecursionError: all 401
         return None
     return header if isinstance(header, dict) else None
+
+
+def _is_id_token(claims: Mapping[str, Any], scopes: frozenset[str]) -> bool:
+    # An OIDC ID token has a nonce when the login sent one and no scope claim (OIDC Core 2);
+    # UAA/XSUAA ID tokens carry scope ["openid"], which alone grants nothing but identity.
+    # UAA access tokens may carry the login's nonce too, but always with their scopes.
+    return scopes == _ID_TOKEN_SCOPES or ("nonce" in claims and "scope" not in claims)
 
 
 def _public_key_only(value: object, algorithms: tuple[str, ...]) -> VerificationKey:
@@ -479,23 +541,6 @@ def _public_key_only(value: object, algorithms: tuple[str, ...]) -> Verification
             f"algorithms: {hmac} need secret=; a public key never serves as an HMAC secret"
         )
     return public_key(value, algorithms)
-
-
-def _resource_override(
-    override: dict[str, Any], route_exempt: bool, methods: frozenset[str]
-) -> tuple[bool, frozenset[str]]:
-    unknown = override.keys() - _RESOURCE_AUTH_KEYS
-    if unknown:
-        raise AuthConfigError(f"resource auth: unknown keys {sorted(unknown)}")
-    if "exempt" in override:
-        if not isinstance(override["exempt"], bool):
-            raise AuthConfigError("resource auth: 'exempt' must be True or False")
-        route_exempt = override["exempt"]
-    if "exempt_methods" in override:
-        methods = frozenset(
-            m.upper() for m in _strings("exempt_methods", override["exempt_methods"])
-        )
-    return route_exempt, methods
 
 
 def _text(name: str, value: object) -> str:
@@ -514,19 +559,10 @@ def _header_safe(name: str, value: object) -> str:
 def _audience(value: object) -> str | list[str]:
     if isinstance(value, str):
         return _text("audience", value)
-    audiences = _strings("audience", value)
+    audiences = strings("audience", value)
     if not audiences or not all(audiences):
         raise AuthConfigError("audience: give a non-empty string or list of strings")
     return list(audiences)
-
-
-def _strings(name: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise AuthConfigError(f"{name}: give a list of strings")
-    items = tuple(value)
-    if not all(isinstance(item, str) for item in items):
-        raise AuthConfigError(f"{name}: give a list of strings")
-    return items
 
 
 def _number(name: str, value: object, low: float, high: float) -> float:

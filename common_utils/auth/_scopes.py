@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator
@@ -19,29 +20,38 @@ __all__ = ["require_scopes", "scopes_required_by"]
 DEFAULT_REALM = "api"
 
 
+# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by %x20.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+_SCOPE_STRING = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
 def parse_scopes(claim: object) -> frozenset[str] | None:
     """Read the ``scope`` claim: JSON array (UAA) or space-delimited string (RFC 9068).
 
-    Returns ``None`` when the claim is malformed (the token is then refused).
+    Only %x20 separates scopes; a token with any character outside the
+    RFC 6749 grammar (other whitespace, quotes, backslash, non-ASCII) makes
+    the whole claim malformed, so a lookalike separator never grants a
+    second scope. Returns ``None`` when the claim is malformed (the token is
+    then refused).
     """
     if claim is None:
         return frozenset()
     if isinstance(claim, str):
-        return frozenset(claim.split())
-    if isinstance(claim, list) and all(isinstance(s, str) for s in claim):
+        if _SCOPE_STRING.fullmatch(claim) is None:
+            return None
+        return frozenset(claim.split(" ")) - {""}
+    if (
+        isinstance(claim, list)
+        and all(isinstance(s, str) for s in claim)
+        and all(map(_SCOPE_TOKEN.fullmatch, claim))
+    ):
         return frozenset(claim)
     return None
 
 
 def check_scope_name(scope: object) -> str:
-    """Accept a scope token that fits a quoted header value (RFC 6749 section 3.3)."""
-    if (
-        not isinstance(scope, str)
-        or not scope
-        or any(c in scope for c in ' "\\')
-        or not scope.isprintable()
-        or not scope.isascii()
-    ):
+    """Accept a scope token of the RFC 6749 grammar (it then fits a quoted header value)."""
+    if not isinstance(scope, str) or _SCOPE_TOKEN.fullmatch(scope) is None:
         raise ValueError(f"require_scopes: {scope!r} is not a valid scope name")
     return scope
 

@@ -1,0 +1,131 @@
+"""Which requests need no token: routes, path prefixes, methods, per-resource overrides."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from common_utils.auth._errors import AuthConfigError
+
+__all__ = ["Exemptions", "check_prefixes", "strings"]
+
+_log = logging.getLogger("common_utils.auth")
+
+_OVERRIDE_KEYS = frozenset({"exempt", "exempt_methods"})
+# Resources are few and live as long as their app; the cap only bounds a process that
+# builds apps in a loop (tests), after which the verdicts are simply computed again.
+_MAX_CACHED_OVERRIDES = 4096
+
+
+class _Override(NamedTuple):
+    exempt: bool | None
+    methods: frozenset[str] | None
+
+
+# A resource whose ``auth`` dict cannot be read is protected for every method.
+_FAIL_CLOSED = _Override(False, frozenset())
+
+
+class Exemptions:
+    """Answer "does this request pass without a token?" for the middleware.
+
+    A resource may override the global settings with a plain ``auth`` dict
+    attribute, read once per resource: ``{"exempt": True}`` and/or
+    ``{"exempt_methods": [...]}``. Any other value of ``auth`` is not ours
+    and is ignored; a dict we cannot read is logged once at ERROR and the
+    resource then needs a token for every method (fail closed, never a 500).
+    """
+
+    def __init__(
+        self, *, routes: Iterable[str], prefixes: Iterable[str], methods: Iterable[str]
+    ) -> None:
+        self._routes = frozenset(routes)
+        self._prefixes = tuple(p.rstrip("/") for p in prefixes)
+        self.methods = frozenset(m.upper() for m in methods)
+        self._overrides: dict[int, tuple[object, _Override | None]] = {}
+
+    def exempt(
+        self, path: str | None, uri_template: str | None, method: str, resource: object | None
+    ) -> bool:
+        """Say whether the request passes without a token (``method`` as sent)."""
+        route_exempt = uri_template in self._routes or (
+            path is not None and bool(self._prefixes) and self._under_prefix(path)
+        )
+        methods = self.methods
+        if resource is not None:
+            override = self._override(resource)
+            if override is not None:
+                if override.exempt is not None:
+                    route_exempt = override.exempt
+                if override.methods is not None:
+                    methods = override.methods
+        return route_exempt or method in methods
+
+    def _under_prefix(self, path: str) -> bool:
+        # A prefix ends at a segment boundary: "/files" covers "/files/a", not "/filesystem".
+        return any(path == p or path.startswith(p + "/") for p in self._prefixes)
+
+    def _override(self, resource: object) -> _Override | None:
+        # PERF: keyed by identity (resources need not be hashable); the entry holds the
+        # resource itself, so its id cannot be reused by another object meanwhile.
+        entry = self._overrides.get(id(resource))
+        if entry is not None and entry[0] is resource:
+            return entry[1]
+        override = _read_override(resource)
+        if len(self._overrides) >= _MAX_CACHED_OVERRIDES:
+            self._overrides.clear()
+        self._overrides[id(resource)] = (resource, override)
+        return override
+
+
+def _read_override(resource: object) -> _Override | None:
+    value = getattr(resource, "auth", None)
+    if not isinstance(value, dict):
+        return None  # no override, or an unrelated attribute that happens to be named auth
+    try:
+        return _parse_override(value)
+    except AuthConfigError as ex:
+        cls = resource if isinstance(resource, type) else type(resource)
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        # NOTE: the message names keys, never values (an unrelated dict may hold secrets).
+        _log.error("resource %s: auth override ignored, every method needs a token: %s", name, ex)
+        return _FAIL_CLOSED
+
+
+def _parse_override(override: dict[Any, Any]) -> _Override:
+    unknown = override.keys() - _OVERRIDE_KEYS
+    if unknown:
+        raise AuthConfigError(f"resource auth: unknown keys {sorted(map(str, unknown))}")
+    exempt = None
+    if "exempt" in override:
+        exempt = override["exempt"]
+        if not isinstance(exempt, bool):
+            raise AuthConfigError("resource auth: 'exempt' must be True or False")
+    methods = None
+    if "exempt_methods" in override:
+        methods = frozenset(
+            m.upper() for m in strings("exempt_methods", override["exempt_methods"])
+        )
+    return _Override(exempt, methods)
+
+
+def check_prefixes(value: object) -> tuple[str, ...]:
+    """Validate ``exempt_prefixes``: absolute paths below ``/``."""
+    prefixes = strings("exempt_prefixes", value)
+    for prefix in prefixes:
+        if not prefix.startswith("/") or not prefix.strip("/"):
+            raise AuthConfigError(
+                "exempt_prefixes: each must start with '/' and name a path below '/'"
+            )
+    return prefixes
+
+
+def strings(name: str, value: object) -> tuple[str, ...]:
+    """Accept a list (any iterable but a string) of strings."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise AuthConfigError(f"{name}: give a list of strings")
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        raise AuthConfigError(f"{name}: give a list of strings")
+    return items
