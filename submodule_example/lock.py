@@ -161,8 +161,7 @@ def compile_lock(
         LIBRARY,
         "--python-version",
         python_version,
-        "--python-platform",
-        python_platform,
+        *(["--python-platform", python_platform] if python_platform != "host" else []),
         "--custom-compile-command",
         COMPILE_COMMAND,
         "--quiet",
@@ -274,7 +273,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--common-utils", metavar="X.Y.Z", help="move to this library release")
     parser.add_argument("--python-version", help="target Python (default: from runtime.txt)")
     parser.add_argument(
-        "--python-platform", default="x86_64-manylinux_2_28", help="target platform (uv's names)"
+        "--python-platform",
+        default="x86_64-manylinux_2_28",
+        help="target platform (uv's names; 'host': this machine's)",
     )
     parser.add_argument("--root", type=Path, default=SERVICE_ROOT, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
