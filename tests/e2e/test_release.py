@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -99,6 +100,22 @@ def _tag(name: str) -> Callable[[Path], None]:
     return retag
 
 
+def _side_branch(checkout: Path) -> None:
+    git(checkout, "tag", "-d", "v9.9.9")
+    git(checkout, "checkout", "-q", "-b", "side")
+    (checkout / "CHANGELOG.md").write_text("side work\n")
+    git(checkout, "commit", "-q", "-am", "side")
+    git(checkout, "tag", "v9.9.9")
+
+
+def _wrong_release_branch(checkout: Path) -> None:
+    git(checkout, "tag", "-d", "v9.9.9")
+    git(checkout, "checkout", "-q", "-b", "release/9.8")
+    (checkout / "CHANGELOG.md").write_text("fix for 9.8\n")
+    git(checkout, "commit", "-q", "-am", "fix")
+    git(checkout, "tag", "v9.9.9")
+
+
 def _shallow(checkout: Path) -> Path:
     shallow = checkout.parent / "shallow"
     git(
@@ -126,6 +143,14 @@ def _shallow(checkout: Path) -> Path:
             _tag("1.4.0-rc1"), "'1.4.0-rc1' at HEAD is not a release tag", id="tag-1.4.0-rc1"
         ),
         pytest.param(_shallow, "shallow clone", id="shallow-clone"),
+        pytest.param(
+            _side_branch, "v9.9.9 is on no allowed branch: tag a commit of main", id="side-branch"
+        ),
+        pytest.param(
+            _wrong_release_branch,
+            "is on release/9.8 only, which carries 9.8.* tags",
+            id="other-release-line",
+        ),
     ],
 )
 def test_guard_failure_stops_before_anything_is_built_or_uploaded(
@@ -238,3 +263,157 @@ def test_failing_test_suite_stops_the_release_before_the_push(
     assert "1 failed" in done.stderr
     assert staged_files(devpi_server, version) != {}
     assert released_files(devpi_server, version) == {}
+
+
+# -- security: issue 20 items 10, 13, 14; release candidates and bad releases (issue 15) ------
+
+
+def _commit_all(checkout: Path, message: str) -> None:
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", message)
+
+
+def test_no_credential_reaches_the_build_pip_or_the_tests(
+    make_release_checkout, devpi_server, devpi_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The project's setup.py and the tagged tests record their environment: no secret in it."""
+    version = next_version(5)
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    checkout = make_release_checkout(tag=None)
+    dump = (
+        "import os, json, pathlib, uuid\n"
+        f"pathlib.Path({str(dumps)!r}, uuid.uuid4().hex).write_text(json.dumps(dict(os.environ)))\n"
+    )
+    setup = checkout / "setup.py"
+    setup.write_text(dump + setup.read_text())
+    (checkout / "tests" / "test_zz_env_probe.py").write_text(
+        dump.replace("\n", "\n    ").join(["def test_env():\n    ", "\n"])
+    )
+    _commit_all(checkout, "probes")
+    git(checkout, "tag", f"v{version}")
+    secrets = {
+        "DEVPI_ROOT_PASSWORD": devpi_server.root_password,
+        "GITHUB_TOKEN": "ghp-fake-Token-123",
+        "CI_JOB_TOKEN": "fake-job-Token-456",
+        "MY_SERVICE_API_KEY": "fake-api-Key-789",
+    }
+    env = {**devpi_env, **secrets}
+    done = run_release_cli(
+        checkout, "--pytest-args", "{clone}/tests/test_zz_env_probe.py", env=env, timeout=900
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    files = list(dumps.iterdir())
+    assert len(files) >= 2  # the build ran setup.py, the verify step ran the probe test
+    forbidden = [devpi_env["DEVPI_PASSWORD"], *secrets.values()]
+    for path in files:
+        text = path.read_text()
+        leaked = [value[:4] + "..." for value in forbidden if value in text]
+        assert not leaked, f"{path.name}: {leaked}"
+        assert "DEVPI_" not in text
+        assert "TWINE_" not in text
+    assert released_files(devpi_server, version) != {}
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://devpi.example.invalid:3141", "must use https:// (plain http only on loopback)"),
+        ("http://10.0.0.5", "must use https://"),
+        ("https://ci:s3cr3t-pw@devpi.example.invalid", "must not carry credentials"),
+        ("ftp://devpi.example.invalid", "must be an https URL"),
+    ],
+)
+def test_cleartext_or_odd_devpi_url_is_refused_before_anything_is_sent(
+    url: str, message: str, make_release_checkout, devpi_env: dict[str, str]
+) -> None:
+    env = {**devpi_env, "DEVPI_URL": url}
+    done = run_release_cli(make_release_checkout(tag="v9.9.8"), env=env, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert "s3cr3t-pw" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "[guards]" not in done.stdout
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1"])
+def test_plain_http_is_fine_on_loopback(url: str) -> None:
+    from release import ReleaseConfig
+
+    assert ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": url}).url == url
+
+
+def test_a_file_swapped_on_staging_after_verify_never_reaches_the_release_index(
+    make_release_checkout, devpi_server, devpi_env: dict[str, str]
+) -> None:
+    """Race of issue 20 item 14: the last tagged test replaces the staged wheel (as the
+    release user, i.e. whoever could upload to staging); the release gets the verified bytes."""
+    version = next_version(6)
+    wheel = f"common_utils-{version}-py3-none-any.whl"
+    checkout = make_release_checkout(tag=None)
+    auth = base64.b64encode(
+        f"{devpi_server.release_user}:{devpi_server.release_password}".encode()
+    ).decode()
+    (checkout / "tests" / "test_zz_swap.py").write_text(
+        f'''import hashlib, urllib.request
+EVIL = b"PK\\x05\\x06" + b"\\0" * 18 + b"evil"
+
+
+def test_swap():
+    boundary = "b0undary"
+    parts = [(":action", "file_upload"), ("name", "common-utils"), ("version", {version!r})]
+    head = "Content-Disposition: form-data; name="
+    body = b"".join(
+        f'--{{boundary}}\\r\\n{{head}}"{{k}}"\\r\\n\\r\\n{{v}}\\r\\n'.encode() for k, v in parts
+    )
+    body += (
+        f'--{{boundary}}\\r\\nContent-Disposition: form-data; name="content"; '
+        f'filename="{wheel}"\\r\\n\\r\\n'
+    ).encode() + EVIL + f"\\r\\n--{{boundary}}--\\r\\n".encode()
+    req = urllib.request.Request({devpi_server.staging_url + "/"!r}, data=body, method="POST")
+    req.add_header("Content-Type", f"multipart/form-data; boundary={{boundary}}")
+    req.add_header("Authorization", "Basic {auth}")
+    assert urllib.request.urlopen(req, timeout=30).status == 200
+'''
+    )
+    _commit_all(checkout, "an insider swaps the staged wheel during the verify")
+    git(checkout, "tag", f"v{version}")
+    done = run_release_cli(
+        checkout, "--pytest-args", "{clone}/tests/test_zz_swap.py", env=devpi_env, timeout=900
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    evil = hashlib.sha256(b"PK\x05\x06" + b"\0" * 18 + b"evil").hexdigest()
+    assert staged_files(devpi_server, version)[wheel] == evil  # the swap did happen
+    released = released_files(devpi_server, version)
+    assert released[wheel] != evil
+    assert f"{wheel} sha256:{released[wheel][:12]}" in done.stdout  # the built bytes
+
+
+def test_verify_lock_covers_the_dependencies_and_the_test_tools() -> None:
+    """requirements/verify.lock must pin everything pyproject.toml and test.txt name."""
+    import re
+
+    from .conftest import REPO_ROOT
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    def name(requirement: str) -> str:
+        return (
+            re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        )
+
+    lock = (REPO_ROOT / "requirements" / "verify.lock").read_text()
+    locked = {name(line) for line in lock.splitlines() if "==" in line and not line[0].isspace()}
+    meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    wanted = {name(r) for r in meta["project"]["dependencies"]}
+    for line in (REPO_ROOT / "requirements" / "test.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            wanted.add(name(line))
+    assert wanted - locked == set(), "regenerate requirements/verify.lock (see verify.in)"
+    blocks = [b for b in re.split(r"\n(?=\S)", lock) if not b.startswith("#") and "==" in b]
+    assert blocks
+    assert all("--hash=sha256:" in block for block in blocks)
