@@ -1,0 +1,876 @@
+"""The index run like a database (docs/operations.md): TLS, backups, upgrades, monitoring.
+
+Real processes only: devpi-server (via devpitools), Debian's nginx in the
+foreground with a temporary prefix on loopback high ports (ended by its PID),
+pip, and ``devpi/ops.py``. The certificates come from a throwaway CA made with
+``cryptography``. The releases are tiny wheels built here and uploaded to an
+index of this module's own, so nothing reaches an outside index.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from devpitools import DevpiAPI, DevpiServer, free_port
+
+from .conftest import DEVPI_DIR, REPO_ROOT, pip_env
+
+OPS_PY = DEVPI_DIR / "ops.py"
+DEPLOY = DEVPI_DIR / "deploy"
+PROBE = "ops-probe"
+OWNER = "opsprobe"
+INDEX = f"{OWNER}/release"
+OWNER_PW = "probe-Pw-789"
+
+
+# -- helpers ---------------------------------------------------------------------
+def ops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``devpi/ops.py ARGS`` as an operator would."""
+    return subprocess.run(
+        [sys.executable, str(OPS_PY), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def make_wheel(dest: Path, version: str, name: str = PROBE) -> Path:
+    """Write a minimal pure-Python wheel of ``name`` ``version``; return its path."""
+    dist = name.replace("-", "_")
+    files = {
+        f"{dist}/__init__.py": f'__version__ = "{version}"\n',
+        f"{dist}-{version}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            "Summary: restore drill probe\n"
+        ),
+        f"{dist}-{version}.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{dist}-{version}.dist-info/RECORD,,")
+    files[f"{dist}-{version}.dist-info/RECORD"] = "\n".join(record) + "\n"
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    return wheel
+
+
+def upload(server: DevpiServer, wheel: Path, index: str = INDEX) -> None:
+    """Upload ``wheel`` to ``index`` with twine as the index owner."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twine",
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            f"{server.url}/{index}/",
+            str(wheel),
+        ],
+        env={**os.environ, "TWINE_USERNAME": OWNER, "TWINE_PASSWORD": OWNER_PW},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pip_install(
+    index_url: str, requirement: str, target: Path, *, env: dict[str, str], hashes: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``pip install --target`` from ``index_url`` only (a requirements file if hashed)."""
+    args = [requirement]
+    if hashes:
+        req = target.with_suffix(".txt")
+        req.write_text(requirement + "\n")
+        args = ["--require-hashes", "-r", str(req)]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--no-deps",
+            "--target",
+            str(target),
+            "--index-url",
+            index_url,
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def probe_index(server: DevpiServer) -> None:
+    """Create the module's owner and non-volatile index as root (idempotent)."""
+    root = server.api(as_root=True)
+    if root.get(f"/{OWNER}")[0] == 404:
+        assert root.put(f"/{OWNER}", {"password": OWNER_PW})[0] == 201
+    if root.get(f"/{INDEX}")[0] == 404:
+        config = {"type": "stage", "bases": [], "volatile": False, "acl_upload": [OWNER]}
+        assert root.put(f"/{INDEX}", config)[0] == 200
+
+
+def render(text: str, replacements: dict[str, str]) -> str:
+    """Replace each production value of a committed file; every one must be there."""
+    for old, new in replacements.items():
+        assert old in text, f"{old!r} is no longer in the committed file"
+        text = text.replace(old, new)
+    return text
+
+
+# -- TLS -----------------------------------------------------------------------------
+class CA:
+    """A throwaway certificate authority and one server certificate for 127.0.0.1."""
+
+    def __init__(self, directory: Path, *, days: int = 365) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = dt.datetime.now(dt.timezone.utc)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "common_utils test CA")])
+        ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days + 30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        directory.mkdir(parents=True, exist_ok=True)
+        self.bundle = directory / "team-ca.pem"
+        self.bundle.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+        self.cert = directory / "devpi.crt"
+        self.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.key = directory / "devpi.key"
+        self.key.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        self.key.chmod(0o600)
+
+
+# -- nginx -----------------------------------------------------------------------------
+class Nginx:
+    """Debian's nginx in the foreground with the committed devpi site, on loopback."""
+
+    def __init__(self, prefix: Path, *, devpi: DevpiServer, ca: CA) -> None:
+        self.prefix = prefix
+        self.port = free_port()
+        self.http_port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.access_log = prefix / "devpi.access.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        prefix.mkdir(parents=True, exist_ok=True)
+        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        site = render(
+            (DEPLOY / "nginx-devpi.conf").read_text(),
+            {
+                "listen 80;": f"listen 127.0.0.1:{self.http_port};",
+                "listen [::]:80;\n": "",
+                "listen 443 ssl;": f"listen 127.0.0.1:{self.port} ssl;",
+                "listen [::]:443 ssl;\n": "",
+                "/etc/nginx/tls/devpi.crt": str(ca.cert),
+                "/etc/nginx/tls/devpi.key": str(ca.key),
+                "/var/log/nginx/devpi.access.log": str(self.access_log),
+                "/var/log/nginx/devpi.error.log": str(prefix / "devpi.error.log"),
+                "root /srv/devpi/server;": f"root {devpi.serverdir};",
+                "http://127.0.0.1:3141": devpi.url,
+                "shared:devpi_tls:10m": "off",
+            },
+        )
+        (prefix / "devpi.conf").write_text(site)
+        tmp = prefix / "tmp"
+        # NOTE: as root, workers would drop to "nobody", who cannot enter the
+        # test's temp directories; production uses www-data and the group
+        # permissions of docs/operations.md.
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (prefix / "nginx.conf").write_text(
+            f"""{user}worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    include {prefix}/devpi.conf;
+}}
+"""
+        )
+
+    def start(self) -> Nginx:
+        exe = shutil.which("nginx") or "/usr/sbin/nginx"
+        conf = str(self.prefix / "nginx.conf")
+        check = subprocess.run(
+            [exe, "-t", "-p", str(self.prefix), "-e", str(self.prefix / "error.log"), "-c", conf],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert check.returncode == 0, check.stderr
+        self.proc = subprocess.Popen(
+            [exe, "-p", str(self.prefix), "-e", str(self.prefix / "error.log"), "-c", conf],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, (self.prefix / "error.log").read_text()
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                return self
+            time.sleep(0.05)
+        raise AssertionError("nginx did not listen")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+# -- a cuttable link between a replica and its primary -------------------------------
+class Relay:
+    """A loopback TCP forwarder that can cut every connection and refuse new ones."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+
+    def resume(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def pause(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            self._conns.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._conns += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+
+# -- fixtures --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> CA:
+    return CA(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    dest = tmp_path_factory.mktemp("wheels")
+    return [make_wheel(dest, "1.0.0"), make_wheel(dest, "1.1.0")]
+
+
+@pytest.fixture(scope="module")
+def primary(wheels: list[Path]) -> Iterator[DevpiServer]:
+    """A primary with two releases of the probe on its non-volatile index."""
+    server = DevpiServer.temporary(bases=("root/deps",), role="primary")
+    try:
+        server.start()
+        server.bootstrap()
+        probe_index(server)
+        for wheel in wheels:
+            upload(server, wheel)
+        yield server
+    finally:
+        server.stop()
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def nginx(
+    primary: DevpiServer, ca: CA, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Nginx]:
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        pytest.skip("nginx is not installed (scripts/ensure_system_packages.py nginx)")
+    proxy = Nginx(tmp_path_factory.mktemp("nginx"), devpi=primary, ca=ca)
+    try:
+        yield proxy.start()
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def replica(primary: DevpiServer) -> Iterator[tuple[DevpiServer, Relay]]:
+    """A replica that follows the primary through a relay the test can cut."""
+    relay = Relay(primary.port)
+    relay.resume()
+    server = DevpiServer.temporary(
+        role="replica", primary_url=relay.url, secretfile=primary.secretfile
+    )
+    try:
+        server.start()
+        server.wait_for_serial(primary.serial())
+        yield server, relay
+    finally:
+        server.stop()
+        server.cleanup()
+        relay.pause()
+
+
+# -- the committed deployment files ----------------------------------------------------
+def test_unit_restarts_on_failure_as_the_service_user_with_hardening() -> None:
+    unit = (DEPLOY / "devpi-server.service").read_text()
+    for line in (
+        "User=devpi",
+        "Group=devpi",
+        "Restart=on-failure",
+        "ExecStart=/opt/devpi/venv/bin/devpi-server --configfile /etc/devpi/devpi-server.yml",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/srv/devpi/server",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=",
+        "UMask=0027",
+        "WantedBy=multi-user.target",
+    ):
+        assert re.search(rf"^{re.escape(line)}$", unit, re.M), line
+    assert "Restart=on-success" not in unit
+    assert "User=root" not in unit
+
+
+def test_config_file_sets_every_promised_option_and_devpi_server_accepts_it(
+    tmp_path: Path,
+) -> None:
+    config = (DEPLOY / "devpi-server.yml").read_text()
+    for option in (
+        "role: primary",
+        "serverdir: /srv/devpi/server",
+        "secretfile: /etc/devpi/secret",
+        "host: 127.0.0.1",
+        "outside-url: https://",
+        "restrict-modify: root",
+        "mirror-cache-expiry:",
+    ):
+        assert re.search(rf"^  {re.escape(option)}", config, re.M), option
+    replica_config = (DEPLOY / "devpi-replica.yml").read_text()
+    for option in ("role: replica", "primary-url: https://", "secretfile: /etc/devpi/secret"):
+        assert re.search(rf"^  {re.escape(option)}", replica_config, re.M), option
+    # no index host names in the repository: the mirror URL stays devpi's default
+    assert "mirror-url" not in config
+    assert "pypi.org" not in config + replica_config
+    # devpi-server itself parses both files without an unknown-option warning
+    for name in ("devpi-server.yml", "devpi-replica.yml"):
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "devpi-server"),
+                "--configfile",
+                str(DEPLOY / name),
+                "--version",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Unknown" not in done.stdout + done.stderr, done.stderr
+
+
+def test_backup_timer_and_paths_agree_with_the_server_config() -> None:
+    service = (DEPLOY / "devpi-backup.service").read_text()
+    timer = (DEPLOY / "devpi-backup.timer").read_text()
+    assert "--serverdir /srv/devpi/server" in service
+    assert "ops.py restore-drill" in service
+    assert "User=devpi" in service
+    assert "Type=oneshot" in service
+    assert re.search(r"^OnCalendar=", timer, re.M)
+    assert "Persistent=true" in timer
+    assert "SystemMaxUse=" in (DEPLOY / "journald-devpi.conf").read_text()
+    assert "maxsize" in (DEPLOY / "logrotate-nginx-devpi").read_text()
+
+
+def test_server_lock_pins_the_installed_devpi_server_with_hashes() -> None:
+    from importlib.metadata import version
+
+    lock = (REPO_ROOT / "requirements" / "devpi-server.lock").read_text()
+    assert f"devpi-server=={version('devpi-server')} \\" in lock
+    pins = re.findall(r"^[A-Za-z0-9_.-]+==\S+ \\$", lock, re.M)
+    hashed = re.findall(r"^[A-Za-z0-9_.-]+==\S+ \\\n\s+--hash=sha256:[0-9a-f]{64}", lock, re.M)
+    assert len(pins) > 10
+    assert len(hashed) == len(pins)
+    # no index or find-links option: the host's pip configuration decides where from
+    assert not re.search(r"^--(extra-)?index-url|^--find-links|^-f ", lock, re.M)
+
+
+# -- TLS and nginx -----------------------------------------------------------------------
+def test_pip_installs_over_https_with_the_team_ca_and_fails_cleanly_without(
+    nginx: Nginx, ca: CA, tmp_path: Path
+) -> None:
+    index_url = f"{nginx.url}/{INDEX}/+simple/"
+    # a machine's own CA variables would decide instead of ours: start without any
+    clean = {k: v for k, v in pip_env().items() if k not in TLS_VARIABLES}
+    for variable in ("PIP_CERT", "REQUESTS_CA_BUNDLE"):
+        env = {**clean, variable: str(ca.bundle)}
+        done = pip_install(index_url, f"{PROBE}==1.1.0", tmp_path / variable, env=env)
+        assert done.returncode == 0, variable + ": " + done.stdout + done.stderr
+        assert (tmp_path / variable / "ops_probe" / "__init__.py").is_file()
+
+    done = pip_install(index_url, f"{PROBE}==1.1.0", tmp_path / "without", env=clean)
+    assert done.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "without" / "ops_probe").exists()
+
+    # REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) wins over PIP_CERT: a bundle without
+    # the team CA there makes pip fail although PIP_CERT is right
+    other = {**clean, "PIP_CERT": str(ca.bundle), "REQUESTS_CA_BUNDLE": certifi_bundle()}
+    done = pip_install(index_url, f"{PROBE}==1.1.0", tmp_path / "both", env=other)
+    assert done.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in done.stdout + done.stderr
+
+
+TLS_VARIABLES = (
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+
+
+def certifi_bundle() -> str:
+    """The CA bundle pip ships (public CAs only)."""
+    from pip._vendor import certifi
+
+    return str(certifi.where())
+
+
+def test_release_files_are_served_by_nginx_from_the_data_directory(
+    nginx: Nginx, ca: CA, primary: DevpiServer, wheels: list[Path]
+) -> None:
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(ca.bundle))
+    api = DevpiAPI(primary.url)
+    digests = api.release_digests(INDEX, PROBE, "1.0.0")
+    status, body = api.get(f"/{INDEX}/{PROBE}/1.0.0")
+    assert status == 200
+    href = next(link["href"] for link in body["result"]["+links"] if link["rel"] == "releasefile")
+    path = "/" + href.split("://", 1)[-1].split("/", 1)[1].split("#", 1)[0]
+    assert "/+f/" in path
+    with urllib.request.urlopen(nginx.url + path, context=context, timeout=10) as resp:
+        data = resp.read()
+        assert resp.headers["X-Devpi-Served-By"] == "nginx"
+    assert hashlib.sha256(data).hexdigest() == next(iter(digests.values()))
+    assert hashlib.sha256(data).hexdigest() == sha256_file(wheels[0])
+    # the simple page is devpi-server's (proxied), and its links point at nginx
+    with urllib.request.urlopen(
+        f"{nginx.url}/{INDEX}/+simple/{PROBE}/", context=context, timeout=10
+    ) as resp:
+        page = resp.read().decode()
+        assert resp.headers["X-Devpi-Served-By"] is None
+    assert "+f/" in page
+    assert path.rsplit("/", 1)[-1] in page
+    log = nginx.access_log.read_text()
+    assert re.search(rf'"GET {re.escape(path)} HTTP/1\.1" 200', log), log[-500:]
+    # plain http is redirected to https
+    plain = http_status(f"http://127.0.0.1:{nginx.http_port}/{INDEX}/+simple/")
+    assert plain == 301
+
+
+def http_status(url: str) -> int:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as ex:
+        return ex.code
+
+
+# -- backup and restore drill ----------------------------------------------------------
+def test_backup_keeps_n_copies_elsewhere_and_the_drill_restores_identical_files(
+    primary: DevpiServer, tmp_path: Path
+) -> None:
+    dest, offsite = tmp_path / "backups", tmp_path / "offsite"
+    outputs = []
+    for _ in range(3):
+        done = ops(
+            "backup",
+            "--serverdir",
+            str(primary.serverdir),
+            "--dest",
+            str(dest),
+            "--keep",
+            "2",
+            "--copy-to",
+            str(offsite),
+            "--source",
+            primary.url,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+        time.sleep(1.05)  # one export per second: the name carries the time
+    assert "backup: " in outputs[-1]
+    assert "removed 1" in outputs[-1]
+    kept = sorted(p.name for p in dest.iterdir())
+    assert len(kept) == 2
+    assert all(name.startswith("devpi-export-") for name in kept)
+    assert sorted(p.name for p in offsite.iterdir()) == kept
+    newest = dest / kept[-1]
+    assert oct(newest.stat().st_mode & 0o777) == "0o700"
+    inventory = json.loads((newest / "inventory.json").read_text())
+    assert {k.rsplit("/", 1)[-1] for k in inventory if k.startswith(INDEX)} == {
+        "ops_probe-1.0.0-py3-none-any.whl",
+        "ops_probe-1.1.0-py3-none-any.whl",
+    }
+
+    drill = ops("restore-drill", "--exports", str(dest))
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    assert "restore-drill: OK:" in drill.stdout
+    assert "identical sha256" in drill.stdout
+    live = ops("restore-drill", "--export", str(newest), "--source", primary.url)
+    assert live.returncode == 0, live.stdout + live.stderr
+
+    # a file lost from the export: the drill fails, naming it
+    lost = next(newest.rglob("ops_probe-1.0.0-py3-none-any.whl"))
+    lost.unlink()
+    broken = ops("restore-drill", "--exports", str(dest))
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "restore-drill: FAILED" in broken.stderr or "error:" in broken.stderr
+    assert "Traceback" not in broken.stderr
+
+
+def test_backup_of_a_wrong_directory_is_one_line(tmp_path: Path) -> None:
+    done = ops("backup", "--serverdir", str(tmp_path), "--dest", str(tmp_path / "b"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: --serverdir {tmp_path} is not a devpi-server directory (no .nodeinfo)"
+    )
+
+
+# -- upgrade rehearsal ----------------------------------------------------------------------
+def test_upgrade_rehearsal_export_import_same_secret_primary_role_replica_follows(
+    primary: DevpiServer, wheels: list[Path], tmp_path: Path
+) -> None:
+    from importlib.metadata import version
+
+    lock = (REPO_ROOT / "requirements" / "devpi-server.lock").read_text()
+    assert f"devpi-server=={version('devpi-server')} " in lock  # export with the locked one
+    token = primary.api().request(
+        "POST", "/+login", {"user": OWNER, "password": OWNER_PW}, anonymous=True
+    )[1]["result"]["password"]
+
+    backups = tmp_path / "backups"
+    assert (
+        ops("backup", "--serverdir", str(primary.serverdir), "--dest", str(backups)).returncode == 0
+    )
+    export = next(backups.iterdir())
+    newdir = tmp_path / "srv-new" / "server"
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "devpi-import"),
+            "--serverdir",
+            str(newdir),
+            "--no-root-pypi",
+            str(export),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert done.returncode == 0, done.stderr
+    import_seconds = time.monotonic() - started
+
+    # the new primary runs from the committed config: role primary comes from it
+    port = free_port()
+    config = tmp_path / "devpi-server.yml"
+    config.write_text(
+        render(
+            (DEPLOY / "devpi-server.yml").read_text(),
+            {
+                "serverdir: /srv/devpi/server": f"serverdir: {newdir}",
+                "secretfile: /etc/devpi/secret": f"secretfile: {primary.secretfile}",
+                "port: 3141": f"port: {port}",
+                "outside-url: https://devpi.example.internal": f"outside-url: http://127.0.0.1:{port}",
+            },
+        )
+    )
+    new = DevpiServer(
+        serverdir=newdir,
+        port=port,
+        role="standalone",  # no --role on the command line: the config file decides
+        secretfile=primary.secretfile,
+        extra_args=("--configfile", str(config)),
+    )
+    new.detach = False
+    replica = DevpiServer.temporary(
+        role="replica", primary_url=new.url, secretfile=primary.secretfile
+    )
+    try:
+        new.start()
+        assert json.loads((newdir / ".nodeinfo").read_text())["role"] == "primary"
+        # same secret: a login token of the old server is valid on the new one
+        assert DevpiAPI(new.url, user=OWNER, password=token).get(f"/{OWNER}")[0] == 200
+        # both releases install from the new primary with the old hashes
+        for wheel in wheels:
+            ver = wheel.name.split("-")[1]
+            req = f"{PROBE}=={ver} --hash=sha256:{sha256_file(wheel)}"
+            got = pip_install(
+                f"{new.url}/{INDEX}/+simple/",
+                req,
+                tmp_path / f"new-{ver}",
+                env=pip_env(),
+                hashes=True,
+            )
+            assert got.returncode == 0, got.stdout + got.stderr
+        # a fresh replica follows the new primary (replication needs the primary role)
+        started = time.monotonic()
+        replica.start()
+        replica.wait_for_serial(new.serial())
+        sync_seconds = time.monotonic() - started
+        digests = DevpiAPI(replica.url).release_digests(INDEX, PROBE, "1.1.0")
+        assert list(digests.values()) == [sha256_file(wheels[1])]
+        print(
+            f"upgrade rehearsal: import {import_seconds:.1f} s, "
+            f"new replica in sync {sync_seconds:.1f} s"
+        )
+    finally:
+        replica.stop()
+        replica.cleanup()
+        new.stop()
+    # the new primary is down now: the monitor says critical, in one line
+    down = ops("status", "--url", new.url, "--timeout", "2")
+    assert down.returncode == 2, down.stdout
+    assert down.stdout.startswith(f"CRITICAL: primary {new.url} down")
+    assert len(down.stdout.strip().splitlines()) == 1
+
+
+# -- monitoring ---------------------------------------------------------------------------
+def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
+    primary: DevpiServer, replica: tuple[DevpiServer, Relay]
+) -> None:
+    server, relay = replica
+    server.wait_for_serial(primary.serial())
+    args = [
+        "status",
+        "--url",
+        primary.url,
+        "--replica",
+        server.url,
+        "--serverdir",
+        str(primary.serverdir),
+    ]
+    healthy = ops(*args, "--warn-free", "0", "--crit-free", "0")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert healthy.stdout.startswith("OK: ")
+    assert "lags 0 serials" in healthy.stdout
+    as_json = json.loads(ops(*args, "--warn-free", "0", "--crit-free", "0", "--json").stdout)
+    assert as_json["status"] == "ok"
+    assert {c["name"] for c in as_json["checks"]} == {"primary", "replica", "disk"}
+
+    # the replica is cut off from the primary while the primary changes
+    relay.pause()
+    try:
+        root = primary.api(as_root=True)
+        for n in range(3):
+            assert root.put(f"/{OWNER}/lag{n}-{time.monotonic_ns()}", {"type": "stage"})[0] == 200
+        lagging = ops(
+            *args, "--warn-lag", "2", "--crit-lag", "100", "--crit-free", "0", "--warn-free", "0"
+        )
+        assert lagging.returncode == 1, lagging.stdout
+        assert lagging.stdout.startswith(f"WARNING: replica {server.url} lags ")
+        critical = ops(
+            *args, "--warn-lag", "1", "--crit-lag", "2", "--crit-free", "0", "--warn-free", "0"
+        )
+        assert critical.returncode == 2, critical.stdout
+    finally:
+        relay.resume()
+    started = time.monotonic()
+    server.wait_for_serial(primary.serial(), timeout=120)
+    print(f"replica catch-up after the link returned: {time.monotonic() - started:.1f} s")
+    assert ops(*args, "--warn-free", "0", "--crit-free", "0").returncode == 0
+
+
+def test_status_low_free_space_by_threshold(primary: DevpiServer) -> None:
+    base = ["status", "--url", primary.url, "--serverdir", str(primary.serverdir)]
+    warn = ops(*base, "--warn-free", "100", "--crit-free", "0")
+    assert warn.returncode == 1, warn.stdout
+    assert warn.stdout.startswith("WARNING: ")
+    assert "free on" in warn.stdout
+    crit = ops(*base, "--warn-free", "100", "--crit-free", "100", "--json")
+    assert crit.returncode == 2
+    disk = next(c for c in json.loads(crit.stdout)["checks"] if c["name"] == "disk")
+    assert disk["status"] == "critical"
+    assert 0 <= disk["value"] <= 100
+
+
+def test_status_through_nginx_reads_the_certificate_expiry(nginx: Nginx, ca: CA) -> None:
+    base = [
+        "status",
+        "--url",
+        nginx.url,
+        "--cafile",
+        str(ca.bundle),
+        "--crit-free",
+        "0",
+        "--warn-free",
+        "0",
+    ]
+    ok = ops(*base)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert re.search(r"certificate of 127\.0\.0\.1:\d+ expires in 36[45] days", ok.stdout)
+    soon = ops(*base, "--warn-days", "400", "--crit-days", "7")
+    assert soon.returncode == 1
+    untrusted = ops("status", "--url", nginx.url, "--timeout", "3")
+    assert untrusted.returncode == 2
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout
+
+
+def test_status_bad_configuration_is_unknown_in_one_line() -> None:
+    done = ops("status", "--url", "https://user:secret-Pw@127.0.0.1:1")
+    assert done.returncode == 3
+    assert done.stdout.strip() == "UNKNOWN: --url must not contain credentials"
+    assert "secret-Pw" not in done.stdout + done.stderr
