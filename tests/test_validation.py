@@ -722,3 +722,316 @@ def test_async_body_already_parsed_by_middleware_is_validated_without_rereading(
     client = _client(R(), asgi=True, middleware=[ParseFirst()])
     assert client.simulate_post("/r", json={"a": "x"}).json == {"a": "x"}
     assert client.simulate_post("/r", json={"a": 1}).status_code == 422
+
+
+# --- request-time limits: bounded work, bounded errors, no non-finite or surrogates ------------
+
+MIB = 1024 * 1024
+# A hang guard, not a performance assertion: before the fix these bodies took minutes to hours.
+HANG_GUARD_S = 60.0
+
+
+def _answer_within(seconds: float, call: Any) -> Any:
+    """Run ``call`` in a daemon thread; fail instead of hanging the test run."""
+    box: list[Any] = []
+    worker = threading.Thread(target=lambda: box.append(call()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert box, f"no answer within {seconds} s"
+    return box[0]
+
+
+def _fill(unit: Any, prefix: str, suffix: str, size: int) -> str:
+    """Join ``unit(i)`` with commas between ``prefix`` and ``suffix`` up to ``size`` bytes."""
+    parts: list[str] = []
+    length = len(prefix) + len(suffix)
+    while True:
+        part = unit(len(parts))
+        if length + len(part) + 1 > size:
+            return prefix + ",".join(parts) + suffix
+        parts.append(part)
+        length += len(part) + 1
+
+
+class Sku:
+    @validate(body={"sku": {"type": "string"}})
+    def on_post(self, req, resp):
+        resp.media = req.context.body
+
+
+class Echo:
+    """Echo the validated body, as the sample service does."""
+
+    @validate(
+        body={"n": {"type": "number"}}, allow_unknown=True, params={"max": {"type": "number"}}
+    )
+    def on_post(self, req, resp):
+        resp.media = {"body": req.context.body, "params": req.context.params}
+
+
+def test_unknown_fields_beyond_max_errors_are_cut_and_marked_truncated():
+    """300 unknown keys list the first 100 errors (the default) and say the list is cut."""
+    doc = {f"k{i:03d}": 0 for i in range(300)}
+    body = _problem(_client(Sku()).simulate_post("/r", json=doc), 422)
+    assert len(body["errors"]) == 100
+    assert body["errors"][0] == {"field": "k000", "message": "unknown field"}
+    assert body["errors_truncated"] is True
+    assert body["detail"] == "Too many fields are invalid; listing the first 100."
+
+
+def test_errors_of_many_nested_documents_and_list_items_are_cut_too():
+    """Errors found by Cerberus's child validators (list items, nested dicts) are bounded."""
+
+    class R:
+        @validate(
+            body={
+                "items": {"type": "list", "schema": {"type": "dict", "schema": {}}},
+                "tags": {"type": "list", "schema": {"type": "string"}},
+            },
+            max_errors=7,
+        )
+        def on_post(self, req, resp): ...
+
+    client = _client(R())
+    nested = client.simulate_post("/r", json={"items": [{"x": 1, "y": 2}] * 50})
+    body = _problem(nested, 422)
+    assert len(body["errors"]) == 7
+    assert body["errors"][0] == {"field": "items.0.x", "message": "unknown field"}
+    assert body["errors_truncated"] is True
+    items = _problem(client.simulate_post("/r", json={"tags": [0] * 50}), 422)
+    assert [e["field"] for e in items["errors"]] == [f"tags.{i}" for i in range(7)]
+    assert items["errors_truncated"] is True
+
+
+def test_exactly_max_errors_errors_are_not_marked_truncated():
+    class R:
+        @validate(body={"a": {"type": "integer"}, "b": {"type": "integer"}}, max_errors=2)
+        def on_post(self, req, resp): ...
+
+    body = _problem(_client(R()).simulate_post("/r", json={"a": "x", "b": "y"}), 422)
+    assert body["detail"] == "2 fields are invalid"
+    assert len(body["errors"]) == 2
+    assert "errors_truncated" not in body
+
+
+def test_cut_errors_inside_a_failed_anyof_branch_neither_leak_nor_truncate():
+    """A logic rule is one error; what its branches dropped is not the response's business."""
+
+    class R:
+        @validate(
+            body={
+                "v": {"anyof": [{"type": "dict", "schema": {}}, {"type": "integer"}]},
+                "w": {"anyof": [{"type": "dict", "schema": {}}, {"type": "dict"}]},
+            },
+            max_errors=3,
+        )
+        def on_post(self, req, resp):
+            resp.media = req.context.body
+
+    client = _client(R())
+    many = {f"k{i}": i for i in range(20)}
+    body = _problem(client.simulate_post("/r", json={"v": many}), 422)
+    assert body["errors"] == [
+        {"field": "v", "message": "must match at least one of the allowed definitions"}
+    ]
+    assert "errors_truncated" not in body
+    # A branch that overflowed its error budget still fails; the other branch decides.
+    assert client.simulate_post("/r", json={"w": many}).json == {"w": many}
+
+
+def test_query_parameter_errors_are_cut_as_well():
+    class R:
+        @validate(params={"a": {"type": "integer"}}, max_errors=5)
+        def on_get(self, req, resp): ...
+
+    query = "&".join(f"p{i}=1" for i in range(40))
+    body = _problem(_client(R()).simulate_get("/r", query_string=query), 422)
+    assert len(body["errors"]) == 5
+    assert body["errors_truncated"] is True
+    assert body["detail"] == "Too many query parameters are invalid; listing the first 5."
+
+
+def test_body_with_more_values_than_max_items_gets_400_before_the_schema():
+    """Every object member and array item counts, at any depth; the limit is in the problem."""
+    client = _client(Sku())
+    many = client.simulate_post("/r", json={"sku": "x", "tags": [[0, 0]] * 3333})
+    body = _problem(many, 400)
+    assert body["detail"] == "The request body holds more than 10000 values."
+    assert body["max_items"] == 10000
+    assert client.simulate_post("/r", json={"sku": "x"}).status_code == 200
+
+    class Small:
+        @validate(body={"a": {"type": "list"}}, max_items=3)
+        def on_post(self, req, resp):
+            resp.media = req.context.body
+
+    small = _client(Small())
+    assert small.simulate_post("/r", json={"a": [1, 2]}).status_code == 200
+    assert _problem(small.simulate_post("/r", json={"a": [1, 2, 3]}), 400)["max_items"] == 3
+
+
+def test_query_string_with_more_values_than_max_items_gets_400():
+    class R:
+        @validate(params={"a": {"type": "list"}}, allow_unknown=True, max_items=3)
+        def on_get(self, req, resp):
+            resp.media = req.context.params
+
+    client = _client(R())
+    assert client.simulate_get("/r", query_string="a=1&a=2").json == {"a": ["1", "2"]}
+    body = _problem(client.simulate_get("/r", query_string="a=1&a=2&b=3"), 400)
+    assert body["detail"] == "The query string holds more than 3 values."
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("unknown keys", _fill(lambda i: f'"k{i}":0', "{", "}", MIB)),
+        ("nested dicts with errors", _fill(lambda i: '{"y":0}', '{"items":[', "]}", MIB)),
+        ("unclosed strings after 65 brackets", "[" * 65 + '"\\' * ((MIB - 65) // 2)),
+    ],
+)
+def test_worst_bodies_at_the_size_limit_get_a_4xx_answer(name, raw):
+    """Bodies that once held a worker for minutes or hours are refused at once."""
+    assert len(raw) <= MIB, name
+
+    class R:
+        @validate(
+            body={
+                "sku": {"type": "string"},
+                "items": {"type": "list", "schema": {"type": "dict", "schema": {}}},
+            }
+        )
+        def on_post(self, req, resp): ...
+
+    client = _client(R())
+    result = _answer_within(
+        HANG_GUARD_S, lambda: client.simulate_post("/r", body=raw, headers=JSON)
+    )
+    _problem(result, 400)
+
+
+def test_unclosed_strings_after_many_brackets_are_malformed_json():
+    raw = "[" * 65 + '"\\' * 20_000
+    body = _problem(_client(Sku()).simulate_post("/r", body=raw, headers=JSON), 400)
+    assert "not valid JSON" in body["detail"]
+
+
+def test_deep_nesting_inside_strings_and_many_shallow_containers_pass_the_depth_check():
+    client = _client(Echo())
+    doc = {"s": "[" * 200 + '"' + "{" * 200, "l": [[[]]] * 100}
+    assert client.simulate_post("/r", json=doc).json["body"] == doc
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"n": 1e999}',
+        '{"n": -1e999}',
+        '{"x": [1, {"y": 1e400}]}',
+        '{"x": ' + "1" * 400 + ".0}",
+    ],
+)
+def test_non_finite_numbers_in_the_body_get_400(raw):
+    result = _client(Echo()).simulate_post("/r", body=raw, headers=JSON)
+    body = _problem(result, 400)
+    assert body["detail"] == "The request body contains a number that is not finite."
+
+
+def test_non_finite_query_number_gets_400_instead_of_passing_max():
+    class R:
+        @validate(params={"price": {"type": "number", "max": 10}})
+        def on_get(self, req, resp):
+            resp.media = req.context.params
+
+    client = _client(R())
+    assert client.simulate_get("/r", params={"price": "-1e9"}).json == {"price": -1e9}
+    body = _problem(client.simulate_get("/r", params={"price": "-1e999"}), 400)
+    assert body["detail"] == "The query string contains a number that is not finite."
+
+
+def test_coercion_to_nan_in_the_body_gets_400():
+    class R:
+        @validate(body={"x": {"type": "float", "coerce": float}})
+        def on_post(self, req, resp): ...
+
+    body = _problem(_client(R()).simulate_post("/r", json={"x": "nan"}), 400)
+    assert body["detail"] == "The request body contains a number that is not finite."
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"a": "\\ud800"}',
+        '{"a": "ok \\udfff"}',
+        '{"\\udc00": 1}',
+        '{"a": [{"b": ["\\ud83d"]}]}',
+        '{"a": "\\ude00\\ud83d"}',
+    ],
+)
+def test_unpaired_surrogates_in_keys_and_values_get_400_not_500(raw):
+    result = _client(Echo()).simulate_post("/r", body=raw, headers=JSON)
+    body = _problem(result, 400)
+    assert body["detail"] == (
+        "The request body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)."
+    )
+
+
+def test_paired_surrogates_and_other_non_ascii_text_are_accepted():
+    raw = '{"a": "\\ud83d\\ude00 caf\\u00e9 \u00fcber", "\u00e9": 1}'
+    result = _client(Echo()).simulate_post("/r", body=raw, headers=JSON)
+    assert result.json["body"] == {"a": "\U0001f600 café über", "é": 1}
+
+
+def test_unpaired_surrogate_in_query_parameters_gets_400():
+    """Falcon replaces bad UTF-8 in query strings; a middleware may still add parameters."""
+
+    class Inject:
+        def process_request(self, req, resp):
+            req.params.update(json.loads(req.get_header("X-Params") or "{}"))
+
+    class R:
+        @validate(params={"q": {"type": "list"}}, allow_unknown=True)
+        def on_get(self, req, resp):
+            resp.media = req.context.params
+
+    client = _client(R(), middleware=[Inject()])
+    for injected in ({"q": ["\ud800"]}, {"\udc00": "x"}):
+        result = client.simulate_get("/r", headers={"X-Params": json.dumps(injected)})
+        assert "unpaired UTF-16 surrogate" in _problem(result, 400)["detail"]
+    ok = client.simulate_get("/r", headers={"X-Params": json.dumps({"q": ["\u00e9"]})})
+    assert ok.json == {"q": ["\u00e9"]}
+
+
+def test_checks_also_apply_to_a_body_a_middleware_parsed_first():
+    """Falcon's own JSON handler accepts Infinity; the decorator still refuses it."""
+    client = _client(Echo(), middleware=[_EarlyMedia()])
+    body = _problem(client.simulate_post("/r", body='{"n": Infinity}', headers=JSON), 400)
+    assert "not finite" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_items": 0}, "max_items must be a positive integer"),
+        ({"max_errors": 0}, "max_errors must be a positive integer"),
+        ({"max_errors": 1.5}, "max_errors must be a positive integer"),
+        ({"max_depth": True}, "max_depth must be a positive integer"),
+    ],
+)
+def test_limits_must_be_positive_integers_at_decoration_time(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        validate(body={}, **kwargs)
+
+
+def test_spec_records_the_new_limits_with_their_defaults():
+    spec = validation_spec_of(Sku.on_post)
+    assert spec is not None
+    assert (spec.max_items, spec.max_errors) == (10_000, 100)
+
+
+def test_validator_used_directly_keeps_every_error_unless_given_max_errors():
+    schema = {"a": {"type": "integer"}}
+    doc = {f"k{i}": 0 for i in range(150)}
+    validator = Validator(schema)
+    assert not validator.validate(doc)
+    assert len(validator.errors) == 150

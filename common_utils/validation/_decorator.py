@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from common_utils.validation._body import (
     too_large,
     unsupported,
 )
-from common_utils.validation._errors import FlatErrors
+from common_utils.validation._errors import flat_errors
+from common_utils.validation._limits import check_document
 from common_utils.validation._validator import Validator, params_schema
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 _SPEC_ATTR = "__validation_spec__"
+_BODY = "The request body"
+_QUERY = "The query string"
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class ValidationSpec:
         error_status: Status of schema failures (422 or 400).
         max_body_bytes: Largest accepted body; larger bodies get 413.
         max_depth: Deepest accepted nesting of arrays and objects.
+        max_items: Most values (object members and array items at any depth)
+            accepted in a body, and most query parameter values.
+        max_errors: Most schema errors listed in a 422 problem.
 
     Example:
         >>> class R:
@@ -60,6 +67,8 @@ class ValidationSpec:
     error_status: int = 422
     max_body_bytes: int = 1024 * 1024
     max_depth: int = 64
+    max_items: int = 10_000
+    max_errors: int = 100
 
 
 def validation_spec_of(responder: Any) -> ValidationSpec | None:
@@ -96,6 +105,8 @@ def validate(
     error_status: int = 422,
     max_body_bytes: int = 1024 * 1024,
     max_depth: int = 64,
+    max_items: int = 10_000,
+    max_errors: int = 100,
     validator_class: type[Validator] = Validator,
 ) -> Callable[[_T], _T]:
     """Validate the JSON body and query parameters of a responder or resource.
@@ -106,7 +117,8 @@ def validate(
 
     On success ``req.context.body`` holds the normalized body (coerced,
     defaults set) and ``req.context.params`` the normalized query parameters;
-    ``req.get_media()`` returns the parsed body.
+    ``req.get_media()`` returns the parsed body. Neither holds a non-finite
+    number or an unpaired UTF-16 surrogate: those get 400.
 
     Args:
         body: Cerberus schema of the JSON object body; ``None`` skips the body.
@@ -123,6 +135,12 @@ def validate(
             larger bodies get 413.
         max_depth: Deepest nesting of arrays and objects accepted; deeper
             bodies get 400.
+        max_items: Most values a body may hold, counting every object member
+            and array item at any depth (and most query parameter values);
+            more get 400 before the schema runs, which bounds the work of a
+            request.
+        max_errors: Most schema errors listed; a 422 with more lists the
+            first ``max_errors`` and sets ``errors_truncated: true``.
         validator_class: A :class:`Validator` subclass with custom rules.
 
     Returns:
@@ -130,7 +148,8 @@ def validate(
 
     Raises:
         cerberus.SchemaError: A schema is invalid.
-        ValueError: A keyword argument is out of range.
+        ValueError: A limit is not a positive integer, or ``error_status``
+            is neither 400 nor 422.
         TypeError: The decorated object is neither a function nor a class.
 
     Example:
@@ -145,10 +164,15 @@ def validate(
         raise ValueError("validate() needs a body schema, a params schema or both")
     if error_status not in (400, 422):
         raise ValueError(f"error_status must be 400 or 422, not {error_status!r}")
-    if max_body_bytes < 1:
-        raise ValueError(f"max_body_bytes must be positive, not {max_body_bytes!r}")
-    if max_depth < 1:
-        raise ValueError(f"max_depth must be positive, not {max_depth!r}")
+    limits = {
+        "max_body_bytes": max_body_bytes,
+        "max_depth": max_depth,
+        "max_items": max_items,
+        "max_errors": max_errors,
+    }
+    for name, value in limits.items():
+        if type(value) is not int or value < 1:  # bool is an int: refuse it by type
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
     spec = ValidationSpec(
         body=copy.deepcopy(dict(body)) if body is not None else None,
         params=copy.deepcopy(dict(params)) if params is not None else None,
@@ -158,6 +182,8 @@ def validate(
         error_status=error_status,
         max_body_bytes=max_body_bytes,
         max_depth=max_depth,
+        max_items=max_items,
+        max_errors=max_errors,
     )
     checker = _Checker(spec, validator_class)
 
@@ -233,7 +259,7 @@ class _Checker:
                 self._schemas[kind],
                 allow_unknown=self.spec.allow_unknown,
                 purge_unknown=self.spec.purge_unknown,
-                error_handler=FlatErrors,
+                max_errors=self.spec.max_errors,  # kept by every child validator too
             )
             # PERF: Cerberus copies a root DefinitionSchema on every validate() call
             # (normalization), and each copy expands, hashes and re-checks the whole
@@ -244,11 +270,18 @@ class _Checker:
             setattr(self._local, kind, validator)
         return validator
 
-    def _check(self, kind: str, document: Mapping[str, Any], noun: str) -> Any:
+    def _check(self, kind: str, document: Mapping[str, Any], noun: str, subject: str) -> Any:
         validator = self._validator(kind)
         if validator.validate(document, update=self.spec.update):
+            # Coercers (``float`` on "nan", "number" on "1e999") may create what JSON cannot carry.
+            check_document(
+                validator.document, subject, max_depth=sys.maxsize, max_items=sys.maxsize
+            )
             return validator.document
-        errors = validator.errors
+        errors, cut = flat_errors(validator._errors, self.spec.max_errors)
+        if cut:
+            detail = f"Too many {noun}s are invalid; listing the first {len(errors)}."
+            raise problem(self.spec.error_status, detail, errors=errors, errors_truncated=True)
         plural = "s are" if len(errors) != 1 else " is"
         raise problem(
             self.spec.error_status, f"{len(errors)} {noun}{plural} invalid", errors=errors
@@ -256,7 +289,9 @@ class _Checker:
 
     def check_params(self, req: falcon.Request) -> None:
         if "params" in self._schemas:
-            req.context.params = self._check("params", req.params, "query parameter")
+            # Values are strings or lists of them: depth is no concern, their number is.
+            check_document(req.params, _QUERY, max_depth=2, max_items=self.spec.max_items)
+            req.context.params = self._check("params", req.params, "query parameter", _QUERY)
 
     def needs_read(self, req: falcon.Request) -> bool:
         """Check the headers; tell whether the body must still be read."""
@@ -286,4 +321,6 @@ class _Checker:
             req._media = document
         if type(document) is not dict:
             raise problem(400, "The request body must be a JSON object.")
-        req.context.body = self._check("body", document, "field")
+        spec = self.spec
+        check_document(document, _BODY, max_depth=spec.max_depth, max_items=spec.max_items)
+        req.context.body = self._check("body", document, "field", _BODY)

@@ -7,6 +7,8 @@ from typing import Any
 
 import cerberus.errors
 
+from common_utils.validation._validator import ErrorsCut
+
 _MESSAGES: dict[int, str] = {
     cerberus.errors.REQUIRED_FIELD.code: "required field",
     cerberus.errors.UNKNOWN_FIELD.code: "unknown field",
@@ -39,32 +41,43 @@ _MESSAGES: dict[int, str] = {
 }
 
 
-class FlatErrors(cerberus.errors.BaseErrorHandler):  # type: ignore[misc]
-    """Cerberus error handler that returns a flat, sorted list of field errors."""
+def flat_errors(errors: Iterable[Any], limit: int) -> tuple[list[dict[str, str]], bool]:
+    """Flatten, sort and cut Cerberus errors; tell whether any were left out.
 
-    def __call__(self, errors: Iterable[Any]) -> list[dict[str, str]]:
-        leaves: list[Any] = []
-        _collect(errors, leaves)
-        # A value that cannot be coerced also fails its type rule: report the cause only.
-        uncoerced = {
-            e.document_path for e in leaves if e.code == cerberus.errors.COERCION_FAILED.code
-        }
-        leaves = [
-            e
-            for e in leaves
-            if e.document_path not in uncoerced or e.code == cerberus.errors.COERCION_FAILED.code
-        ]
-        leaves.sort(key=lambda e: (_path_key(e.document_path), e.code))
-        return [{"field": _dotted(e.document_path), "message": _message(e)} for e in leaves]
+    Args:
+        errors: A validator's ``_errors``.
+        limit: Most errors returned.
+
+    Returns:
+        The ``{"field", "message"}`` list and whether errors were cut, here or
+        by a validator that hit its ``max_errors``.
+    """
+    leaves: list[Any] = []
+    cut = _collect(errors, leaves)
+    # A value that cannot be coerced also fails its type rule: report the cause only.
+    uncoerced = {e.document_path for e in leaves if e.code == cerberus.errors.COERCION_FAILED.code}
+    leaves = [
+        e
+        for e in leaves
+        if e.document_path not in uncoerced or e.code == cerberus.errors.COERCION_FAILED.code
+    ]
+    leaves.sort(key=lambda e: (_path_key(e.document_path), e.code))
+    if len(leaves) > limit:
+        leaves, cut = leaves[:limit], True
+    return [{"field": _dotted(e.document_path), "message": _message(e)} for e in leaves], cut
 
 
-def _collect(errors: Iterable[Any], out: list[Any]) -> None:
+def _collect(errors: Iterable[Any], out: list[Any]) -> bool:
+    cut = False
     for error in errors:
+        if isinstance(error, ErrorsCut):
+            cut = True
         # A logic error (anyof ...) is one message; other groups only wrap their children.
-        if error.is_logic_error or not error.child_errors:
+        elif error.is_logic_error or not error.child_errors:
             out.append(error)
         else:
-            _collect(error.child_errors, out)
+            cut = _collect(error.child_errors, out) or cut
+    return cut
 
 
 def _path_key(path: tuple[Any, ...]) -> tuple[tuple[int, int, str], ...]:

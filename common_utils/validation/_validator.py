@@ -1,4 +1,4 @@
-"""The Cerberus validator subclass with named coercers for string input."""
+"""The Cerberus validator subclass: named coercers for string input, bounded errors."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import cerberus
+import cerberus.errors
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -21,6 +22,19 @@ _PARAM_COERCERS = {
 }
 
 
+class ErrorsCut(cerberus.errors.ValidationError):  # type: ignore[misc]
+    """Marker in a validator's error list: errors after this one were not recorded.
+
+    Its field is ``"..."`` under the validator's own path, so Cerberus's own
+    error handlers show it as ``{"...": ["more errors were not recorded"]}``.
+    """
+
+    def __init__(self, document_path: tuple[Any, ...], schema_path: tuple[Any, ...]) -> None:
+        info = ("more errors were not recorded",)
+        path = (*document_path, "...")
+        super().__init__(path, schema_path, cerberus.errors.CUSTOM.code, None, None, None, info)
+
+
 class Validator(cerberus.Validator):  # type: ignore[misc]
     """Cerberus validator with named coercers for values that arrive as strings.
 
@@ -30,11 +44,44 @@ class Validator(cerberus.Validator):  # type: ignore[misc]
     to add your own rules and pass the subclass as ``validator_class`` to
     :func:`validate`.
 
+    Errors are recorded in constant time each (Cerberus re-sorts its whole
+    error list and its schema error tree on every error, which is quadratic);
+    ``_errors`` is therefore unsorted and ``schema_error_tree`` stays empty.
+    With the extra keyword ``max_errors=N`` (the decorator passes it) each
+    validator, including the children Cerberus creates for nested documents,
+    list items and ``*of`` branches, keeps at most N errors and then one
+    :class:`ErrorsCut` marker. A validator that dropped errors still has
+    errors, so validity never changes.
+
     Example:
         >>> v = Validator({"dry_run": {"type": "boolean", "coerce": "boolean"}})
         >>> v.validate({"dry_run": "yes"}), v.document
         (True, {'dry_run': True})
     """
+
+    def _error(self, *args: Any) -> None:
+        if len(args) != 1:  # Cerberus builds one ValidationError and calls back with [it]
+            super()._error(*args)
+            return
+        new = list(args[0])
+        limit: int | None = self._config.get("max_errors")
+        if limit is not None and len(self._errors) + len(new) > limit:
+            marked = len(self._errors) > limit  # only the marker goes past the limit
+            new = new[: max(limit - len(self._errors), 0)]
+            self._record(new)
+            if not marked:
+                self._errors.append(ErrorsCut(self.document_path, self.schema_path))
+            return
+        self._record(new)
+
+    def _record(self, new: list[Any]) -> None:
+        # PERF: Cerberus's own _error sorts self._errors and the schema error tree after
+        # every error: quadratic in the number of errors. Cerberus reads only the document
+        # error tree back (coercion chains, readonly, dependencies); the error handler sorts.
+        self._errors.extend(new)
+        for error in new:
+            self.document_error_tree.add(error)
+            self.error_handler.emit(error)
 
     def _normalize_coerce_integer(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -1,0 +1,80 @@
+r"""Limits and value rules checked on parsed documents, in time linear in what is allowed.
+
+Cerberus spends tens of microseconds per value and more per error, so the work
+a request can cause is bounded here, before Cerberus sees the document: at most
+``max_items`` values (object members and array items at any depth) nested at
+most ``max_depth`` deep. Values JSON cannot carry are refused too: non-finite
+numbers (``1e999`` parses as ``inf``, which the response serializer writes as
+invalid JSON) and unpaired UTF-16 surrogates (``"\\ud800"`` parses, then fails
+to encode as UTF-8 in the response: a 500).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from common_utils.problems import ProblemError
+from common_utils.validation._body import problem, too_deep
+
+# Any code point in the surrogate block: after json has joined the escaped pairs,
+# every surrogate left in a str is unpaired.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _bad_text(text: str) -> bool:
+    # PERF: isascii() is a flag lookup; only non-ASCII text is searched.
+    return not text.isascii() and _SURROGATE_RE.search(text) is not None
+
+
+def check_document(
+    document: Mapping[str, Any], subject: str, *, max_depth: int, max_items: int
+) -> None:
+    """Refuse a document that is too big, too deep or holds values JSON cannot carry.
+
+    Every container is visited once and its members are counted before they
+    are looked at, so the walk stops after at most ``max_items`` values
+    whatever the document's size.
+
+    Args:
+        document: A parsed JSON object, query parameters or a normalized document
+            (values of other types are left alone).
+        subject: Start of the detail message, e.g. ``"The request body"``.
+        max_depth: Deepest nesting accepted; the document itself is level 1.
+        max_items: Most values accepted, counting every object member and array
+            item at any depth.
+
+    Raises:
+        ProblemError: 400 naming the rule that was broken.
+    """
+    items = 0
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise too_deep(subject, max_depth)
+        items += len(node)
+        if items > max_items:
+            raise problem(
+                400, f"{subject} holds more than {max_items} values.", max_items=max_items
+            )
+        if isinstance(node, dict):
+            if any(_bad_text(key) for key in node if isinstance(key, str)):
+                raise _surrogate(subject)
+            values = node.values()
+        else:
+            values = node
+        for value in values:
+            if isinstance(value, (dict, list)):
+                stack.append((value, depth + 1))
+            elif isinstance(value, str):
+                if _bad_text(value):
+                    raise _surrogate(subject)
+            elif isinstance(value, float) and not math.isfinite(value):
+                raise problem(400, f"{subject} contains a number that is not finite.")
+
+
+def _surrogate(subject: str) -> ProblemError:
+    return problem(400, f"{subject} contains an unpaired UTF-16 surrogate (\\ud800-\\udfff).")
