@@ -2,14 +2,17 @@
 """The whole common_utils workflow, for real, in one command (``python3 dev.py demo``).
 
 1. start a throwaway devpi-server on a free loopback port and bootstrap it;
-2. release: a temp clone of this repository, tagged (HEAD's ``vX.Y.Z`` tag, or the
-   next patch after the latest one, in the clone only), through the real release
-   pipeline: guards, build, ``twine check``, staging upload, verify, ``devpi push``;
+2. release by tag push: a bare repository stands in for the team's git host, with
+   the release hooks installed (``devpi/install_hooks.py``); a temp clone of this
+   repository is tagged (HEAD's ``vX.Y.Z`` tag, or the next patch after the latest
+   one, in the clone only) and pushed to it: the ``post-receive`` hook runs the real
+   release pipeline (guards, build, ``twine check``, staging upload, verify,
+   ``devpi push``) as the release user and its lines show in the push output;
 3. pip consumer: the sample service in a fresh virtualenv, ``pip install -r
    requirements.txt`` from the devpi release index only, served by uWSGI;
 4. submodule consumer: the sample service as its own git repository with
-   ``git submodule add`` of the released tag, cloned with ``--recurse-submodules``,
-   served by uWSGI;
+   ``git submodule add`` of the released tag from the git host, cloned with
+   ``--recurse-submodules``, served by uWSGI;
 5. a summary: which version each consumer runs and how it got it.
 
 Both services verify JWTs against a demo key published by a loopback JWKS server.
@@ -54,14 +57,17 @@ from devpitools import (  # noqa: E402
     free_port,
     seed_base_index,
 )
+from install_hooks import InstallError, install_hooks  # noqa: E402
 from jwks_server import serve_jwks  # noqa: E402
-from release import ReleaseConfig, ReleaseError, run_release  # noqa: E402
+from release_hooks import HookConfig  # noqa: E402
 
+PROJECT = "common-utils"
 STRICT_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 ISSUER = "https://uaa.demo.invalid/oauth/token"
 AUDIENCE = "example-app"
 SCOPE = "example.filter"
-PIN = re.compile(r"^common-utils==\S+", re.MULTILINE)
+# The pin of common-utils in a requirements file, with its --hash lines if it is a lock.
+PIN = re.compile(r"^common-utils==\S+(?:[ \t]*\\\n[ \t]*--hash=\S+)*", re.MULTILINE)
 # Files of the sample service that a consumer's repository holds (no caches).
 SERVICE_IGNORE = shutil.ignore_patterns(
     "__pycache__", ".pytest_cache", ".hypothesis", ".tox", "submodules", "*.pyc"
@@ -284,8 +290,31 @@ class Demo:
             say("bootstrap: " + "; ".join(created))
 
     def release(self) -> None:
+        """Push a release tag to a bare repository with the release hooks installed."""
         assert self.server is not None
         say = self.console.detail
+        host = self.workdir / "git-host" / "common_utils.git"
+        git(self.workdir, "init", "-q", "--bare", "-b", "main", str(host), what="git init --bare")
+        secrets = self.workdir / "secrets"
+        secrets.mkdir(mode=0o700)
+        password_file = secrets / "devpi-release-password"
+        password_file.write_text(self.server.release_password + "\n")
+        password_file.chmod(0o600)
+        config = HookConfig(
+            devpi_url=self.server.url,
+            password_file=password_file,
+            devpi_user=self.server.release_user,
+            staging_index=self.server.staging_index,
+            release_index=self.server.release_index,
+            python=sys.executable,
+            skip_tests=not self.release_tests,
+        )
+        try:
+            install_hooks(host, config)
+        except InstallError as ex:
+            raise DemoFailedError(f"installing the release hooks: {ex}") from None
+        say(f"git host: bare repository {host.relative_to(self.workdir)} with the release hooks")
+        say(f"  (python devpi/install_hooks.py REPO --devpi-user {self.server.release_user} ...)")
         clone = self.workdir / "library"
         git(
             self.workdir,
@@ -303,36 +332,18 @@ class Demo:
             say(f"HEAD has no release tag: tagged {self.tag} in the clone only")
         else:
             say(f"HEAD is tagged {self.tag}")
-        config = ReleaseConfig(
-            url=self.server.url,
-            user=self.server.user,
-            password=self.server.password,
-            staging_index=self.server.staging_index,
-            release_index=self.server.release_index,
-        )
-        lines: list[str] = []
-
-        class Out:
-            def write(self, text: str) -> int:
-                for line in text.splitlines():
-                    if line.strip():
-                        lines.append(line)
-                        say(line.rstrip())
-                return len(text)
-
-            def flush(self) -> None:
-                pass
-
-        try:
-            run_release(clone, config=config, run_tests=self.release_tests, out=Out())  # type: ignore[arg-type]
-        except ReleaseError as ex:
+        git(clone, "remote", "add", "host", str(host))
+        say(f"git push host HEAD:main {self.tag}   (the push is the release)")
+        lines = _push_streamed(clone, ["host", "HEAD:refs/heads/main", self.tag], say)
+        released = f"release: released {PROJECT}=={self.version}"
+        if not any(released in line for line in lines):
             raise DemoFailedError(
-                f"release pipeline: {ex}",
-                output="\n".join(lines[-10:]),
-                hint="run the pipeline alone: DEVPI_PASSWORD=... tox -e release "
-                "(docs/release.md explains each exit code)",
-            ) from None
-        self.library_clone = clone
+                f"the push of {self.tag} did not publish {PROJECT}=={self.version}",
+                output="\n".join(lines[-12:]),
+                hint="the hook's lines above say which step failed; on a real git host fix it "
+                "and run the retry command they name (docs/release.md)",
+            )
+        self.git_host = host
 
     def pip_consumer(self) -> None:
         assert self.server is not None
@@ -341,7 +352,14 @@ class Demo:
         shutil.copytree(SERVICE_SRC, root, ignore=SERVICE_IGNORE)
         requirements = root / "requirements.txt"
         text = requirements.read_text()
-        pinned = PIN.sub(f"common-utils=={self.version}", text)
+        pin = f"common-utils=={self.version}"
+        if "--hash=" in text:
+            # A hashed lock: the pin carries the digests of the files just released.
+            digests = self.server.api().release_digests(
+                self.server.release_index, PROJECT, self.version
+            )
+            pin += "".join(f" \\\n    --hash=sha256:{d}" for _, d in sorted(digests.items()))
+        pinned = PIN.sub(pin, text)
         requirements.write_text(pinned)
         say(f"requirements.txt pins common-utils=={self.version} (the release just made)")
         self._pip_install(root, requirements.name, what="pip install from devpi")
@@ -362,7 +380,7 @@ class Demo:
             "submodule",
             "add",
             "-q",
-            str(self.library_clone),
+            str(self.git_host),
             "submodules/common_utils",
             what="git submodule add",
         )
@@ -523,9 +541,45 @@ class Demo:
 def _requirement_lines(path: Path) -> list[str]:
     lines = []
     for raw in path.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
+        line = raw.split("#", 1)[0].strip().rstrip("\\").strip()  # lock lines end in a backslash
         if line and not line.startswith("-"):
             lines.append(line)
+    return lines
+
+
+def _push_streamed(clone: Path, args: list[str], say: Callable[[str], None]) -> list[str]:
+    """``git push ARGS`` from ``clone``, showing each line as it comes; return the lines.
+
+    The release hooks run while the push waits, so their lines (``remote: release:
+    [build] ok in ...``) appear here as they would in a maintainer's terminal.
+    """
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
+        "GIT_COMMITTER_NAME": "demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
+    }
+    lines: list[str] = []
+    process = subprocess.Popen(
+        ["git", "push", *args],
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    for raw in process.stdout or ():
+        for line in raw.replace("\r", "\n").splitlines():
+            line = line.rstrip()
+            if re.search(r"\d+% \(\d+/\d+\)", line):
+                continue  # git's progress meters
+            if line.startswith(("remote: ", " * ", " ! ", "To ", "error:")):
+                lines.append(line)
+                say(line)
+    if process.wait(timeout=1800) != 0:
+        raise DemoFailedError("git push was refused", output="\n".join(lines[-12:]))
     return lines
 
 
@@ -608,7 +662,7 @@ def main(argv: list[str]) -> int:
     c.say(f"common_utils demo in {workdir}")
     steps: list[tuple[str, Callable[[], None]]] = [
         ("start devpi and bootstrap users and indexes", demo.start_devpi),
-        ("release from a git tag through the pipeline", demo.release),
+        ("release: push a tag to a git host with the release hooks", demo.release),
         ("pip consumer: install from devpi, serve, call", demo.pip_consumer),
         ("submodule consumer: git submodule add, serve, call", demo.submodule_consumer),
     ]
