@@ -424,6 +424,8 @@ class JWTAuthMiddleware:
                     "exempt_routes and resource overrides are not applied, "
                     "every request needs a token"
                 )
+        # Falcon sets it again after routing; set now, access logs of refused requests name it.
+        req.uri_template = route.uri_template
         return self._exemptions.exempt(req.path, route.uri_template, req.method, route.resource)
 
     def _read_token(self, req: falcon.Request) -> tuple[str, str, str | None]:

@@ -246,7 +246,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> falcon.App[Any, Any]
     port = env.port  # validated now: a bad PORT stops start-up
     auth = JWTAuthMiddleware.from_service(env.service(tag="jwt"), exempt_routes=list(PUBLIC_ROUTES))
 
-    middleware: list[Any] = [RequestIdMiddleware(), auth, AccessLogMiddleware()]
+    # Auth decides in process_request: the access log starts its clock before it.
+    middleware: list[Any] = [RequestIdMiddleware(), AccessLogMiddleware(), auth]
     app: falcon.App[Any, Any] = falcon.App(middleware=middleware)
     app.set_error_serializer(problem_error_serializer)
     # NOTE: for Exception only; Falcon's own HTTPError handler is more specific and still wins.
