@@ -1,12 +1,16 @@
 """Cost of common_utils.logs: a JSON log line, and the request-id + access-log middleware.
 
-1. Formatting one record as a JSON line (python-json-logger with our field names)
-   against the stdlib ``logging.Formatter`` on the same record, with the same
-   fields as text (timestamp, level, logger, message). Target: <= 2x. The bare
-   default ``logging.Formatter()`` (message only) is shown beside it.
+1. Formatting one record as a JSON line (python-json-logger with our field names,
+   orjson when installed, as in the bench env) against the stdlib
+   ``logging.Formatter`` on the same record, with the same fields as text
+   (timestamp, level, logger, message). Target: <= 1.5x. The bare default
+   ``logging.Formatter()`` (message only) is shown beside it.
 2. One GET through ``falcon.App`` with ``RequestIdMiddleware`` and
    ``AccessLogMiddleware`` (writing its line to /dev/null through the real
-   handler) against the same app without middleware. Reported, no target.
+   handler) against the same app without middleware. Target: the added cost at
+   most one bare call (a third of the 3.0x measured before the lean access log).
+   ``logger.info`` of a plain message through the same handler is shown as the
+   floor that any line through ``logging`` pays.
 
 Run: ``python -m benchmarks.run`` or ``python benchmarks/bench_logs.py [--quick]``.
 """
@@ -26,6 +30,14 @@ from _harness import Result, interleaved
 from common_utils.logs import AccessLogMiddleware, RequestIdMiddleware, setup_logging
 
 GROUP = "logs"
+
+
+def _has_orjson() -> bool:
+    try:
+        import orjson  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _record() -> logging.LogRecord:
@@ -48,6 +60,7 @@ def _formatters(null: Any) -> dict[str, Callable[[], object]]:
         "json_line": lambda: json_formatter.format(record),
         "stdlib_same_fields": lambda: text.format(record),
         "stdlib_default": lambda: bare.format(record),
+        "logger_info_floor": lambda: logging.getLogger("floor").info("GET /items/42 200"),
     }
 
 
@@ -95,29 +108,34 @@ def run(quick: bool) -> list[Result]:
 
     ratio = t["json_line"].median / t["stdlib_same_fields"].median
     mw_ratio = r["with_middleware"].median / r["bare"].median
+    added = (r["with_middleware"].median - r["bare"].median) / r["bare"].median
     return [
         Result(
             GROUP,
             "JSON line vs stdlib Formatter (same fields)",
             round(ratio, 2),
             "x",
-            target="<= 2.0x",
-            passed=ratio <= 2.0,
+            target="<= 1.5x",
+            passed=ratio <= 1.5,
             details={
                 "json_line_us": round(t["json_line"].median_us, 2),
                 "stdlib_same_fields_us": round(t["stdlib_same_fields"].median_us, 2),
                 "stdlib_default_us": round(t["stdlib_default"].median_us, 2),
                 "vs_stdlib_default_x": round(t["json_line"].median / t["stdlib_default"].median, 2),
+                "orjson": _has_orjson(),
             },
             note="stdlib_default is logging.Formatter() (message only), shown for reference",
         ),
         Result(
             GROUP,
-            "RequestId + AccessLog middleware per request vs bare Falcon",
-            round(mw_ratio, 2),
+            "RequestId + AccessLog middleware: added cost / bare Falcon call",
+            round(added, 2),
             "x",
-            target="report",
+            target="<= 1.0x",
+            passed=added <= 1.0,
             details={
+                "with_middleware_vs_bare_x": round(mw_ratio, 2),
+                "logger_info_floor_us": round(t["logger_info_floor"].median_us, 2),
                 "bare_us": round(r["bare"].median_us, 2),
                 "with_middleware_us": round(r["with_middleware"].median_us, 2),
                 "overhead_us": round(r["with_middleware"].median_us - r["bare"].median_us, 2),

@@ -676,3 +676,104 @@ def test_public_surface_is_listed() -> None:
         "setup_logging",
     }
     assert Path(logs.__file__).name == "logs.py"
+
+
+# --------------------------------------------------------------------------- encoders and cost
+
+ENCODER_PROBE = textwrap.dedent(
+    """
+    import dataclasses, datetime, io, json, logging, sys
+    if sys.argv[1] == "without-orjson":
+        sys.modules["orjson"] = None  # import orjson now raises ImportError
+    from common_utils.logs import setup_logging
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    out = io.StringIO()
+    setup_logging("INFO", "json", out, environ={})
+    log = logging.getLogger("probe")
+    log.info("plain", extra={"n": 1, "ok": True, "none": None, "ratio": 0.5})
+    log.info("caf\\u00e9 \\u2028 \\U0001f600", extra={"city": "Z\\u00fcrich"})
+    log.info("big", extra={"huge": 2**70, "when": datetime.datetime(2026, 1, 2, 3, 4, 5)})
+    log.info("odd", extra={"point": Point(1), "nan": float("nan"), "inf": float("-inf")})
+    log.info("keys", extra={"mapping": {1: "a"}, "nested": {"deep": [1, 2.5, "x"]}})
+    for line in out.getvalue().splitlines():
+        record = json.loads(line)
+        record.pop("timestamp")
+        print(json.dumps(record, sort_keys=True))
+    print("orjson" in sys.modules and sys.modules["orjson"] is not None)
+    """
+)
+
+
+def _probe(mode: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", ENCODER_PROBE, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.splitlines()
+
+
+def test_json_lines_are_the_same_with_and_without_the_optional_orjson() -> None:
+    with_orjson, without = _probe("with-orjson"), _probe("without-orjson")
+    assert with_orjson[-1] == "True", "orjson is in requirements/test.txt"
+    assert without[-1] == "False"
+    assert with_orjson[:-1] == without[:-1]
+    lines = [json.loads(line) for line in without[:-1]]
+    assert lines[1]["message"] == "caf\u00e9 \u2028 \U0001f600"
+    assert (lines[2]["huge"], lines[2]["when"]) == (2**70, "2026-01-02 03:04:05")
+    assert (lines[3]["point"], lines[3]["nan"], lines[3]["inf"]) == ("Point(x=1)", None, None)
+
+
+def test_every_json_line_is_ascii_and_valid_json_whatever_the_extras() -> None:
+    out = io.StringIO()
+    setup_logging("INFO", "json", out, environ={})
+    logging.getLogger("x").info("\u00e9", extra={"nan": float("nan"), "s": "\u2603"})
+    text = out.getvalue()
+    assert text.isascii()
+    line = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a line"))
+    assert (line["message"], line["nan"], line["s"]) == ("\u00e9", None, "\u2603")
+    logging.getLogger("x").info("big", extra={"huge": 2**70, "by_id": {7: "seven"}})
+    line = json.loads(out.getvalue().splitlines()[-1])
+    assert (line["huge"], line["by_id"]) == (2**70, {"7": "seven"})
+
+
+def test_setup_turns_the_process_info_switches_off_unless_asked_to_keep_them() -> None:
+    try:
+        setup_logging("INFO", "json", io.StringIO(), environ={})
+        record = logging.LogRecord("x", logging.INFO, "f.py", 1, "m", None, None)
+        assert (record.thread, record.process, record.processName) == (None, None, None)
+        setup_logging("INFO", "json", io.StringIO(), environ={}, process_info=True)
+        record = logging.LogRecord("x", logging.INFO, "f.py", 1, "m", None, None)
+        assert record.thread is not None
+        assert record.process == os.getpid()
+    finally:
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = True
+
+
+def test_access_lines_pass_through_the_loggers_filters_and_handlers() -> None:
+    out = io.StringIO()
+    setup_logging("INFO", "json", out, environ={})
+    access = logging.getLogger("common_utils.access")
+    seen: list[logging.LogRecord] = []
+
+    def only_errors(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return bool(record.status >= 400)
+
+    access.addFilter(only_errors)
+    try:
+        client = falcon.testing.TestClient(make_app(False))
+        client.simulate_get("/items/ok")
+        client.simulate_get("/nowhere")
+    finally:
+        access.removeFilter(only_errors)
+    (line,) = [line for line in json_lines(out.getvalue()) if line["logger"] != "echo"]
+    assert (line["route"], line["status"], line["logger"]) == (None, 404, "common_utils.access")
+    assert [r.getMessage() for r in seen] == ["GET /items/ok 200", "GET /nowhere 404"]
+    assert seen[0].funcName == "access"
