@@ -23,7 +23,10 @@ Commands:
 - ``stop``: stop the server this directory's pidfile names.
 - ``status``: print ``running``/``stopped``/``not responding`` (exit 0/3/4).
 
-Environment: ``DEVPI_SERVERDIR`` (default ``.devpi/`` in the repository; created
+Environment: ``DEVPI_SERVERDIR`` (default: a developer's throwaway directory
+``~/.cache/common-utils/devpi-throwaway``, never inside the checkout, where
+``git clean -xdf`` would delete the index; a directory inside the checkout is
+refused; production runs devpi-server from systemd, docs/operations.md; created
 0700, the server runs with umask 077 and an environment without any password),
 ``DEVPI_ROOT_PASSWORD`` (required to initialise and bootstrap), ``DEVPI_USER``
 (default ``team``), ``DEVPI_PASSWORD`` and ``DEVPI_RELEASE_PASSWORD`` (required
@@ -70,15 +73,31 @@ class _ConfigError(Exception):
     pass
 
 
+def throwaway_serverdir(env: Mapping[str, str]) -> Path:
+    """Return the developer default data directory, outside any checkout.
+
+    Example:
+        >>> throwaway_serverdir({"XDG_CACHE_HOME": "/tmp/c"})
+        PosixPath('/tmp/c/common-utils/devpi-throwaway')
+    """
+    cache = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "common-utils" / "devpi-throwaway"
+
+
 def _server(
     args: argparse.Namespace, env: Mapping[str, str], *, need: Sequence[str]
 ) -> DevpiServer:
     for var in need:
         if not env.get(var):
             raise _ConfigError(f"{var} is not set")
-    serverdir = args.serverdir or env.get("DEVPI_SERVERDIR") or str(REPO_ROOT / ".devpi")
+    serverdir = Path(args.serverdir or env.get("DEVPI_SERVERDIR") or throwaway_serverdir(env))
+    if serverdir.resolve().is_relative_to(REPO_ROOT):
+        raise _ConfigError(
+            f"server directory {serverdir} (--serverdir/DEVPI_SERVERDIR) is inside the checkout "
+            f"{REPO_ROOT} (git clean -xdf would delete the index): use one outside it"
+        )
     return DevpiServer(
-        serverdir=Path(serverdir),
+        serverdir=serverdir,
         host=args.host,
         port=args.port,
         root_password=env.get("DEVPI_ROOT_PASSWORD", ""),
@@ -125,7 +144,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="bootstrap/person: set existing users' passwords to the configured ones",
     )
-    parser.add_argument("--serverdir", help="server data (default: $DEVPI_SERVERDIR or .devpi/)")
+    parser.add_argument(
+        "--serverdir",
+        help="server data (default: $DEVPI_SERVERDIR or ~/.cache/common-utils/devpi-throwaway)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
     parser.add_argument("--port", type=int, default=3141, help="port to listen on [3141]")
     parser.add_argument(
