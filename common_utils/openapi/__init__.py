@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import falcon
 
@@ -140,8 +140,9 @@ class OpenAPI:
     def register(self, *, spec_route: str = "/openapi.json", docs_route: str = "/docs") -> None:
         """Add ``GET spec_route`` (the JSON document) and ``GET docs_route`` (Swagger UI).
 
-        Swagger UI's files are served under ``docs_route + "/{name}"``. Exempt
-        these routes from auth (``exempt_routes``) so the docs are public.
+        Swagger UI's files are served under ``docs_route + "/{name}"``. These
+        routes are public: ``JWTAuthMiddleware`` lets requests to them through
+        without a token, with no ``exempt_routes`` entry needed.
 
         Keyword Args:
             spec_route: Route of the JSON document.
@@ -172,6 +173,9 @@ class OpenAPI:
 
 
 class _SpecResource:
+    # Read by common_utils.auth: the document is public, whatever the app's settings.
+    auth: ClassVar[dict[str, bool]] = {"exempt": True}
+
     def __init__(self, openapi: OpenAPI) -> None:
         self._openapi = openapi
 

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import falcon
 
@@ -94,7 +95,13 @@ class SwaggerUIResource:
         >>> ui = SwaggerUIResource(title="api", spec_route="/openapi.json", docs_route="/docs")
         >>> app.add_route("/docs", ui)
         >>> app.add_route("/docs/{name}", ui, suffix="asset")
+
+    The page and its files are public: ``JWTAuthMiddleware`` lets every
+    request to this resource through (its ``auth`` override).
     """
+
+    # Read by common_utils.auth: documentation is public, whatever the app's settings.
+    auth: ClassVar[dict[str, bool]] = {"exempt": True}
 
     def __init__(self, *, title: str, spec_route: str, docs_route: str) -> None:
         self._title = title

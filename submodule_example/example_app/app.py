@@ -72,7 +72,8 @@ log = logging.getLogger(__name__)
 FILTER_SCOPE = "example.filter"
 """Scope a token needs to call ``POST /``."""
 
-PUBLIC_ROUTES = ("/health", "/version", "/openapi.json", "/docs", "/docs/{name}")
+# The OpenAPI document and Swagger UI are public by themselves (OpenAPI.register()).
+PUBLIC_ROUTES = ("/health", "/version")
 """URI templates served without a token (``GET /`` is public through its resource)."""
 
 CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
