@@ -394,12 +394,7 @@ class RequestIdMiddleware:
     """
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Pick the request id, publish it, and set the response header.
-
-        Example:
-            >>> RequestIdMiddleware().process_request  # doctest: +ELLIPSIS
-            <bound method RequestIdMiddleware.process_request of ...>
-        """
+        """Pick the request id, publish it, and set the response header."""
         request_id = _incoming_id(req)
         req.context.request_id = request_id
         req.context._common_utils_request_id_token = _REQUEST_ID.set(request_id)
@@ -412,12 +407,7 @@ class RequestIdMiddleware:
         resource: object,
         req_succeeded: bool,
     ) -> None:
-        """Forget the id, so a reused worker thread does not carry it over.
-
-        Example:
-            >>> RequestIdMiddleware().process_response  # doctest: +ELLIPSIS
-            <bound method RequestIdMiddleware.process_response of ...>
-        """
+        """Forget the id, so a reused worker thread does not carry it over."""
         token = req.context.get("_common_utils_request_id_token")
         if token is not None:
             _REQUEST_ID.reset(token)
@@ -426,12 +416,7 @@ class RequestIdMiddleware:
     async def process_request_async(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response
     ) -> None:
-        """ASGI variant of :meth:`process_request`.
-
-        Example:
-            >>> RequestIdMiddleware().process_request_async  # doctest: +ELLIPSIS
-            <bound method RequestIdMiddleware.process_request_async of ...>
-        """
+        """ASGI variant of :meth:`process_request`."""
         self.process_request(req, resp)
 
     async def process_response_async(
@@ -441,12 +426,7 @@ class RequestIdMiddleware:
         resource: object,
         req_succeeded: bool,
     ) -> None:
-        """ASGI variant of :meth:`process_response`.
-
-        Example:
-            >>> RequestIdMiddleware().process_response_async  # doctest: +ELLIPSIS
-            <bound method RequestIdMiddleware.process_response_async of ...>
-        """
+        """ASGI variant of :meth:`process_response`."""
         self.process_response(req, resp, resource, req_succeeded)
 
 
@@ -498,12 +478,7 @@ class AccessLogMiddleware:
         self._user_agent = "user-agent" not in self._redact
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Note when the request started.
-
-        Example:
-            >>> AccessLogMiddleware().process_request  # doctest: +ELLIPSIS
-            <bound method AccessLogMiddleware.process_request of ...>
-        """
+        """Note when the request started."""
         req.context._common_utils_access_start = time.perf_counter()
 
     def process_response(
@@ -513,12 +488,7 @@ class AccessLogMiddleware:
         resource: object,
         req_succeeded: bool,
     ) -> None:
-        """Write the access line.
-
-        Example:
-            >>> AccessLogMiddleware().process_response  # doctest: +ELLIPSIS
-            <bound method AccessLogMiddleware.process_response of ...>
-        """
+        """Write the access line."""
         if self._logger.isEnabledFor(logging.INFO):
             body = None if resp.stream is not None else resp.render_body()
             self._emit(req, resp, body)
@@ -526,13 +496,8 @@ class AccessLogMiddleware:
     async def process_request_async(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response
     ) -> None:
-        """ASGI variant of :meth:`process_request`.
-
-        Example:
-            >>> AccessLogMiddleware().process_request_async  # doctest: +ELLIPSIS
-            <bound method AccessLogMiddleware.process_request_async of ...>
-        """
-        req.context._common_utils_access_start = time.perf_counter()
+        """ASGI variant of :meth:`process_request`."""
+        self.process_request(req, resp)
 
     async def process_response_async(
         self,
@@ -541,12 +506,7 @@ class AccessLogMiddleware:
         resource: object,
         req_succeeded: bool,
     ) -> None:
-        """ASGI variant of :meth:`process_response`.
-
-        Example:
-            >>> AccessLogMiddleware().process_response_async  # doctest: +ELLIPSIS
-            <bound method AccessLogMiddleware.process_response_async of ...>
-        """
+        """ASGI variant of :meth:`process_response`."""
         if self._logger.isEnabledFor(logging.INFO):
             body = None if resp.stream is not None else await resp.render_body()
             self._emit(req, resp, body)
