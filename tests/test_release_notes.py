@@ -82,7 +82,7 @@ class TestReleaseNotes:
             "### Features",
             "### Fixes",
         ]
-        assert "- Fixed the thing. ([#7](" in text
+        assert "- Fixed the thing. (#7)" in text
         assert "- Added the thing.\n" in text
 
     def test_a_final_tag_publishes_its_changelog_section(self, repo: Path) -> None:
