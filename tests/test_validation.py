@@ -1035,3 +1035,73 @@ def test_validator_used_directly_keeps_every_error_unless_given_max_errors():
     validator = Validator(schema)
     assert not validator.validate(doc)
     assert len(validator.errors) == 150
+
+
+_BRANCHES = {
+    "anyof": [
+        {"type": "dict", "schema": {"a": {"type": "string"}}},
+        {"type": "integer", "min": 5},
+        {"type": "string", "regex": "^[a-z]+$"},
+        {"type": "list", "schema": {"type": "string"}},
+    ]
+}
+
+
+def test_logic_rules_on_every_item_of_a_long_list_cost_linear_work():
+    """Cerberus validated the whole list in every branch of every item: N * N."""
+    seen: list[int] = []
+
+    class Counting(Validator):
+        def _check_with_count(self, field, value):
+            seen.append(len(self.document) + sum(1 for _ in self.document))
+
+    class R:
+        @validate(
+            body={"v": {"type": "list", "schema": {"anyof": [{"check_with": "count"}]}}},
+            validator_class=Counting,
+        )
+        def on_post(self, req, resp): ...
+
+    assert _client(R()).simulate_post("/r", json={"v": list(range(50))}).status_code == 200
+    assert seen == [2] * 50  # each branch iterates its own item, not the 50 of the list
+
+
+def test_list_of_items_failing_every_anyof_branch_is_answered_with_truncated_errors():
+    class R:
+        @validate(body={"v": {"type": "list", "schema": _BRANCHES}})
+        def on_post(self, req, resp): ...
+
+    client = _client(R())
+    raw = json.dumps({"v": [0] * 5000})
+    result = _answer_within(
+        HANG_GUARD_S, lambda: client.simulate_post("/r", body=raw, headers=JSON)
+    )
+    body = _problem(result, 422)
+    assert body["errors"][0] == {
+        "field": "v.0",
+        "message": "must match at least one of the allowed definitions",
+    }
+    assert (len(body["errors"]), body["errors_truncated"]) == (100, True)
+
+
+def test_logic_rule_branches_still_look_up_sibling_and_root_fields():
+    schema = {
+        "a": {"anyof": [{"dependencies": "b"}, {"type": "integer"}]},
+        "b": {"type": "integer"},
+        "c": {"oneof": [{"excludes": "b"}, {"type": "integer"}]},
+    }
+
+    class R:
+        @validate(body=schema)
+        def on_post(self, req, resp):
+            resp.media = req.context.body
+
+    client = _client(R())
+    assert client.simulate_post("/r", json={"a": "x", "b": 1}).status_code == 200
+    assert _problem(client.simulate_post("/r", json={"a": "x"}), 422)["errors"] == [
+        {"field": "a", "message": "must match at least one of the allowed definitions"}
+    ]
+    assert client.simulate_post("/r", json={"c": "x"}).status_code == 200
+    assert _problem(client.simulate_post("/r", json={"c": "x", "b": 1}), 422)["errors"] == [
+        {"field": "c", "message": "must match exactly one of the allowed definitions"}
+    ]

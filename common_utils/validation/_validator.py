@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import cerberus
@@ -35,6 +35,38 @@ class ErrorsCut(cerberus.errors.ValidationError):  # type: ignore[misc]
         super().__init__(path, schema_path, cerberus.errors.CUSTOM.code, None, None, None, info)
 
 
+class _OneField(Mapping[Any, Any]):
+    """A document as an ``*of`` branch sees it: every key readable, one key iterated.
+
+    Cerberus validates the whole parent document in every branch of
+    ``anyof``/``oneof``/``allof``/``noneof``, with unknown fields allowed, so
+    each sibling it iterates is pure waste: N list items (or ``valuesrules``
+    values) with a logic rule cost N * N. Lookups (``dependencies``,
+    ``excludes``, ``^root`` paths, custom rules) still reach every sibling.
+    """
+
+    __slots__ = ("_document", "_field")
+
+    def __init__(self, document: Mapping[Any, Any], field: Any) -> None:
+        self._document = document
+        self._field = field
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._document[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._document
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self._field,))
+
+    def __len__(self) -> int:
+        return 1
+
+    def __copy__(self) -> _OneField:
+        return self  # Cerberus copies documents it may normalize; branches never do
+
+
 class Validator(cerberus.Validator):  # type: ignore[misc]
     """Cerberus validator with named coercers for values that arrive as strings.
 
@@ -51,13 +83,17 @@ class Validator(cerberus.Validator):  # type: ignore[misc]
     validator, including the children Cerberus creates for nested documents,
     list items and ``*of`` branches, keeps at most N errors and then one
     :class:`ErrorsCut` marker. A validator that dropped errors still has
-    errors, so validity never changes.
+    errors, so validity never changes. The branches of ``*of`` rules iterate
+    only their own field of the document (Cerberus iterates every sibling:
+    quadratic for a list whose items have a logic rule) and still look up any.
 
     Example:
         >>> v = Validator({"dry_run": {"type": "boolean", "coerce": "boolean"}})
         >>> v.validate({"dry_run": "yes"}), v.document
         (True, {'dry_run': True})
     """
+
+    document: Any  # set by Cerberus on every validate() call
 
     def _error(self, *args: Any) -> None:
         if len(args) != 1:  # Cerberus builds one ValidationError and calls back with [it]
@@ -82,6 +118,16 @@ class Validator(cerberus.Validator):  # type: ignore[misc]
         for error in new:
             self.document_error_tree.add(error)
             self.error_handler.emit(error)
+
+    def _BareValidator__validate_logical(  # noqa: N802 (overrides a name-mangled method)
+        self, operator: str, definitions: Any, field: Any, value: Any
+    ) -> Any:
+        document = self.document
+        self.document = _OneField(document, field)  # see _OneField: linear, not quadratic
+        try:
+            return super()._BareValidator__validate_logical(operator, definitions, field, value)
+        finally:
+            self.document = document
 
     def _normalize_coerce_integer(self, value: Any) -> Any:
         if isinstance(value, str):
