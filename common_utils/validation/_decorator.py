@@ -67,7 +67,7 @@ class ValidationSpec:
     error_status: int = 422
     max_body_bytes: int = 1024 * 1024
     max_depth: int = 64
-    max_items: int = 10_000
+    max_items: int = 5_000
     max_errors: int = 100
 
 
@@ -105,7 +105,7 @@ def validate(
     error_status: int = 422,
     max_body_bytes: int = 1024 * 1024,
     max_depth: int = 64,
-    max_items: int = 10_000,
+    max_items: int = 5_000,
     max_errors: int = 100,
     validator_class: type[Validator] = Validator,
 ) -> Callable[[_T], _T]:
