@@ -32,9 +32,15 @@ def test_demo_releases_and_serves_both_consumers_then_leaves_nothing_behind() ->
     assert done.returncode == 0, out[-3000:] + done.stderr[-2000:]
     for number in range(1, 6):
         assert re.search(rf"^\[{number}/5\] ", out, re.MULTILINE), f"step {number} missing"
-    released = re.search(r"released common-utils==(\S+):", out)
+    # The release is a tag push to a git host with the hooks: the push output carries
+    # the pipeline's step lines, as a maintainer's terminal would.
+    assert re.search(r"git push host HEAD:main v\S+ ", out)
+    for step in ("guards", "build", "login", "upload", "verify", "push"):
+        assert re.search(rf"^ +remote: release: \[{step}\] ok in ", out, re.MULTILINE), step
+    released = re.search(r"remote: release: released common-utils==(\S+):", out)
     assert released is not None
     version = released.group(1)
+    assert re.search(rf"\* \[new tag\] +v{re.escape(version)} ", out)
     rows = {
         line.split("  ")[0]: line
         for line in out.splitlines()
