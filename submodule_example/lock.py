@@ -144,7 +144,38 @@ def compile_lock(
     upgrade: bool,
     upgrade_packages: Sequence[str],
 ) -> None:
-    """Run ``uv pip compile`` for one pair."""
+    """Run ``uv pip compile`` for one pair.
+
+    The existing lock's versions are kept as preferences (only what must move moves),
+    but never its hashes: uv would carry a pinned version's old hashes over, and a
+    lock made against another index (or before a file was replaced) would keep hashes
+    this index does not serve. So uv compiles into a scratch file seeded with the
+    bare ``name==version`` lines, and every hash comes from the index, now.
+    """
+    scratch = root / f".{output}.locking"
+    existing = pins(root / output)
+    scratch.write_text("".join(f"{pin}\n" for pin in existing))
+    try:
+        _run_uv(uv, root, source, scratch.name, index_url=index_url,
+                python_version=python_version, python_platform=python_platform,
+                upgrade=upgrade, upgrade_packages=upgrade_packages)  # fmt: skip
+        scratch.replace(root / output)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _run_uv(
+    uv: list[str],
+    root: Path,
+    source: str,
+    output: str,
+    *,
+    index_url: str,
+    python_version: str,
+    python_platform: str,
+    upgrade: bool,
+    upgrade_packages: Sequence[str],
+) -> None:
     cmd = [
         *uv,
         "pip",

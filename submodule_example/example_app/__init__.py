@@ -90,8 +90,8 @@ def _check_stamps() -> None:
     from common_utils.version import StampError, verify_stamp
 
     checked = [(SERVICE_ROOT, Path(__file__).resolve().parent)]
-    if SUBMODULE_DIR.is_dir():
-        checked.append((SUBMODULE_DIR, SUBMODULE_DIR / "common_utils"))
+    if SUBMODULE_DIR.is_dir():  # the library first: a moved submodule is the usual cause
+        checked.insert(0, (SUBMODULE_DIR, SUBMODULE_DIR / "common_utils"))
     for checkout, package_dir in checked:
         try:
             verify_stamp(checkout, package_dir)

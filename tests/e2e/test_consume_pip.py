@@ -27,11 +27,15 @@ from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import pip_env, run_release_cli
 
 SERVICE_SRC = REPO_ROOT / "submodule_example"
+# The inputs of the locks (requirements.txt is the hashed lock made from requirements.in).
 PINNED = re.search(
-    r"^common-utils==(\d+\.\d+\.\d+)$", (SERVICE_SRC / "requirements.txt").read_text(), re.M
+    r"^common-utils==(\d+\.\d+\.\d+)$", (SERVICE_SRC / "requirements.in").read_text(), re.M
 )
 PINNED_VERSION = PINNED[1] if PINNED else "unpinned"
-UWSGI_PIN = re.search(r"^uwsgi==\S+$", (SERVICE_SRC / "requirements.txt").read_text(), re.M)
+UWSGI_PIN = re.search(r"^uwsgi==\S+$", (SERVICE_SRC / "requirements.in").read_text(), re.M)
+# The test interpreter and machine: the seeded base index holds wheels for them only,
+# not Cloud Foundry's Python 3.12 / manylinux_2_28 ones.
+TEST_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 # Never copied into a consumer: caches, local environments, a developer's submodule.
 _NOT_SOURCE = shutil.ignore_patterns(
     "__pycache__", ".pytest_cache", ".tox", ".venv", "venv", "submodules", "*.pyc"
@@ -64,6 +68,27 @@ def copy_service(dest: Path) -> Path:
     """Copy the sample service's files (not its caches or submodules) to ``dest``."""
     shutil.copytree(SERVICE_SRC, dest, ignore=_NOT_SOURCE)
     return dest
+
+
+def lock_service(root: Path, index_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the service's ``lock.py`` against ``index_url`` (devpi only), as a team does."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return run(
+        [
+            sys.executable,
+            "lock.py",
+            "--index-url",
+            index_url,
+            "--python-version",
+            TEST_PYTHON,
+            "--python-platform",
+            "host",
+            *args,
+        ],
+        cwd=root,
+        env=env,
+    )
 
 
 def make_venv(path: Path) -> Path:
@@ -136,13 +161,16 @@ def test_pip_consumer_installs_from_devpi_only_and_passes_its_service_tests(
     python = make_venv(tmp_path / "venv")
     clean = pip_env({k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
 
-    # Exactly what the buildpack does with PIP_INDEX_URL from manifest.yml.
+    # The team's one command: lock from devpi (the committed lock names another devpi's files).
+    lock_service(root, release_index)
+    # Exactly what the buildpack does with PIP_INDEX_URL from manifest.yml: a hashed lock.
     run(
         [
             str(python),
             "-m",
             "pip",
             "install",
+            "--require-hashes",
             "--index-url",
             release_index,
             "-r",

@@ -4,7 +4,7 @@ A temp git repository is made from ``submodule_example/``; this repository (a
 temp clone tagged ``v1.0.0``) is added with ``git submodule add`` into
 ``submodules/common_utils`` and pinned at the tag. A fresh ``git clone
 --recurse-submodules`` of that service (as a new developer or CI gets it)
-installs only ``requirements-submodule.txt`` (the library's third-party
+locks and installs only ``requirements-submodule.txt`` (the library's third-party
 dependencies and uWSGI) and runs the service's unit tests and service tests,
 which must see ``/version`` report ``submodule`` and the tag's version.
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from tests.e2e.test_consume_pip import (  # noqa: F401 - the fixture is used by name
     PINNED_VERSION,
     copy_service,
+    lock_service,
     make_venv,
     pip_env,
     run,
@@ -82,6 +83,10 @@ def test_submodule_consumer_cloned_recursively_runs_on_the_pinned_tag(
     # any index will do, nothing private is installed.
     python = make_venv(tmp_path / "venv")
     clean = pip_env()
+    # The lock is made from the index the service installs from (here the seeded base).
+    # (The pip approach's input goes: common-utils is not on that index, nor needed.)
+    (clone / "requirements.in").unlink()
+    lock_service(clone, devpi_server.simple_url("root/deps"))
     for requirements in ("requirements-submodule.txt", "service_tests/requirements.txt"):
         run(
             [
