@@ -565,6 +565,18 @@ def test_pip_installs_over_https_with_the_team_ca_and_fails_cleanly_without(
     assert "CERTIFICATE_VERIFY_FAILED" in done.stdout + done.stderr
 
 
+def test_pip_against_an_index_that_is_down_fails_and_names_it(tmp_path: Path) -> None:
+    """What a service sees when its one index URL is down (docs: failover)."""
+    dead = f"http://127.0.0.1:{free_port()}/{INDEX}/+simple/"
+    env = {**pip_env(), "PIP_RETRIES": "1", "PIP_TIMEOUT": "3"}
+    done = pip_install(dead, f"{PROBE}==1.0.0", tmp_path / "t", env=env)
+    assert done.returncode == 1
+    out = done.stdout + done.stderr
+    assert "Connection refused" in out
+    assert f"No matching distribution found for {PROBE}==1.0.0" in out
+    assert "Traceback" not in done.stderr
+
+
 TLS_VARIABLES = (
     "PIP_CERT",
     "REQUESTS_CA_BUNDLE",
@@ -790,7 +802,7 @@ def test_upgrade_rehearsal_export_import_same_secret_primary_role_replica_follow
 
 # -- monitoring ---------------------------------------------------------------------------
 def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
-    primary: DevpiServer, replica: tuple[DevpiServer, Relay]
+    primary: DevpiServer, replica: tuple[DevpiServer, Relay], tmp_path: Path
 ) -> None:
     server, relay = replica
     server.wait_for_serial(primary.serial())
@@ -826,6 +838,32 @@ def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
             *args, "--warn-lag", "1", "--crit-lag", "2", "--crit-free", "0", "--warn-free", "0"
         )
         assert critical.returncode == 2, critical.stdout
+        # while the primary is unreachable the replica serves installs, but an
+        # upload (which the replica forwards to the primary) fails
+        env = pip_env()
+        served = pip_install(
+            server.simple_url(INDEX), f"{PROBE}==1.0.0", tmp_path / "from-replica", env=env
+        )
+        assert served.returncode == 0, served.stdout + served.stderr
+        refused = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "twine",
+                "upload",
+                "--non-interactive",
+                "--disable-progress-bar",
+                "--repository-url",
+                f"{server.url}/{INDEX}/",
+                str(make_wheel(tmp_path / "w", "9.9.9")),
+            ],
+            env={**os.environ, "TWINE_USERNAME": OWNER, "TWINE_PASSWORD": OWNER_PW},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert refused.returncode != 0
     finally:
         relay.resume()
     started = time.monotonic()
