@@ -39,6 +39,8 @@ from typing import IO, TYPE_CHECKING, Any
 import falcon
 from pythonjsonlogger.json import JsonFormatter
 
+from common_utils.errors import ConfigurationError
+
 if TYPE_CHECKING:
     import falcon.asgi
 
@@ -85,7 +87,7 @@ _PROCESS_INFO_SWITCHES = tuple(
 )
 
 
-class LoggingConfigError(ValueError):
+class LoggingConfigError(ConfigurationError):
     """A logging setting (``LOG_LEVEL``, ``LOG_FORMAT`` or an argument) is invalid.
 
     The message names the setting and the accepted values, never anything else.
@@ -371,7 +373,20 @@ def _incoming_id(req: falcon.Request | falcon.asgi.Request) -> str:
     return str(uuid.uuid4())
 
 
-class RequestIdMiddleware:
+class _RequestHookForAsgi:
+    """The ASGI request hook of a middleware whose WSGI hook does no I/O: the same hook."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raise NotImplementedError
+
+    async def process_request_async(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
+    ) -> None:
+        """ASGI variant of :meth:`process_request`."""
+        self.process_request(req, resp)
+
+
+class RequestIdMiddleware(_RequestHookForAsgi):
     """Give every request an id, log it on every line, and echo it in ``X-Request-Id``.
 
     The id comes from ``X-Vcap-Request-Id`` (set by the Cloud Foundry gorouter,
@@ -413,12 +428,6 @@ class RequestIdMiddleware:
             _REQUEST_ID.reset(token)
             del req.context._common_utils_request_id_token
 
-    async def process_request_async(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
-    ) -> None:
-        """ASGI variant of :meth:`process_request`."""
-        self.process_request(req, resp)
-
     async def process_response_async(
         self,
         req: falcon.asgi.Request,
@@ -433,7 +442,7 @@ class RequestIdMiddleware:
 # --------------------------------------------------------------------------- access log
 
 
-class AccessLogMiddleware:
+class AccessLogMiddleware(_RequestHookForAsgi):
     """Log one line per request at INFO: what was asked, by whom, how it went.
 
     Fields: ``method``, ``route`` (the URI template, so ``/orders/{id}``
@@ -492,12 +501,6 @@ class AccessLogMiddleware:
         if self._logger.isEnabledFor(logging.INFO):
             body = None if resp.stream is not None else resp.render_body()
             self._emit(req, resp, body)
-
-    async def process_request_async(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
-    ) -> None:
-        """ASGI variant of :meth:`process_request`."""
-        self.process_request(req, resp)
 
     async def process_response_async(
         self,
