@@ -5,7 +5,7 @@ Each feature lives in its own module (``cfenv``, ``auth``, ``validation``,
 ``logs``, ``openapi``, ``resources``) and pulls in its dependencies only when
 that module is imported.
 
-Example:
+Examples:
     >>> import common_utils
     >>> isinstance(common_utils.__version__, str)
     True

@@ -72,7 +72,7 @@ def version_from_describe(described: str) -> str:
         (setuptools-scm's guess-next-dev bumps the last number); ``0+unknown``
         when the line is not in that form.
 
-    Example:
+    Examples:
         >>> version_from_describe("v1.4.0-0-g1a2b3c4")
         '1.4.0'
         >>> version_from_describe("v1.4.0-3-g1a2b3c4")
@@ -109,7 +109,7 @@ def git_output(root: Path, *args: str) -> str | None:
     Returns:
         The output, or ``None`` when git is missing, times out or fails.
 
-    Example:
+    Examples:
         >>> git_output(Path("/nonexistent"), "rev-parse", "HEAD") is None
         True
     """
@@ -143,7 +143,7 @@ def version_from_git(root: Path | None = None) -> str:
         The version, or ``0+unknown`` when ``root`` is not itself a git
         checkout, git is missing, or no strict ``vX.Y.Z`` tag is reachable.
 
-    Example:
+    Examples:
         >>> version_from_git(Path("/nonexistent"))
         '0+unknown'
     """

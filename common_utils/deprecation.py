@@ -1,6 +1,6 @@
 """Tell clients that an HTTP API is going away: ``Deprecation``, ``Sunset`` and ``Link`` headers.
 
-:func:`deprecated` marks a responder, or every responder of a resource class,
+`deprecated` marks a responder, or every responder of a resource class,
 as deprecated. Each response then carries:
 
 - ``Deprecation: @<unix seconds>`` (RFC 9745: a structured-field date; the date
@@ -13,13 +13,13 @@ as deprecated. Each response then carries:
 
 Every argument is checked when the decorator is created, so a typo stops the
 service at start-up instead of sending a malformed header. The OpenAPI document
-of :mod:`common_utils.openapi` marks the operations ``deprecated: true``.
+of `common_utils.openapi` marks the operations ``deprecated: true``.
 
-A whole API version is deprecated by applying one :class:`Deprecation` to each
+A whole API version is deprecated by applying one `Deprecation` to each
 resource class that serves it (a deprecated version keeps its own classes; a
 subclass is enough when the behaviour is the same).
 
-Example:
+Examples:
     >>> from datetime import date
     >>> import falcon, falcon.testing
     >>> V1 = deprecated(
@@ -91,7 +91,7 @@ def _uri(name: str, value: object) -> str:
 
 @dataclass(frozen=True)
 class Deprecation:
-    """A deprecation notice for responders; build it with :func:`deprecated`.
+    """A deprecation notice for responders; build it with `deprecated`.
 
     Apply it to a responder or to a resource class (every ``on_*`` responder).
 
@@ -102,7 +102,7 @@ class Deprecation:
         sunset_link: The sunset policy (``rel="sunset"``), or ``None``.
         headers: The response headers, computed once: ``(name, value)`` pairs.
 
-    Example:
+    Examples:
         >>> from datetime import date
         >>> d = deprecated(since=date(2026, 12, 1), link="/docs/migrate")
         >>> d.headers
@@ -209,13 +209,13 @@ def deprecated(
         sunset_link: URL of the sunset policy: ``Link: <...>; rel="sunset"``.
 
     Returns:
-        A :class:`Deprecation`; use it as a decorator, one for a whole version.
+        A `Deprecation`; use it as a decorator, one for a whole version.
 
     Raises:
         TypeError: A date or URL argument has the wrong type.
         ValueError: A naive datetime, a malformed URL, or a sunset before ``since``.
 
-    Example:
+    Examples:
         >>> from datetime import date
         >>> deprecated(since=date(2027, 1, 1), sunset=date(2026, 1, 1), link="/docs")
         Traceback (most recent call last):
@@ -236,18 +236,18 @@ def deprecated(
 
 
 def deprecation_of(responder: object) -> Deprecation | None:
-    """Return the :class:`Deprecation` of a responder, or ``None``.
+    """Return the `Deprecation` of a responder, or ``None``.
 
     Works on functions, bound methods and wrappers that copy attributes
-    (``functools.wraps``, ``falcon.before``) stacked on top of :func:`deprecated`.
+    (``functools.wraps``, ``falcon.before``) stacked on top of `deprecated`.
 
     Args:
         responder: A responder function or method.
 
     Returns:
-        The notice :func:`deprecated` attached, or ``None``.
+        The notice `deprecated` attached, or ``None``.
 
-    Example:
+    Examples:
         >>> from datetime import date
         >>> @deprecated(since=date(2026, 12, 1), link="/docs")
         ... def on_get(self, req, resp): ...

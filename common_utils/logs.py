@@ -1,7 +1,7 @@
 """Logging for 12-factor services: JSON lines on stdout, request ids, access log.
 
-Call :func:`setup_logging` once at start-up, then add :class:`RequestIdMiddleware`
-first and :class:`AccessLogMiddleware` last to the Falcon app::
+Call `setup_logging` once at start-up, then add `RequestIdMiddleware`
+first and `AccessLogMiddleware` last to the Falcon app::
 
     setup_logging()                     # LOG_LEVEL and LOG_FORMAT from the environment
     app = falcon.App(middleware=[RequestIdMiddleware(), auth, AccessLogMiddleware()])
@@ -11,7 +11,7 @@ Every record becomes one JSON object on one line (``timestamp``, ``level``,
 ``instance`` on Cloud Foundry), which is what Loggregator forwards and
 Logsearch (ELK) parses.
 
-Example:
+Examples:
     >>> import io, json, logging
     >>> from common_utils.logs import setup_logging
     >>> out = io.StringIO()
@@ -69,7 +69,7 @@ LOG_FORMATS: tuple[str, ...] = ("json", "text")
 DEFAULT_REDACT: frozenset[str] = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
-"""Request headers :class:`AccessLogMiddleware` never logs, whatever it is asked to log."""
+"""Request headers `AccessLogMiddleware` never logs, whatever it is asked to log."""
 
 _HANDLER_NAME = "common_utils.logs"
 _TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s [%(request_id)s] %(message)s"
@@ -92,7 +92,7 @@ class LoggingConfigError(ConfigurationError):
 
     The message names the setting and the accepted values, never anything else.
 
-    Example:
+    Examples:
         >>> from common_utils.logs import LoggingConfigError, setup_logging
         >>> try:
         ...     setup_logging(environ={"LOG_LEVEL": "LOUD"})
@@ -105,10 +105,10 @@ class LoggingConfigError(ConfigurationError):
 def current_request_id() -> str | None:
     """Return the id of the request being handled, or ``None`` outside a request.
 
-    The id is set by :class:`RequestIdMiddleware` in a context variable, so it is
+    The id is set by `RequestIdMiddleware` in a context variable, so it is
     right in WSGI worker threads and in ASGI tasks alike.
 
-    Example:
+    Examples:
         >>> from common_utils.logs import current_request_id
         >>> current_request_id() is None
         True
@@ -328,7 +328,7 @@ def setup_logging(
             a value that is not accepted; the message names the variable and
             the accepted values.
 
-    Example:
+    Examples:
         >>> import io, logging
         >>> from common_utils.logs import setup_logging
         >>> out = io.StringIO()
@@ -382,7 +382,7 @@ class _RequestHookForAsgi:
     async def process_request_async(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response
     ) -> None:
-        """ASGI variant of :meth:`process_request`."""
+        """ASGI variant of `process_request`."""
         self.process_request(req, resp)
 
 
@@ -393,11 +393,11 @@ class RequestIdMiddleware(_RequestHookForAsgi):
     which logs it on its RTR line), then ``X-Request-Id``; a header is used only
     when it is 1-200 printable ASCII characters without spaces, so a client cannot
     inject log lines. Otherwise a UUID4 is generated. The id is in
-    :func:`current_request_id`, in ``req.context.request_id`` and in every log
+    `current_request_id`, in ``req.context.request_id`` and in every log
     record made while the request is handled. Works in ``falcon.App`` and
     ``falcon.asgi.App``; put it first in the middleware list.
 
-    Example:
+    Examples:
         >>> import falcon, falcon.testing
         >>> from common_utils.logs import RequestIdMiddleware
         >>> app = falcon.App(middleware=[RequestIdMiddleware()])
@@ -435,7 +435,7 @@ class RequestIdMiddleware(_RequestHookForAsgi):
         resource: object,
         req_succeeded: bool,
     ) -> None:
-        """ASGI variant of :meth:`process_response`."""
+        """ASGI variant of `process_response`."""
         self.process_response(req, resp, resource, req_succeeded)
 
 
@@ -458,10 +458,10 @@ class AccessLogMiddleware(_RequestHookForAsgi):
     Keyword Args:
         logger: The logger or its name (default ``common_utils.access``).
         headers: Extra request headers to log (case-insensitive).
-        redact: Headers never logged; defaults to :data:`DEFAULT_REDACT`
+        redact: Headers never logged; defaults to `DEFAULT_REDACT`
             (Authorization, cookies, API keys). Add to it, do not shrink it.
 
-    Example:
+    Examples:
         >>> import falcon, falcon.testing
         >>> from common_utils.logs import AccessLogMiddleware
         >>> app = falcon.App(middleware=[AccessLogMiddleware(headers=["X-Forwarded-For"])])
@@ -509,7 +509,7 @@ class AccessLogMiddleware(_RequestHookForAsgi):
         resource: object,
         req_succeeded: bool,
     ) -> None:
-        """ASGI variant of :meth:`process_response`."""
+        """ASGI variant of `process_response`."""
         if self._logger.isEnabledFor(logging.INFO):
             body = None if resp.stream is not None else await resp.render_body()
             self._emit(req, resp, body)

@@ -1,11 +1,11 @@
 """RFC 9457 problem details for Falcon errors.
 
 Falcon's default error serializer answers ``application/json``. Install
-:func:`problem_error_serializer` to answer every :class:`falcon.HTTPError`
+`problem_error_serializer` to answer every `falcon.HTTPError`
 (yours, Falcon's own, and those of ``common_utils.auth`` and
 ``common_utils.validation``) as ``application/problem+json``.
 
-Example:
+Examples:
     >>> import falcon
     >>> from common_utils.problems import problem_error_serializer
     >>> app = falcon.App()
@@ -29,7 +29,7 @@ _RESERVED = frozenset({"type", "title", "status", "detail", "instance"})
 
 
 class ProblemError(falcon.HTTPError):
-    """An :class:`falcon.HTTPError` that carries RFC 9457 extension members.
+    """An `falcon.HTTPError` that carries RFC 9457 extension members.
 
     Args:
         status: The HTTP status, as an ``int`` or a Falcon status string.
@@ -43,7 +43,7 @@ class ProblemError(falcon.HTTPError):
         extensions: Extra members of the problem object (for example
             ``errors``); they must be JSON-serializable.
 
-    Example:
+    Examples:
         >>> errors = [{"field": "sku", "message": "required field"}]
         >>> err = ProblemError(422, detail="1 field is invalid", extensions={"errors": errors})
         >>> problem_dict(err)["errors"][0]["field"]
@@ -72,13 +72,13 @@ def problem_dict(exception: falcon.HTTPError) -> dict[str, Any]:
     """Build the RFC 9457 problem object for a Falcon error.
 
     Args:
-        exception: Any :class:`falcon.HTTPError`.
+        exception: Any `falcon.HTTPError`.
 
     Returns:
         A dict with ``type``, ``title``, ``status`` and, when present,
-        ``detail`` plus the extension members of a :class:`ProblemError`.
+        ``detail`` plus the extension members of a `ProblemError`.
 
-    Example:
+    Examples:
         >>> problem_dict(falcon.HTTPNotFound())
         {'type': 'about:blank', 'title': 'Not Found', 'status': 404}
     """
@@ -110,7 +110,7 @@ def problem_error_serializer(
         resp: The response to fill.
         exception: The error being rendered.
 
-    Example:
+    Examples:
         >>> app = falcon.App()
         >>> app.set_error_serializer(problem_error_serializer)
     """

@@ -1,6 +1,6 @@
 """Cloud Foundry environment: VCAP_APPLICATION, VCAP_SERVICES, file bindings and PORT.
 
-Example:
+Examples:
     >>> from common_utils.cfenv import CFEnv
     >>> env = CFEnv(environ={"VCAP_APPLICATION": '{"name": "orders"}', "PORT": "8080"})
     >>> env.app.name, env.port

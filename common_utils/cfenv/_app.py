@@ -29,7 +29,7 @@ def env_value(environ: Mapping[str, str], name: str) -> str | None:
 class Limits:
     """The app's resource limits from VCAP_APPLICATION ``limits`` (MB, MB, count).
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import CFEnv
         >>> CFEnv(environ={"VCAP_APPLICATION": '{"limits": {"mem": 256}}'}).app.limits.mem
         256
@@ -52,7 +52,7 @@ class Application:
     CF_INSTANCE_IP / CF_INSTANCE_INTERNAL_IP; ``memory_limit_mb`` from
     MEMORY_LIMIT (``512M``, ``1G``), else ``limits.mem``.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import CFEnv
         >>> app = CFEnv(environ={"VCAP_APPLICATION": '{"name": "orders", "space_name": "dev"}',
         ...     "CF_INSTANCE_INDEX": "2", "MEMORY_LIMIT": "1G"}).app

@@ -28,9 +28,9 @@ class Credentials(Mapping[str, Any]):
 
     Nested objects are Credentials too and arrays become tuples, so nothing
     inside can be changed. ``creds[key]`` and ``get(key)`` read one key, as
-    on any mapping; :meth:`lookup` follows a dotted path into nested objects
+    on any mapping; `lookup` follows a dotted path into nested objects
     and arrays (``lookup("protocols.amqp.uri")``, ``lookup("uris.0")``), as
-    do :meth:`get_int` and :meth:`get_url`. Values never appear in
+    do `get_int` and `get_url`. Values never appear in
     ``repr()``, ``str()`` or error messages.
 
     Args:
@@ -39,7 +39,7 @@ class Credentials(Mapping[str, Any]):
     Keyword Args:
         owner: The service name, used in error messages.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import Credentials
         >>> creds = Credentials({"port": "30773", "protocols": {"amqp": {"uri": "amqp://h"}}})
         >>> creds.lookup("protocols.amqp.uri"), creds.get_int("port")
@@ -83,7 +83,7 @@ class Credentials(Mapping[str, Any]):
             path: A path such as ``"protocols.amqp.uri"`` or ``"uris.0"``.
             default: Returned when nothing is found.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import Credentials
             >>> Credentials({"a": {"b": [{"c": 1}]}}).lookup("a.b.0.c")
             1
@@ -106,7 +106,7 @@ class Credentials(Mapping[str, Any]):
         Raises:
             CFEnvError: The value is present but not an integer (the value is not shown).
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import Credentials
             >>> Credentials({"ports": {"6379/tcp": "30773"}}).get_int("ports.6379/tcp")
             30773
@@ -126,7 +126,7 @@ class Credentials(Mapping[str, Any]):
         Raises:
             CFEnvError: The value is not a string or not a URL (the value is not shown).
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import Credentials
             >>> Credentials({"jdbcUrl": "jdbc://h:1/x"}).get_url("jdbcUrl").port
             1

@@ -27,7 +27,7 @@ _warned_vcap_app_port = False  # the deprecation is logged once per process
 class BindingSource(str, enum.Enum):
     """How the platform delivered the service bindings (first one set wins).
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import BindingSource, CFEnv
         >>> CFEnv(environ={}).binding_source is BindingSource.NONE
         True
@@ -121,7 +121,7 @@ class CFEnv:
     Raises:
         CFEnvError: A variable is set but unusable.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import CFEnv
         >>> env = CFEnv(environ={})  # local development: nothing set
         >>> env.on_cloud_foundry, env.port, env.services()
@@ -149,7 +149,7 @@ class CFEnv:
     def on_cloud_foundry(self) -> bool:
         """Return True when VCAP_APPLICATION is set.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import CFEnv
             >>> CFEnv(environ={"VCAP_APPLICATION": "{}"}).on_cloud_foundry
             True
@@ -162,7 +162,7 @@ class CFEnv:
 
         CF_INSTANCE_PORT is never used: it is the host-side port.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import CFEnv
             >>> CFEnv(environ={"PORT": "8081", "CF_INSTANCE_PORT": "61001"}).port
             8081
@@ -173,7 +173,7 @@ class CFEnv:
     def app(self) -> Application:
         """Return the running application's attributes.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import CFEnv
             >>> CFEnv(environ={"VCAP_APPLICATION": '{"name": "orders"}'}).app.name
             'orders'
@@ -184,7 +184,7 @@ class CFEnv:
     def binding_source(self) -> BindingSource:
         """Return the delivery method the services were read from.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import CFEnv
             >>> str(CFEnv(environ={"VCAP_SERVICES": "{}"}).binding_source)
             'VCAP_SERVICES'
@@ -209,7 +209,7 @@ class CFEnv:
             label: Service label (offering), e.g. ``"user-provided"``.
             tag: One of the service's tags.
 
-        Example:
+        Examples:
             >>> import re
             >>> from common_utils.cfenv import CFEnv
             >>> env = CFEnv(environ={"VCAP_SERVICES": '{"user-provided": [{"name": "a"},'
@@ -244,13 +244,13 @@ class CFEnv:
     ) -> Service:
         """Return the one bound service matching all the given criteria.
 
-        Criteria work as in :meth:`services`.
+        Criteria work as in `services`.
 
         Raises:
             ServiceNotFoundError: Nothing matches.
             AmbiguousServiceError: Several match; the error lists their names.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import CFEnv
             >>> env = CFEnv(environ={"VCAP_SERVICES":
             ...     '{"elephantsql": [{"name": "db", "tags": ["Postgres"]}]}'})

@@ -1,17 +1,19 @@
-"""Exceptions raised by :mod:`common_utils.cfenv`."""
+"""Exceptions raised by `common_utils.cfenv`."""
 
 from __future__ import annotations
+
+from common_utils.errors import ConfigurationError
 
 __all__ = ["AmbiguousServiceError", "CFEnvError", "ServiceNotFoundError"]
 
 
-class CFEnvError(ValueError):
+class CFEnvError(ConfigurationError):
     """Signal a Cloud Foundry environment value that cannot be used.
 
     The message names the variable (and the JSON path inside it) but never the
     value, so it is safe to log.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import CFEnv, CFEnvError
         >>> try:
         ...     CFEnv(environ={"PORT": "abc"})
@@ -28,7 +30,7 @@ class ServiceNotFoundError(CFEnvError, LookupError):
         criteria: The lookup as text, for example ``"tag='postgres'"``.
         available: The names of all bound services.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import CFEnv, ServiceNotFoundError
         >>> try:
         ...     CFEnv(environ={}).service(tag="postgres")
@@ -51,7 +53,7 @@ class AmbiguousServiceError(CFEnvError, LookupError):
         criteria: The lookup as text, for example ``"label='user-provided'"``.
         candidates: The names of the matching services, in document order.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import AmbiguousServiceError, CFEnv
         >>> env = CFEnv(environ={"VCAP_SERVICES": '{"x": [{"name": "a"}, {"name": "b"}]}'})
         >>> try:

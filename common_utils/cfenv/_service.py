@@ -30,7 +30,7 @@ class Service:
     (missing or null credentials are empty). ``repr()`` and ``str()`` show no
     credential value.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import CFEnv
         >>> env = CFEnv(environ={"VCAP_SERVICES": '{"redis": [{"name": "cache",'
         ...     ' "tags": ["redis"], "credentials": {"uri": "redis://:pw@h:6379"}}]}'})
@@ -67,7 +67,7 @@ class Service:
         Raises:
             CFEnvError: The service has none of them, or it is not a URL.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import Credentials, Service
             >>> db = Service(name="db", label="pg",
             ...     credentials=Credentials({"uri": "postgres://u:p%40ss@h:5432/orders"}))
@@ -84,7 +84,7 @@ class Service:
     def uris(self) -> tuple[ServiceURL, ...]:
         """Return every URL of the ``uris`` credential, else ``(uri,)``, else ``()``.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import Credentials, Service
             >>> bus = Service(name="bus", label="mq",
             ...     credentials=Credentials({"uris": ["amqp://a/vh", "amqp://b/vh"]}))

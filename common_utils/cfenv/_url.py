@@ -19,7 +19,7 @@ _MASK = "***"
 class HostPort(NamedTuple):
     """One ``host[:port]`` of a (possibly multi-host) service URL.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import HostPort
         >>> HostPort("db.example.com", 5432).port
         5432
@@ -39,7 +39,7 @@ class ServiceURL:
     ``str()`` show the password as ``***`` and hide query values; ``geturl()``
     returns the original text for handing to a driver.
 
-    Example:
+    Examples:
         >>> from common_utils.cfenv import ServiceURL
         >>> url = ServiceURL.parse("postgres://app:p%40ss@db.example.com:5432/orders")
         >>> url.hostname, url.port, url.password, url.path
@@ -61,7 +61,7 @@ class ServiceURL:
     def parse(cls, text: str) -> ServiceURL:
         """Parse ``text`` into a ServiceURL or raise CFEnvError (never showing the text).
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import ServiceURL
             >>> ServiceURL.parse("mongodb://h1:27017,h2/db").hosts[1]
             HostPort(host='h2', port=None)
@@ -72,7 +72,7 @@ class ServiceURL:
     def hostname(self) -> str | None:
         """Return the first host, or None for a URL without one.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import ServiceURL
             >>> ServiceURL.parse("redis://:pw@cache:6379").hostname
             'cache'
@@ -83,7 +83,7 @@ class ServiceURL:
     def port(self) -> int | None:
         """Return the first host's port, or None when the URL gives none.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import ServiceURL
             >>> ServiceURL.parse("redis://:pw@cache:6379").port
             6379
@@ -94,7 +94,7 @@ class ServiceURL:
     def params(self) -> dict[str, list[str]]:
         """Return the decoded query parameters.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import ServiceURL
             >>> ServiceURL.parse("postgres://h/db?sslmode=require").params
             {'sslmode': ['require']}
@@ -104,7 +104,7 @@ class ServiceURL:
     def geturl(self) -> str:
         """Return the original URL text, secrets included (for drivers only).
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import ServiceURL
             >>> ServiceURL.parse("redis://:pw@cache:6379").geturl()
             'redis://:pw@cache:6379'

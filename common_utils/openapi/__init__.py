@@ -1,11 +1,11 @@
 """Live API docs: an OpenAPI 3.1 document of a Falcon app and Swagger UI, offline.
 
-Routes come from :mod:`falcon.inspect`, request bodies and query parameters
-from the ``@validate`` schemas of :mod:`common_utils.validation` (converted
+Routes come from `falcon.inspect`, request bodies and query parameters
+from the ``@validate`` schemas of `common_utils.validation` (converted
 from Cerberus to JSON Schema 2020-12), security from the
-:class:`~common_utils.auth.JWTAuthMiddleware` and ``require_scopes`` hooks.
+`JWTAuthMiddleware` and ``require_scopes`` hooks.
 
-Example:
+Examples:
     >>> import falcon, falcon.testing
     >>> app = falcon.App()
     >>> OpenAPI(app, title="example-app", version="1.0.0").register()
@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import falcon
 
+from common_utils.errors import ConfigurationError
 from common_utils.openapi._convert import (
     Conversion,
     cerberus_rules_to_json_schema,
@@ -44,7 +45,7 @@ class OpenAPI:
     """The OpenAPI 3.1 document of a Falcon app, and the routes that serve it.
 
     The document is built on first use (after every route is added) and
-    cached; :meth:`register` adds ``GET /openapi.json`` and ``GET /docs``.
+    cached; `register` adds ``GET /openapi.json`` and ``GET /docs``.
 
     Args:
         app: The Falcon app (WSGI or ASGI) to describe.
@@ -52,14 +53,14 @@ class OpenAPI:
     Keyword Args:
         title: The API title.
         version: The API version (your service's version).
-        auth: The app's :class:`~common_utils.auth.JWTAuthMiddleware`, if any:
+        auth: The app's `JWTAuthMiddleware`, if any:
             operations are marked as needing a bearer token with the scopes of
             their ``require_scopes`` hooks, exempt routes as public.
         description: Longer description of the API (CommonMark).
         servers: Server URLs, for example ``["https://orders.example.com"]``.
         summary: Short summary of the API.
 
-    Example:
+    Examples:
         >>> import falcon
         >>> app = falcon.App()
         >>> docs = OpenAPI(app, title="orders", version="1.4.0", servers=["/"])
@@ -79,9 +80,9 @@ class OpenAPI:
         summary: str | None = None,
     ) -> None:
         if not title:
-            raise ValueError("OpenAPI: title must not be empty")
+            raise ConfigurationError("OpenAPI: title must not be empty")
         if not version:
-            raise ValueError("OpenAPI: version must not be empty")
+            raise ConfigurationError("OpenAPI: version must not be empty")
         self._app = app
         self._auth = auth
         self._info: dict[str, Any] = {"title": title, "version": version}
@@ -105,7 +106,7 @@ class OpenAPI:
         Returns:
             The document as a JSON-ready dict. Do not modify it.
 
-        Example:
+        Examples:
             >>> import falcon
             >>> OpenAPI(falcon.App(), title="t", version="1").document()["paths"]
             {}
@@ -129,7 +130,7 @@ class OpenAPI:
 
         Each entry reads ``"METHOD /path body.field: rule"``.
 
-        Example:
+        Examples:
             >>> import falcon
             >>> OpenAPI(falcon.App(), title="t", version="1").dropped_rules
             []
@@ -151,7 +152,7 @@ class OpenAPI:
         Raises:
             RuntimeError: The Swagger UI files (``swagger-ui-py``) are missing.
 
-        Example:
+        Examples:
             >>> import falcon, falcon.testing
             >>> app = falcon.App()
             >>> OpenAPI(app, title="t", version="1").register(docs_route="/api-docs")

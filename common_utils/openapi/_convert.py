@@ -2,7 +2,7 @@
 
 The converter describes what a client may send: a document Cerberus accepts is
 accepted by the JSON Schema (soundness is what the property tests pin). Rules it
-cannot express are dropped and listed in :attr:`Conversion.dropped`; it never
+cannot express are dropped and listed in `Conversion.dropped`; it never
 raises on a rule it does not know.
 """
 
@@ -99,7 +99,7 @@ class Conversion:
         dropped: ``"path: rule"`` strings naming each rule that could not be
             expressed, in schema order, without duplicates.
 
-    Example:
+    Examples:
         >>> conv = cerberus_to_json_schema({"n": {"type": "integer", "check_with": "odd"}})
         >>> conv.dropped
         ['n: check_with']
@@ -156,9 +156,9 @@ def cerberus_to_json_schema(
             serialization.
 
     Returns:
-        The :class:`Conversion`.
+        The `Conversion`.
 
-    Example:
+    Examples:
         >>> cerberus_to_json_schema({"sku": {"type": "string", "required": True}}).schema
         {'type': 'object', 'properties': {'sku': {'type': 'string'}}, 'required': ['sku'], 'additionalProperties': False}
     """  # noqa: E501
@@ -174,12 +174,12 @@ def cerberus_rules_to_json_schema(rules: Mapping[str, Any], *, coerce: bool = Tr
         rules: The rules of one field, for example ``{"type": "integer", "min": 1}``.
 
     Keyword Args:
-        coerce: As for :func:`cerberus_to_json_schema`.
+        coerce: As for `cerberus_to_json_schema`.
 
     Returns:
-        The :class:`Conversion`.
+        The `Conversion`.
 
-    Example:
+    Examples:
         >>> cerberus_rules_to_json_schema({"type": "integer", "min": 1}).schema
         {'type': 'integer', 'minimum': 1}
     """

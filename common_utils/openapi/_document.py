@@ -91,7 +91,7 @@ def operation(
     Returns:
         A decorator that returns the responder unchanged (it only attaches data).
 
-    Example:
+    Examples:
         >>> class Things:
         ...     @operation(summary="List things", response_schema={"type": "array"})
         ...     def on_get(self, req, resp):

@@ -71,7 +71,7 @@ def swagger_ui_static_dir() -> Path:
     Raises:
         RuntimeError: ``swagger-ui-py`` is not installed or lacks its files.
 
-    Example:
+    Examples:
         >>> (swagger_ui_static_dir() / "swagger-ui-bundle.js").is_file()
         True
     """
@@ -90,7 +90,7 @@ def swagger_ui_static_dir() -> Path:
 class SwaggerUIResource:
     """Falcon resource for the docs page (``on_get``) and its files (``on_get_asset``).
 
-    Example:
+    Examples:
         >>> app = falcon.App()
         >>> ui = SwaggerUIResource(title="api", spec_route="/openapi.json", docs_route="/docs")
         >>> app.add_route("/docs", ui)

@@ -1,12 +1,12 @@
 """Test helpers for services built on common_utils: tokens, a JWKS endpoint, bindings.
 
 What a consuming service's tests need and should not write again: a token
-issuer whose tokens its :class:`~common_utils.auth.JWTAuthMiddleware` accepts,
+issuer whose tokens its `JWTAuthMiddleware` accepts,
 a loopback JWKS endpoint, and builders for ``VCAP_SERVICES``,
 ``VCAP_APPLICATION`` and servicebinding.io directories. Nothing here needs
 pytest; ``common_utils.testing.pytest_plugin`` adds optional fixtures.
 
-Example:
+Examples:
     >>> import json
     >>> from common_utils.testing import TokenIssuer, vcap_services
     >>> issuer = TokenIssuer(audience="orders")

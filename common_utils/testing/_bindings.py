@@ -33,7 +33,7 @@ def service_entry(
         **fields: Any other member (``instance_name``, ``binding_guid``,
             ``volume_mounts``, ...).
 
-    Example:
+    Examples:
         >>> service_entry("orders-db", label="postgres", plan="small",
         ...               credentials={"uri": "postgres://db.internal/orders"})["plan"]
         'small'
@@ -55,7 +55,7 @@ def service_entry(
 def vcap_services(*services: Mapping[str, Any]) -> str:
     """Return a ``VCAP_SERVICES`` value holding ``services``, grouped by label.
 
-    Example:
+    Examples:
         >>> vcap_services(service_entry("cache", label="redis"))
         '{"redis": [{"name": "cache", "instance_name": "cache", "binding_name": "cache", \
 "label": "redis", "tags": [], "credentials": {}}]}'
@@ -114,7 +114,7 @@ def write_binding_root(root: str | os.PathLike[str], *services: Mapping[str, Any
     ``provider`` file when the entry has one, and one file per credential
     (objects and arrays as JSON). Point ``SERVICE_BINDING_ROOT`` at the result.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from common_utils.cfenv import CFEnv
         >>> root = write_binding_root(tempfile.mkdtemp(), service_entry(

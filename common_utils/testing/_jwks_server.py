@@ -16,8 +16,8 @@ class JWKSServer:
     """Serve a JWK Set over HTTP on 127.0.0.1, as UAA serves ``/token_keys``.
 
     A context manager: the server runs on a free port from ``__enter__`` to
-    ``__exit__``. Change :attr:`jwks` to rotate keys, set :attr:`status` to
-    make the endpoint fail, and read :attr:`requests` to see how often the
+    ``__exit__``. Change `jwks` to rotate keys, set `status` to
+    make the endpoint fail, and read `requests` to see how often the
     middleware fetched.
 
     Args:
@@ -26,7 +26,7 @@ class JWKSServer:
     Keyword Args:
         path: The path of the endpoint; any other path is 404.
 
-    Example:
+    Examples:
         >>> import json, urllib.request
         >>> from common_utils.testing import JWKSServer, TokenIssuer
         >>> issuer = TokenIssuer()

@@ -32,7 +32,7 @@ class TokenIssuer:
 
     Tokens carry what UAA puts in an access token (``iss``, ``aud`` as a list,
     ``sub``, ``client_id``, ``scope`` as a list, ``iat``, ``exp``, ``jti``) so
-    a middleware built from :meth:`service` accepts them. The key is generated
+    a middleware built from `service` accepts them. The key is generated
     per instance; build one per test session, not per test (RSA generation
     takes tens of milliseconds).
 
@@ -44,10 +44,10 @@ class TokenIssuer:
         kid: The key id in the token header and the JWKS.
         lifetime: Seconds from ``iat`` to ``exp``.
         client_id: The ``client_id`` claim.
-        scopes: The scopes of a token when :meth:`token` is not given any
+        scopes: The scopes of a token when `token` is not given any
             (a service's tests usually want the scope its routes require).
 
-    Example:
+    Examples:
         >>> import falcon, falcon.testing
         >>> from common_utils.auth import JWTAuthMiddleware
         >>> from common_utils.cfenv import CFEnv
@@ -128,7 +128,7 @@ class TokenIssuer:
         return {"keys": [jwk]}
 
     def claims(self, *, scopes: Iterable[str] | None = None, **claims: Any) -> dict[str, Any]:
-        """Return the claims :meth:`token` signs; a claim set to ``None`` is left out."""
+        """Return the claims `token` signs; a claim set to ``None`` is left out."""
         now = int(time.time())
         payload: dict[str, Any] = {
             "iss": self.issuer,
@@ -154,7 +154,7 @@ class TokenIssuer:
 
         ``scopes`` replaces the issuer's default scopes (``[]`` for none).
 
-        Example:
+        Examples:
             >>> import jwt
             >>> issuer = TokenIssuer(algorithm="HS256")
             >>> token = issuer.token(scopes=["orders.read"], sub="alice", jti=None)
@@ -197,7 +197,7 @@ class TokenIssuer:
     def credentials(self, *, jwks_uri: str | None = None) -> dict[str, Any]:
         """Return user-provided service credentials that trust this issuer.
 
-        The key source is ``jwks_uri`` when given (see :class:`JWKSServer`),
+        The key source is ``jwks_uri`` when given (see `JWKSServer`),
         else ``secret`` for an ``HS*`` issuer, else the PEM ``public_key``.
         """
         creds: dict[str, Any] = {

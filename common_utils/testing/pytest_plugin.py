@@ -1,4 +1,4 @@
-"""Optional pytest fixtures over :mod:`common_utils.testing`.
+"""Optional pytest fixtures over `common_utils.testing`.
 
 Enable them in a ``conftest.py``::
 
@@ -6,9 +6,9 @@ Enable them in a ``conftest.py``::
 
 Fixtures:
 
-- ``token_issuer`` (session): a :class:`~common_utils.testing.TokenIssuer`
+- ``token_issuer`` (session): a `TokenIssuer`
   with the defaults (RS256, audience ``test-app``).
-- ``jwks_server`` (session): a running :class:`~common_utils.testing.JWKSServer`
+- ``jwks_server`` (session): a running `JWKSServer`
   serving ``token_issuer``'s keys; restored to those keys and to status 200
   after every test that uses it.
 """
