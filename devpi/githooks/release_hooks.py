@@ -349,7 +349,8 @@ def pre_receive(git_dir: Path, stdin: TextIO, err: TextIO) -> int:
     updates = parse_updates(stdin)
     try:
         refusals = check_updates(git_dir, updates)
-    except HookConfigError as ex:
+    except (HookConfigError, OSError, subprocess.SubprocessError) as ex:
+        # Fail closed: a push whose tags cannot be checked is not accepted.
         print(f"refused: the release rules could not be checked: {ex}", file=err)
         return 1
     for line in refusals:
@@ -601,5 +602,8 @@ def main(hook: str, argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return post_receive(git_dir, config, parse_updates(sys.stdin), sys.stdout)
+    except (HookConfigError, OSError, subprocess.SubprocessError) as ex:
+        _say(sys.stdout, f"release-hook: not released: {ex}")
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -14,6 +14,8 @@ covered by test_release.py.
 from __future__ import annotations
 
 import dataclasses
+import doctest
+import importlib
 import os
 import re
 import subprocess
@@ -359,3 +361,11 @@ def test_failed_pipeline_keeps_the_tag_says_how_to_retry_and_the_retry_publishes
     ]
     assert " v1.3.0 " in host.outcomes()[-1]
     assert " ok " in host.outcomes()[-1]
+
+
+@pytest.mark.parametrize("module", ["release_hooks", "install_hooks"])
+def test_hook_modules_docstring_examples(module: str) -> None:
+    sys.path.insert(0, str(DEVPI_DIR / "githooks"))
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
