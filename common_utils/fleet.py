@@ -26,7 +26,7 @@ sequence reaches your screen, in the table or the JSON).
 
 Only the standard library is used; importing it does not import falcon.
 
-Example:
+Examples:
     >>> from common_utils.fleet import behind, sanitize
     >>> behind("1.2.3", "2.0.0")
     ('major', 1)
@@ -93,7 +93,7 @@ class Target:
         name: What the table calls it (the file's first column, else the URL).
         url: The ``/version`` URL.
 
-    Example:
+    Examples:
         >>> Target("orders", "http://127.0.0.1:8080/version").name
         'orders'
     """
@@ -119,7 +119,7 @@ class Row:
         flags: Why the row is flagged (empty when it is not).
         error: Why the service could not be checked, else ``None``.
 
-    Example:
+    Examples:
         >>> Row("orders", "http://127.0.0.1/version").flags
         []
     """
@@ -146,7 +146,7 @@ def sanitize(value: object, limit: int = MAX_FIELD) -> str:
         ``str(value)`` with every control character (C0, C1, DEL, bidi
         overrides) replaced by ``?``; ``""`` for ``None``.
 
-    Example:
+    Examples:
         >>> sanitize("a\tb\u202ec")
         'a?b?c'
         >>> sanitize("x" * 100, limit=5)
@@ -172,7 +172,7 @@ def parse_targets(lines: Iterable[str]) -> list[Target]:
         FleetError: A line is not ``[NAME] http(s)://...``, or a URL carries
             credentials (the command never sends any).
 
-    Example:
+    Examples:
         >>> parse_targets(["orders http://127.0.0.1:8080", "# c", "http://h:1/v"])
         [Target(name='orders', url='http://127.0.0.1:8080/version'), Target(name='http://h:1/v', url='http://h:1/v')]
     """
@@ -204,7 +204,7 @@ def parse_withdrawn(text: str) -> dict[str, str]:
     Returns:
         Version -> reason (``"withdrawn"`` when the line gives none).
 
-    Example:
+    Examples:
         >>> parse_withdrawn("# versions\n1.2.0  auth bypass\n1.3.1\n")
         {'1.2.0': 'auth bypass', '1.3.1': 'withdrawn'}
     """
@@ -228,7 +228,7 @@ def newest_release(page: str) -> tuple[str | None, set[str]]:
         The newest release that is not yanked (``None`` when there is none), and
         the yanked versions (PEP 592 ``data-yanked``).
 
-    Example:
+    Examples:
         >>> newest_release('<a href="x">common_utils-1.10.0-py3-none-any.whl</a>'
         ...                '<a href="y">common_utils-1.9.2.tar.gz</a>')
         ('1.10.0', set())
@@ -258,7 +258,7 @@ def behind(current: str, newest: str) -> tuple[str, int]:
         ``ahead`` (a build past the newest release) or ``unknown`` (not a
         version); ``majors`` is how many majors behind.
 
-    Example:
+    Examples:
         >>> behind("1.4.0", "1.4.2"), behind("1.4.1.dev3+gabc", "1.4.0")
         (('patch', 0), ('ahead', 0))
     """
@@ -319,7 +319,7 @@ def fetch(url: str, *, timeout: float, max_bytes: int) -> bytes:
         FleetError: With a short reason: HTTP status, refused redirect, too
             large, timeout, connection error.
 
-    Example:
+    Examples:
         >>> fetch("http://127.0.0.1:1/version", timeout=1, max_bytes=10)
         Traceback (most recent call last):
         ...
@@ -363,7 +363,7 @@ def _text(document: Mapping[str, Any], section: str, key: str) -> str:
 def check_service(target: Target, *, timeout: float, max_bytes: int) -> Row:
     """Fetch one ``/version`` and fill a row (never raises; errors go into the row).
 
-    Example:
+    Examples:
         >>> check_service(Target("x", "http://127.0.0.1:1/version"), timeout=1,
         ...               max_bytes=10).error
         'connection refused'
@@ -425,7 +425,7 @@ def check_fleet(
     Returns:
         One row per target, in the targets' order.
 
-    Example:
+    Examples:
         >>> check_fleet([], newest=None, withdrawn={})
         []
     """
@@ -453,7 +453,7 @@ COLUMNS = (
 def render_table(rows: Sequence[Row], newest: str | None) -> str:
     """Render the rows as a plain-text table (every cell already sanitized).
 
-    Example:
+    Examples:
         >>> print(render_table([Row("orders", "u", "orders", "1.0.0", "1.4.0", "pip",
         ...                         "current")], "1.4.0"))
         SERVICE  APP     VERSION  COMMON_UTILS  VIA  BEHIND   FLAGS
@@ -517,7 +517,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> int:
     """Run the fleet check; return 0, 1 (a row is flagged) or 2 (bad usage).
 
-    Example:
+    Examples:
         >>> main(["--json"])
         2
     """

@@ -6,7 +6,7 @@ look at the status). ``GET /version`` tells an operator what is deployed: the
 app's version and which copy of common_utils it runs, installed with pip or
 vendored as a git submodule, and from where.
 
-Example:
+Examples:
     >>> import falcon, falcon.testing
     >>> from common_utils.resources import HealthResource, VersionResource
     >>> app = falcon.App()
@@ -73,7 +73,7 @@ class HealthResource:
             healthy.
         timeout: Seconds each request waits for the checks, at most.
 
-    Example:
+    Examples:
         >>> import falcon, falcon.testing
         >>> from common_utils.resources import HealthResource
         >>> def db() -> bool:
@@ -125,23 +125,13 @@ class HealthResource:
         resp.cache_control = ["no-store"]
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Run the checks and answer 200 or 503.
-
-        Example:
-            >>> HealthResource().on_get  # doctest: +ELLIPSIS
-            <bound method HealthResource.on_get of ...>
-        """
+        """Run the checks and answer 200 or 503."""
         futures = self._start()
         concurrent.futures.wait(futures.values(), timeout=self._timeout)
         self._answer(resp, futures)
 
     async def on_get_async(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """ASGI variant of :meth:`on_get`; mount with ``suffix="async"``.
-
-        Example:
-            >>> HealthResource().on_get_async  # doctest: +ELLIPSIS
-            <bound method HealthResource.on_get_async of ...>
-        """
+        """ASGI variant of `on_get`; mount with ``suffix="async"``."""
         futures = self._start()
         await _wait_async(futures.values(), self._timeout)
         self._answer(resp, futures)
@@ -207,7 +197,7 @@ class LibraryOrigin:
             ``common-utils`` that is NOT the loaded one (for example a pip
             install hidden behind a submodule), else ``None``.
 
-    Example:
+    Examples:
         >>> from common_utils.resources import library_origin
         >>> library_origin().source in ("pip", "submodule")
         True
@@ -271,7 +261,7 @@ def library_origin() -> LibraryOrigin:
     on ``sys.path`` that is not the loaded one is reported in
     ``shadowed_installation``. The answer is computed once per process.
 
-    Example:
+    Examples:
         >>> from common_utils.resources import library_origin
         >>> origin = library_origin()
         >>> origin.path.endswith("common_utils")
@@ -301,7 +291,7 @@ class VersionResource:
         app_name: The service's name.
         app_version: The service's version.
 
-    Example:
+    Examples:
         >>> import falcon, falcon.testing
         >>> from common_utils.resources import VersionResource
         >>> app = falcon.App()
@@ -332,19 +322,9 @@ class VersionResource:
         }
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Answer the version document.
-
-        Example:
-            >>> VersionResource(app_name="a", app_version="1").on_get  # doctest: +ELLIPSIS
-            <bound method VersionResource.on_get of ...>
-        """
+        """Answer the version document."""
         resp.media = self._document
 
     async def on_get_async(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        """ASGI variant of :meth:`on_get`; mount with ``suffix="async"``.
-
-        Example:
-            >>> VersionResource(app_name="a", app_version="1").on_get_async  # doctest: +ELLIPSIS
-            <bound method VersionResource.on_get_async of ...>
-        """
+        """ASGI variant of `on_get`; mount with ``suffix="async"``."""
         resp.media = self._document

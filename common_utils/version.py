@@ -4,18 +4,18 @@ The rules are the library's own (see ``pyproject.toml`` and ``common_utils._scm`
 only strict ``vX.Y.Z`` tags count, ``X.Y.Z`` exactly at a clean tag, ``X.Y.(Z+1).devN+g<hash>``
 past it, ``.dirty`` appended to the local part for a dirty tree, ``0+unknown`` when
 git cannot tell. A service applies the same rules to its own repository with
-:func:`version_of`.
+`version_of`.
 
 Where there is no git at run time (a Cloud Foundry droplet: ``cf push`` never
 uploads ``.git``), the version is *stamped* into ``<package>/_version.py`` at push
-time by :func:`write_stamp`, from ``git describe``. A stamp goes stale the moment
+time by `write_stamp`, from ``git describe``. A stamp goes stale the moment
 the checkout moves (a submodule moved to a newer tag keeps the old, git-ignored
-file), so :func:`verify_stamp` refuses a stamp that disagrees with the checkout
+file), so `verify_stamp` refuses a stamp that disagrees with the checkout
 whenever git metadata is present; a service calls it at start-up.
 
 Nothing here imports falcon, jwt or cerberus.
 
-Example:
+Examples:
     >>> from pathlib import Path
     >>> from common_utils.version import version_from_describe, version_of
     >>> version_from_describe("v1.4.0-2-g1a2b3c4-dirty")
@@ -63,7 +63,7 @@ class StampError(ValueError):
 
     The message is one line naming the file, both versions and what to run.
 
-    Example:
+    Examples:
         >>> issubclass(StampError, ValueError)
         True
     """
@@ -76,10 +76,10 @@ class Stamp:
     Attributes:
         version: The stamped version.
         commit: The commit it was stamped from (setuptools-scm writes ``g<short hash>``,
-            :func:`write_stamp` the full hash), or ``None`` when the file has none.
+            `write_stamp` the full hash), or ``None`` when the file has none.
         path: The stamp file.
 
-    Example:
+    Examples:
         >>> Stamp("1.4.0", None, Path("_version.py")).version
         '1.4.0'
     """
@@ -98,7 +98,7 @@ def has_git_metadata(checkout: Path) -> bool:
     Returns:
         ``True`` when ``checkout/.git`` exists.
 
-    Example:
+    Examples:
         >>> has_git_metadata(Path("/nonexistent"))
         False
     """
@@ -114,7 +114,7 @@ def read_stamp(package_dir: Path) -> Stamp | None:
     Returns:
         The stamp, or ``None`` when there is no file or it assigns no ``version``.
 
-    Example:
+    Examples:
         >>> read_stamp(Path("/nonexistent")) is None
         True
     """
@@ -142,7 +142,7 @@ def version_of(checkout: Path, package_dir: Path | None = None) -> str:
         The version by the library's rules; the stamp's version when ``checkout``
         has no git metadata (or git cannot tell); ``0+unknown`` when neither knows.
 
-    Example:
+    Examples:
         >>> version_of(Path("/nonexistent"), Path("/nonexistent/pkg"))
         '0+unknown'
     """
@@ -170,7 +170,7 @@ def write_stamp(checkout: Path, package_dir: Path) -> Stamp:
         StampError: ``checkout`` is not a git work tree, or no strict ``vX.Y.Z``
             tag is reachable (a stamp of ``0+unknown`` would tell nobody anything).
 
-    Example:
+    Examples:
         >>> write_stamp(Path("/nonexistent"), Path("/nonexistent/pkg"))
         Traceback (most recent call last):
         ...
@@ -210,7 +210,7 @@ def verify_stamp(checkout: Path, package_dir: Path) -> Stamp | None:
     Raises:
         StampError: The stamped version differs from the checkout's version.
 
-    Example:
+    Examples:
         >>> verify_stamp(Path("/nonexistent"), Path("/nonexistent/pkg")) is None
         True
     """
