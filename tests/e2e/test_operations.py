@@ -444,7 +444,7 @@ def replica(primary: DevpiServer) -> Iterator[tuple[DevpiServer, Relay]]:
     )
     try:
         server.start()
-        server.wait_for_serial(primary.serial())
+        server.wait_for_serial(primary.serial(), timeout=300)
         yield server, relay
     finally:
         server.stop()
@@ -781,7 +781,9 @@ def test_upgrade_rehearsal_export_import_same_secret_primary_role_replica_follow
         # a fresh replica follows the new primary (replication needs the primary role)
         started = time.monotonic()
         replica.start()
-        replica.wait_for_serial(new.serial())
+        # NOTE: a new replica's first sync waits for devpi's initial change-log
+        # stream to end (about 30-70 s here, docs/operations.md "Figures")
+        replica.wait_for_serial(new.serial(), timeout=300)
         sync_seconds = time.monotonic() - started
         digests = DevpiAPI(replica.url).release_digests(INDEX, PROBE, "1.1.0")
         assert list(digests.values()) == [sha256_file(wheels[1])]
