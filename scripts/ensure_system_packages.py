@@ -10,13 +10,37 @@ can never go green by skipping the main path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 # Debian package -> the command it provides.
 COMMANDS = {"chromium": "chromium", "wrk": "wrk", "chromium-driver": "chromedriver"}
+
+
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+
+
+@contextlib.contextmanager
+def no_service_starts() -> Iterator[None]:
+    """Keep Debian's maintainer scripts from starting services (nginx on port 80).
+
+    The tests start the daemons they need themselves, on loopback ports, and end
+    them; an installed package must not leave a system service running.
+    """
+    if POLICY_RC_D.exists():
+        yield
+        return
+    POLICY_RC_D.write_text("#!/bin/sh\n# written by scripts/ensure_system_packages.py\nexit 101\n")
+    POLICY_RC_D.chmod(0o755)
+    try:
+        yield
+    finally:
+        POLICY_RC_D.unlink(missing_ok=True)
 
 
 def main(packages: list[str]) -> int:
@@ -30,11 +54,12 @@ def main(packages: list[str]) -> int:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         print(f"installing Debian packages: {' '.join(missing)}", flush=True)
         subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-        done = subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-            check=False,
-            env=env,
-        )
+        with no_service_starts():
+            done = subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+                check=False,
+                env=env,
+            )
         if done.returncode == 0:
             return 0
     message = f"cannot install {' '.join(missing)} (need root and apt-get)"
