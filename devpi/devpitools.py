@@ -333,6 +333,16 @@ class DevpiAPI:
         return digests
 
 
+def normalize(name: str) -> str:
+    """Return the PEP 503 normalized form of a project name.
+
+    Example:
+        >>> normalize("Common_Utils")
+        'common-utils'
+    """
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 class _RawBody:
     def __init__(self, data: bytes, content_type: str) -> None:
         self.data = data
@@ -686,7 +696,9 @@ class DevpiServer:
                 env={**scrub_env(), "PYTHONWARNINGS": "ignore"},
                 umask=0o077,
             )
-        self.pidfile.write_text(f"{self._proc.pid}\n")
+        fd = os.open(self.pidfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{self._proc.pid}\n")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -844,8 +856,13 @@ class DevpiServer:
         for name, password, _ in accounts:
             changes += _ensure_user(root, name, password, existing[name])
         for base in self.bases:
-            if base != "root/pypi" and base not in (self.staging_index, self.release_index):
-                # NOTE: an empty stage index to seed later (tests: root/deps).
+            if (
+                base != "root/pypi"
+                and base not in (self.staging_index, self.release_index)
+                and root.get(f"/{base}")[0] == 404
+            ):
+                # NOTE: a missing base becomes an empty stage index to seed later
+                # (tests: root/deps); an existing one (a mirror) is left alone.
                 changes += _ensure_index(
                     root, base, {"type": "stage", "bases": [], "mirror_whitelist": []}
                 )
@@ -958,8 +975,12 @@ def _ensure_user(api: DevpiAPI, name: str, password: str, exists: bool) -> list[
 
 def _register_project(api: DevpiAPI, index: str, project: str) -> list[str]:
     """Register ``project`` on ``index`` (metadata only) unless it is already there."""
-    status, _ = api.get(f"/{index}/{project}?ignore_bases")
-    if status == 200:
+    project = normalize(project)
+    # NOTE: the index's own project list; /INDEX/PROJECT answers 200 when only a
+    # base (the public mirror) has the project, which is the case to prevent.
+    status, body = api.get(f"/{index}")
+    _expect((status, body), f"read index {index}")
+    if project in {normalize(p) for p in body["result"].get("projects", [])}:
         return []
     boundary = secrets.token_hex(12)
     fields = {

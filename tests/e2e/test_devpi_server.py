@@ -293,7 +293,7 @@ def test_a_persons_credentials_cannot_upload_or_push_to_release_but_the_release_
         timeout=120,
     )
     assert push.returncode != 0
-    assert "403" in push.stdout + push.stderr, push.stdout + push.stderr
+    assert "cannot upload to 'team/release'" in push.stdout, push.stdout + push.stderr
     api = devpi_server.api(anonymous=True)
     assert api.release_digests(devpi_server.release_index, "common-utils", "8.8.8") == {}
     assert api.release_digests(devpi_server.staging_index, "common-utils", "8.8.8") == {}
@@ -318,6 +318,7 @@ class _FakePublicIndex:
         import http.server
         import threading
 
+        root.mkdir(parents=True, exist_ok=True)
         wheel = tiny_wheel(root, "99.0")
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         page = root / "simple" / "common-utils" / "index.html"
@@ -325,6 +326,9 @@ class _FakePublicIndex:
         page.write_text(
             f'<html><body><a href="../../{wheel.name}#sha256={digest}">{wheel.name}</a>'
             "</body></html>\n"
+        )
+        (root / "simple" / "index.html").write_text(
+            '<html><body><a href="common-utils/">common-utils</a></body></html>\n'
         )
         handler = functools.partial(_QuietHandler, directory=str(root))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -396,7 +400,8 @@ def _release(checkout: Path, env: dict[str, str]) -> None:
 def _pip_versions(index_url: str, *args: str) -> str:
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--report", "-"),
+            *(sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed"),
+            *("--no-deps", "--report", "-"),
             *("--quiet", "--index-url", index_url, *args),
         ],
         env=pip_env(),
