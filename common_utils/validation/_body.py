@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from common_utils.problems import ProblemError
+from common_utils.validation._limits import (
+    check_document,
+    may_break_limits,
+    not_finite,
+    problem,
+    too_deep,
+)
 
 ACCEPTED_MEDIA_TYPES = ("application/json", "application/*+json")
+_BODY = "The request body"
+
+
+class _NotFiniteError(ValueError):
+    """A number literal too large for a float (``1e999``)."""
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NotFiniteError(literal)
+    return value
 
 
-def problem(status: int, detail: str, **extensions: Any) -> ProblemError:
-    """Build a problem error with extension members."""
-    return ProblemError(status, detail=detail, extensions=extensions)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def is_json_media_type(content_type: str) -> bool:
@@ -40,31 +55,33 @@ def is_json_media_type(content_type: str) -> bool:
     return True
 
 
-def too_deep(subject: str, max_depth: int) -> ProblemError:
-    """Build the 400 problem for arrays and objects nested deeper than ``max_depth``."""
-    return problem(400, f"{subject} nests arrays and objects deeper than {max_depth} levels.")
+def parse_json(data: bytes, *, max_depth: int, max_items: int) -> Any:
+    """Parse a body as strict UTF-8 JSON within the limits; raise a 400 problem if not.
 
-
-def parse_json(data: bytes, max_depth: int) -> Any:
-    """Parse a body as strict UTF-8 JSON; raise a 400 problem for anything else.
-
-    Nesting is bounded by the caller after parsing; nesting deep enough to
-    exhaust the C parser's recursion limit is reported here as too deep.
+    The limits and value rules are those of :func:`check_document`; the walk
+    runs only when the text could break them, so normal bodies skip it.
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise problem(400, "The request body is not valid UTF-8.") from None
     try:
-        return _DECODER.decode(text)
+        document = _DECODER.decode(text)
     except RecursionError:
-        raise too_deep("The request body", max_depth) from None
+        raise too_deep(_BODY, max_depth) from None
+    except _NotFiniteError:
+        raise not_finite(_BODY) from None
     except json.JSONDecodeError as ex:
         raise problem(
             400, f"The request body is not valid JSON (line {ex.lineno}, column {ex.colno})."
         ) from None
     except ValueError:  # NaN/Infinity, or an integer with too many digits
         raise problem(400, "The request body is not valid JSON.") from None
+    if isinstance(document, dict) and may_break_limits(
+        text, max_depth=max_depth, max_items=max_items
+    ):
+        check_document(document, _BODY, max_depth=max_depth, max_items=max_items)
+    return document
 
 
 def unsupported() -> ProblemError:

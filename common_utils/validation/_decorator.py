@@ -14,15 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import falcon
 from falcon._typing import _UNSET
 
-from common_utils.validation._body import (
-    is_json_media_type,
-    parse_json,
-    problem,
-    too_large,
-    unsupported,
-)
+from common_utils.validation._body import is_json_media_type, parse_json, too_large, unsupported
 from common_utils.validation._errors import flat_errors
-from common_utils.validation._limits import check_document
+from common_utils.validation._limits import check_document, problem
 from common_utils.validation._validator import Validator, params_schema
 
 if TYPE_CHECKING:
@@ -317,10 +311,13 @@ class _Checker:
                 raise problem(400, "A JSON object request body is required.")
             if req.content_type is None:
                 raise unsupported()
-            document = parse_json(data, self.spec.max_depth)
+            document = parse_json(
+                data, max_depth=self.spec.max_depth, max_items=self.spec.max_items
+            )
             req._media = document
         if type(document) is not dict:
             raise problem(400, "The request body must be a JSON object.")
-        spec = self.spec
-        check_document(document, _BODY, max_depth=spec.max_depth, max_items=spec.max_items)
+        if data is None:  # parsed by someone else: no text to rule the walk out
+            spec = self.spec
+            check_document(document, _BODY, max_depth=spec.max_depth, max_items=spec.max_items)
         req.context.body = self._check("body", document, "field", _BODY)

@@ -17,11 +17,44 @@ from collections.abc import Mapping
 from typing import Any
 
 from common_utils.problems import ProblemError
-from common_utils.validation._body import problem, too_deep
 
 # Any code point in the surrogate block: after json has joined the escaped pairs,
 # every surrogate left in a str is unpaired.
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def problem(status: int, detail: str, **extensions: Any) -> ProblemError:
+    """Build a problem error with extension members."""
+    return ProblemError(status, detail=detail, extensions=extensions)
+
+
+def too_deep(subject: str, max_depth: int) -> ProblemError:
+    """Build the 400 problem for arrays and objects nested deeper than ``max_depth``."""
+    return problem(400, f"{subject} nests arrays and objects deeper than {max_depth} levels.")
+
+
+def not_finite(subject: str) -> ProblemError:
+    """Build the 400 problem for NaN or an infinity (``1e999`` parses as ``inf``)."""
+    return problem(400, f"{subject} contains a number that is not finite.")
+
+
+def may_break_limits(text: str, *, max_depth: int, max_items: int) -> bool:
+    r"""Tell from JSON text alone whether :func:`check_document` could refuse it.
+
+    Every count includes characters inside strings, so each is an upper
+    bound: a container holding k values has k - 1 commas, hence values <=
+    commas + containers, and depth <= containers. Surrogates reach a str only
+    through a ``\uD800``-``\uDFFF`` escape (UTF-8 cannot encode them). The
+    parser's ``parse_float`` refuses non-finite numbers.
+    """
+    # PERF: str.count and `in` run in C: well under a microsecond for a normal body.
+    containers = text.count("[") + text.count("{")
+    return (
+        containers > max_depth
+        or containers + text.count(",") > max_items
+        or "\\ud" in text
+        or "\\uD" in text
+    )
 
 
 def _bad_text(text: str) -> bool:
@@ -73,7 +106,7 @@ def check_document(
                 if _bad_text(value):
                     raise _surrogate(subject)
             elif isinstance(value, float) and not math.isfinite(value):
-                raise problem(400, f"{subject} contains a number that is not finite.")
+                raise not_finite(subject)
 
 
 def _surrogate(subject: str) -> ProblemError:
