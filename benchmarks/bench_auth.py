@@ -161,14 +161,14 @@ def _peer(alg: str, key: Any) -> Any | None:
 
 
 def _per_request(quick: bool) -> list[Result]:
-    from common_utils.auth import JWTAuthMiddleware
+    from common_utils.auth import JWTAuthMiddleware, PublicKey, Secret
 
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = private.public_key()
     results = []
     for alg, sign_key, verify_key, config in (
-        ("RS256", private, public, {"public_key": public}),
-        ("HS256", SECRET, SECRET, {"secret": SECRET}),
+        ("RS256", private, public, {"keys": PublicKey(public)}),
+        ("HS256", SECRET, SECRET, {"keys": Secret(SECRET)}),
     ):
         token = jwt.encode(_claims(), sign_key, algorithm=alg, headers={"kid": "k1"})
         headers = {"Authorization": f"Bearer {token}"}
@@ -263,7 +263,7 @@ class _JWKSServer:
 
 
 def _jwks_fetches(quick: bool) -> Result:
-    from common_utils.auth import JWTAuthMiddleware
+    from common_utils.auth import JWKS, JWTAuthMiddleware
 
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
@@ -279,7 +279,7 @@ def _jwks_fetches(quick: bool) -> Result:
     peer_server = _JWKSServer(body)
     try:
         auth = JWTAuthMiddleware(
-            jwks_uri=ours_server.url, issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
+            keys=JWKS(ours_server.url), issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
         )
         client = _client([auth])
         for _ in range(n):

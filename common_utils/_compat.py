@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import falcon
 from falcon.routing import CompiledRouter
 
-__all__ = ["RouteResponders", "routes"]
+__all__ = ["RouteResponders", "calling_app", "router_search", "routes"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,35 @@ def _own_responders(resource: object, method_map: dict[str, Any]) -> dict[str, C
         if getattr(function, "__self__", None) is resource:
             own[method] = function.__func__
     return own
+
+
+# -- the app and its router, for common_utils.auth -------------------------------------------
+
+
+def calling_app(caller: FrameType | None) -> falcon.App[Any, Any] | None:
+    """Return the ``falcon.App`` whose ``__call__`` is running in ``caller``, or ``None``.
+
+    Falcon hands middleware no reference to its app, but ``App.__call__`` (WSGI)
+    and ``App.__call__`` (ASGI, a coroutine) call ``process_request`` directly, so
+    the hook's calling frame is that method and its ``self`` is the app.
+
+    Args:
+        caller: The frame that called the middleware hook (``sys._getframe(1)``).
+    """
+    app = caller.f_locals.get("self") if caller is not None else None
+    return app if isinstance(app, falcon.App) else None
+
+
+def router_search(app: falcon.App[Any, Any], req: falcon.Request) -> tuple[object, str | None]:
+    """Return the resource and URI template the app's router picks for ``req``.
+
+    Uses ``App._router_search`` (the router's ``find``, which Falcon itself calls
+    when it routes), so the answer is exactly the route Falcon will take.
+    Returns ``(None, None)`` when no resource route matches (sinks, static
+    routes, nothing).
+    """
+    found: Any = app._router_search(req.path, req=req)
+    if found is None or found[0] is None:
+        return None, None
+    # NOTE: older routers answer (resource, method_map, params) without a template.
+    return found[0], found[3] if len(found) > 3 else None

@@ -12,7 +12,6 @@ import hmac
 import json
 import logging
 import re
-import sys
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -26,9 +25,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from common_utils.auth import (
+    JWKS,
     AuthConfigError,
     AuthContext,
+    Exempt,
     JWTAuthMiddleware,
+    PublicKey,
+    Secret,
     require_scopes,
     scopes_required_by,
 )
@@ -158,11 +161,11 @@ def rsa_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
 @pytest.fixture(scope="module")
 def rsa_auth(rsa_pem: bytes) -> JWTAuthMiddleware:
     return JWTAuthMiddleware(
-        public_key=rsa_pem,
+        keys=PublicKey(rsa_pem),
         issuer=ISSUER,
         audience=AUDIENCE,
         algorithms=["RS256"],
-        exempt_routes=["/health"],
+        exempt=Exempt(routes=["/health"]),
     )
 
 
@@ -173,7 +176,9 @@ def client(rsa_auth: JWTAuthMiddleware) -> falcon.testing.TestClient:
 
 @pytest.fixture(scope="module")
 def hs_client() -> falcon.testing.TestClient:
-    auth = JWTAuthMiddleware(secret=SECRET, issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"])
+    auth = JWTAuthMiddleware(
+        keys=Secret(SECRET), issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"]
+    )
     return make_app(auth)
 
 
@@ -257,7 +262,7 @@ def test_ec_and_eddsa_public_keys_verify_their_own_algorithms() -> None:
         (ed25519.Ed25519PrivateKey.generate(), "EdDSA"),
     ):
         auth = JWTAuthMiddleware(
-            public_key=private.public_key(), issuer=ISSUER, audience=AUDIENCE, algorithms=[alg]
+            keys=PublicKey(private.public_key()), issuer=ISSUER, audience=AUDIENCE, algorithms=[alg]
         )
         result = make_app(auth).simulate_get("/orders", headers=bearer(token(private, alg)))
         assert result.status_code == 200, alg
@@ -283,7 +288,9 @@ def test_certificate_pem_is_accepted_as_public_key(rsa_key: Any) -> None:
         .sign(rsa_key, hashes.SHA256())
     )
     pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    auth = JWTAuthMiddleware(public_key=pem, issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"])
+    auth = JWTAuthMiddleware(
+        keys=PublicKey(pem), issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
+    )
     assert make_app(auth).simulate_get("/orders", headers=bearer(token(rsa_key))).status_code == 200
 
 
@@ -335,7 +342,11 @@ def test_token_in_query_string_is_not_accepted(client: Any, rsa_key: Any) -> Non
 
 def test_custom_realm_appears_in_challenges(rsa_pem: bytes) -> None:
     auth = JWTAuthMiddleware(
-        public_key=rsa_pem, issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"], realm="orders"
+        keys=PublicKey(rsa_pem),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["RS256"],
+        realm="orders",
     )
     result = make_app(auth).simulate_get("/orders")
     assert result.headers["WWW-Authenticate"] == 'Bearer realm="orders"'
@@ -380,7 +391,7 @@ def test_rs256_token_at_an_hs256_service_gets_401(hs_client: Any, rsa_key: Any) 
 
 def test_allowed_algorithm_of_another_family_than_the_key_gets_401(rsa_pem: bytes) -> None:
     auth = JWTAuthMiddleware(
-        public_key=rsa_pem, issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
+        keys=PublicKey(rsa_pem), issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
     )
     # The header names an allowed alg, but the key object's family is checked too.
     auth._single["ES256"] = ["ES256"]
@@ -408,7 +419,7 @@ def test_non_string_kid_gets_401(client: Any, rsa_key: Any, kid: Any) -> None:
 
 def test_long_kids_get_401_by_kid_or_jose_header_cap(rsa_pem: bytes, rsa_key: Any) -> None:
     auth = JWTAuthMiddleware(
-        public_key=rsa_pem,
+        keys=PublicKey(rsa_pem),
         issuer=ISSUER,
         audience=AUDIENCE,
         algorithms=["RS256"],
@@ -594,9 +605,12 @@ def test_oversized_jose_header_segment_gets_401_before_parsing(client: Any, rsa_
 def test_unexpected_error_inside_pyjwt_still_gets_401(
     rsa_auth: JWTAuthMiddleware, rsa_key: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    auth = JWTAuthMiddleware(secret=SECRET, issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"])
-    assert auth._static is not None
-    auth._static.key = object()  # type: ignore[assignment]  # a key PyJWT chokes on
+    auth = JWTAuthMiddleware(
+        keys=Secret(SECRET), issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"]
+    )
+    key = auth._keys.lookup(None, "HS256")
+    assert key is not None
+    key.key = object()  # type: ignore[assignment]  # a key PyJWT chokes on
     with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
         result = make_app(auth).simulate_get("/orders", headers=bearer(token(SECRET, "HS256")))
     assert_challenge(result, 401, invalid_token("invalid token"))
@@ -676,7 +690,7 @@ def test_other_token_types_are_refused(client: Any, rsa_key: Any, typ: Any) -> N
 
 def test_accept_id_tokens_lets_them_through(rsa_pem: bytes, rsa_key: Any) -> None:
     auth = JWTAuthMiddleware(
-        public_key=rsa_pem,
+        keys=PublicKey(rsa_pem),
         issuer=ISSUER,
         audience=AUDIENCE,
         algorithms=["RS256"],
@@ -699,11 +713,11 @@ def test_exempt_route_passes_without_token(client: Any) -> None:
 
 def test_exempt_route_by_uri_template(rsa_pem: bytes) -> None:
     auth = JWTAuthMiddleware(
-        public_key=rsa_pem,
+        keys=PublicKey(rsa_pem),
         issuer=ISSUER,
         audience=AUDIENCE,
         algorithms=["RS256"],
-        exempt_routes=["/items/{item_id}"],
+        exempt=Exempt(routes=["/items/{item_id}"]),
     )
     c = make_app(auth)
     assert c.simulate_get("/items/42").status_code == 200
@@ -869,12 +883,11 @@ def test_exempt_route_and_exempt_prefixes_still_pass_without_token(
 ) -> None:
     """Exemptions by URI template keep working; sinks and static routes by prefix."""
     auth = JWTAuthMiddleware(
-        public_key=rsa_pem,
+        keys=PublicKey(rsa_pem),
         issuer=ISSUER,
         audience=AUDIENCE,
         algorithms=["RS256"],
-        exempt_routes=["/health"],
-        exempt_prefixes=["/files"],
+        exempt=Exempt(routes=["/health"], prefixes=["/files"]),
     )
     c = served_app(auth, static_dir, asgi=asgi)
     assert c.simulate_get("/health").status_code == 200
@@ -893,54 +906,6 @@ def test_resource_override_applies_to_a_falsy_resource(rsa_auth: JWTAuthMiddlewa
     app = falcon.App(middleware=[rsa_auth])
     app.add_route("/pub", PublicFalsy())
     assert falcon.testing.TestClient(app).simulate_get("/pub").json == {"public": True}
-
-
-def test_route_lookup_finds_the_calling_app_in_wsgi_and_asgi() -> None:
-    """Pins the Falcon internals the middleware relies on: fails loudly after an upgrade."""
-    from common_utils.auth._routing import falcon_route
-
-    seen: list[Any] = []
-
-    class Probe:
-        def process_request(self, req: Any, resp: Any) -> None:
-            seen.append(falcon_route(sys._getframe(1), req))
-
-        async def process_request_async(self, req: Any, resp: Any) -> None:
-            seen.append(falcon_route(sys._getframe(1), req))
-
-    expected = []
-    for app in (falcon.App(middleware=[Probe()]), falcon.asgi.App(middleware=[Probe()])):
-        asgi = isinstance(app, falcon.asgi.App)
-        resource = AsyncFalsy() if asgi else Echo()
-        app.add_route("/items/{item_id}", resource)
-        app.add_sink(async_sink if asgi else sink, "/s")
-        c = falcon.testing.TestClient(app)
-        c.simulate_get("/items/7")
-        c.simulate_get("/s/x")
-        expected += [(resource, "/items/{item_id}"), (None, None)]
-    assert seen == expected
-
-
-def test_route_lookup_handles_routers_without_a_template() -> None:
-    """A custom router may answer a 3-tuple (Falcon accepts it); the template is None."""
-    from common_utils.auth._routing import falcon_route
-
-    class OldRouter(falcon.routing.CompiledRouter):
-        def find(self, uri: str, req: Any = None) -> Any:
-            found = super().find(uri, req)
-            return None if found is None else found[:3]
-
-    seen: list[Any] = []
-
-    class Probe:
-        def process_request(self, req: Any, resp: Any) -> None:
-            seen.append(falcon_route(sys._getframe(1), req))
-
-    app = falcon.App(middleware=[Probe()], router=OldRouter())
-    resource = Echo()
-    app.add_route("/x", resource)
-    falcon.testing.TestClient(app).simulate_get("/x")
-    assert seen == [(resource, None)]
 
 
 def test_without_the_falcon_app_every_request_needs_a_token(
@@ -994,23 +959,23 @@ def test_unrelated_auth_attribute_does_not_break_a_resource(
 @pytest.mark.parametrize(
     ("prefixes", "message"),
     [
-        ("/static", "exempt_prefixes: give a list of strings"),
-        (["static"], "exempt_prefixes: each must start with '/' and name a path below '/'"),
-        (["/"], "exempt_prefixes: each must start with '/' and name a path below '/'"),
+        ("/static", "Exempt prefixes: give a list of strings"),
+        (["static"], "Exempt prefixes: each must start with '/' and name a path below '/'"),
+        (["/"], "Exempt prefixes: each must start with '/' and name a path below '/'"),
     ],
 )
 def test_bad_exempt_prefixes_are_refused(prefixes: Any, message: str) -> None:
     with pytest.raises(AuthConfigError, match=re.escape(message)):
-        JWTAuthMiddleware(**base_config(exempt_prefixes=prefixes))
+        Exempt(prefixes=prefixes)
 
 
 def test_exempt_prefix_with_trailing_slash_covers_the_directory(rsa_pem: bytes) -> None:
     auth = JWTAuthMiddleware(
-        public_key=rsa_pem,
+        keys=PublicKey(rsa_pem),
         issuer=ISSUER,
         audience=AUDIENCE,
         algorithms=["RS256"],
-        exempt_prefixes=["/pub/"],
+        exempt=Exempt(prefixes=["/pub/"]),
     )
     app = falcon.App(middleware=[auth])
     app.add_sink(sink, "/pub")
@@ -1172,26 +1137,27 @@ def test_auth_context_repr_hides_claim_values() -> None:
 
 def base_config(**kw: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "secret": SECRET,
+        "keys": Secret(SECRET),
         "issuer": ISSUER,
         "audience": AUDIENCE,
         "algorithms": ["HS256"],
     }
     config.update(kw)
-    return {k: v for k, v in config.items() if v is not None}
+    return config
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"secret": None}, "exactly one key source"),
-        ({"public_key": "x"}, r"exactly one key source: .* \(got public_key, secret\)"),
-        ({"secret": "short-secret"}, "secret: an HMAC secret must be at least 32 bytes"),
-        ({"secret": 12345}, "secret: give the HMAC secret as str or bytes"),
+        ({"keys": None}, r"keys: give JWKS\(uri\), PublicKey\(pem\) or Secret\(value\)"),
+        ({"keys": SECRET}, r"keys: give JWKS\(uri\), PublicKey\(pem\) or Secret\(value\)"),
         ({"algorithms": "HS256"}, "algorithms: give a list"),
         ({"algorithms": []}, "algorithms: the allow-list must not be empty"),
         ({"algorithms": ["none"]}, "'none' is not supported"),
-        ({"algorithms": ["HS256", "RS256"]}, r"algorithms: \['RS256'\] cannot be verified with"),
+        (
+            {"algorithms": ["HS256", "RS256"]},
+            r"algorithms: \['RS256'\] cannot be verified with a Secret; use PublicKey or JWKS",
+        ),
         ({"issuer": ""}, "issuer: give a non-empty string"),
         ({"audience": []}, "audience: give a non-empty string or list"),
         ({"audience": ["a", ""]}, "audience: give a non-empty string or list"),
@@ -1200,7 +1166,7 @@ def base_config(**kw: Any) -> dict[str, Any]:
         ({"leeway": 3600}, "leeway: give a number from 0 to 300"),
         ({"leeway": True}, "leeway: give a number"),
         ({"max_header_bytes": "big"}, "max_header_bytes: give a number"),
-        ({"exempt_routes": "/health"}, "exempt_routes: give a list of strings"),
+        ({"exempt": ["/health"]}, r"exempt: give Exempt\(routes=..., prefixes=..., methods=...\)"),
         ({"required_claims": [1]}, "required_claims: give a list of strings"),
     ],
 )
@@ -1208,17 +1174,50 @@ def test_bad_configuration_raises_one_clear_error(overrides: dict[str, Any], mes
     with pytest.raises(AuthConfigError, match=message) as info:
         JWTAuthMiddleware(**base_config(**overrides))
     assert SECRET.decode() not in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Secret("short-secret"), "Secret: an HMAC secret must be at least 32 bytes long"),
+        (lambda: Secret(12345), "Secret: give the HMAC secret as str or bytes"),
+        (lambda: Exempt(routes="/health"), "Exempt routes: give a list of strings"),
+        (lambda: Exempt(methods=[1]), "Exempt methods: give a list of strings"),
+    ],
+)
+def test_key_sources_and_exemptions_check_their_own_options(
+    build: Callable[[], object], message: str
+) -> None:
+    """Each option object refuses bad values when it is built, whatever it is used with."""
+    with pytest.raises(AuthConfigError, match=re.escape(message)):
+        build()
+
+
+def test_one_base_class_catches_every_configuration_error() -> None:
+    """AuthConfigError, CFEnvError and LoggingConfigError are ConfigurationErrors (ValueErrors)."""
+    from common_utils.cfenv import CFEnvError, ServiceNotFoundError
+    from common_utils.errors import ConfigurationError
+    from common_utils.logs import LoggingConfigError, setup_logging
+
+    for cls in (AuthConfigError, CFEnvError, ServiceNotFoundError, LoggingConfigError):
+        assert issubclass(cls, ConfigurationError)
+    assert issubclass(ConfigurationError, ValueError)
+    with pytest.raises(ConfigurationError, match="LOG_LEVEL"):
+        setup_logging(environ={"LOG_LEVEL": "LOUD"})
+    with pytest.raises(ConfigurationError, match="PORT"):
+        CFEnv(environ={"PORT": "0"}).port  # noqa: B018
 
 
 def test_public_key_can_never_serve_as_hmac_secret(rsa_pem: bytes) -> None:
-    with pytest.raises(AuthConfigError, match="secret: looks like a public key") as info:
-        JWTAuthMiddleware(**base_config(secret=rsa_pem))
+    with pytest.raises(AuthConfigError, match="Secret: looks like a public key") as info:
+        Secret(rsa_pem)
     assert "BEGIN" not in str(info.value)
-    with pytest.raises(AuthConfigError, match="algorithms: \\['HS256'\\] need secret="):
-        JWTAuthMiddleware(**base_config(secret=None, public_key=rsa_pem))
+    with pytest.raises(AuthConfigError, match="algorithms: \\['HS256'\\] need a Secret"):
+        JWTAuthMiddleware(**base_config(keys=PublicKey(rsa_pem)))
     jwk_json = '{"kty": "RSA", "n": "' + "A" * 43 + '", "e": "AQAB"}'
-    with pytest.raises(AuthConfigError, match="secret: looks like a public key"):
-        JWTAuthMiddleware(**base_config(secret=jwk_json))
+    with pytest.raises(AuthConfigError, match="Secret: looks like a public key"):
+        Secret(jwk_json)
 
 
 def test_public_key_config_errors_name_the_setting(rsa_pem: bytes) -> None:
@@ -1238,12 +1237,12 @@ def test_public_key_config_errors_name_the_setting(rsa_pem: bytes) -> None:
         (ec.generate_private_key(ec.BrainpoolP256R1()).public_key(), "not an RSA, EC or EdDSA"),
     ]
     for value, message in cases:
-        with pytest.raises(AuthConfigError, match=message):
-            JWTAuthMiddleware(**base_config(secret=None, public_key=value, algorithms=["RS256"]))
+        with pytest.raises(AuthConfigError, match=f"PublicKey: {message}"):
+            PublicKey(value)
     with pytest.raises(
-        AuthConfigError, match=r"\['ES256'\] cannot be verified with this public_key"
+        AuthConfigError, match=r"\['ES256'\] cannot be verified with this PublicKey"
     ):
-        JWTAuthMiddleware(**base_config(secret=None, public_key=rsa_pem, algorithms=["ES256"]))
+        JWTAuthMiddleware(**base_config(keys=PublicKey(rsa_pem), algorithms=["ES256"]))
 
 
 @pytest.mark.parametrize(
@@ -1257,26 +1256,51 @@ def test_public_key_config_errors_name_the_setting(rsa_pem: bytes) -> None:
     ],
 )
 def test_bad_jwks_uri_is_refused(uri: Any, message: str) -> None:
-    with pytest.raises(AuthConfigError, match=f"jwks_uri: {message}") as info:
-        JWTAuthMiddleware(**base_config(secret=None, jwks_uri=uri, algorithms=["RS256"]))
+    with pytest.raises(AuthConfigError, match=f"JWKS uri: {message}") as info:
+        JWKS(uri)
     assert "pw" not in str(info.value)
 
 
 def test_jwks_never_serves_hmac_algorithms() -> None:
     with pytest.raises(AuthConfigError, match="a JWKS never serves HMAC keys"):
-        JWTAuthMiddleware(**base_config(secret=None, jwks_uri="https://uaa.example.com/k"))
+        JWTAuthMiddleware(**base_config(keys=JWKS("https://uaa.example.com/k")))
 
 
-def test_repr_shows_no_secret() -> None:
+def test_repr_shows_no_secret(rsa_pem: bytes) -> None:
     auth = JWTAuthMiddleware(**base_config())
     assert SECRET.decode() not in repr(auth)
-    assert repr(auth) == f"JWTAuthMiddleware(static key, issuer={ISSUER!r}, algorithms=['HS256'])"
-    assert repr(auth._static) == "VerificationKey(algorithms=['HS256'])"
+    assert repr(auth) == (
+        f"JWTAuthMiddleware(keys=Secret(<hidden>), issuer={ISSUER!r}, algorithms=['HS256'])"
+    )
+    assert repr(PublicKey(rsa_pem)) == "PublicKey(PS256/PS384/PS512/RS256/RS384/RS512)"
+    assert repr(auth._keys.lookup(None, "HS256")) == "VerificationKey(algorithms=['HS256'])"
+    assert (
+        repr(Exempt(routes=["/h"])) == "Exempt(routes=('/h',), prefixes=(), methods=('OPTIONS',))"
+    )
+
+
+def test_keys_can_be_rotated_and_the_old_key_stops_verifying(rsa_key: Any) -> None:
+    """Assigning ``auth.keys`` swaps the key for the next request; the new source is checked."""
+    auth = JWTAuthMiddleware(**base_config())
+    c = make_app(auth)
+    old = token(SECRET, "HS256")
+    assert c.simulate_get("/orders", headers=bearer(old)).status_code == 200
+    new_secret = b"n" * 32
+    auth.keys = Secret(new_secret)
+    assert_challenge(
+        c.simulate_get("/orders", headers=bearer(old)),
+        401,
+        invalid_token("signature verification failed"),
+    )
+    assert c.simulate_get("/orders", headers=bearer(token(new_secret, "HS256"))).status_code == 200
+    with pytest.raises(AuthConfigError, match="need a Secret"):
+        auth.keys = PublicKey(rsa_key.public_key())
+    assert repr(auth.keys) == "Secret(<hidden>)"
 
 
 def test_required_claims_are_enforced(rsa_pem: bytes, rsa_key: Any) -> None:
     auth = JWTAuthMiddleware(
-        public_key=rsa_pem,
+        keys=PublicKey(rsa_pem),
         issuer=ISSUER,
         audience=[AUDIENCE, "orders-v2"],
         algorithms=["RS256", "PS256"],
@@ -1307,7 +1331,7 @@ def test_from_service_user_provided_secret(hs_client: Any) -> None:
     svc = service_from(
         "user-provided", {"issuer": ISSUER, "audience": AUDIENCE, "secret": SECRET.decode()}
     )
-    auth = JWTAuthMiddleware.from_service(svc, exempt_routes=["/health"])
+    auth = JWTAuthMiddleware.from_service(svc, exempt=Exempt(routes=["/health"]))
     c = make_app(auth)
     assert c.simulate_get("/orders", headers=bearer(token(SECRET, "HS256"))).status_code == 200
     assert c.simulate_get("/health").status_code == 200
@@ -1326,7 +1350,7 @@ def test_from_service_user_provided_public_key_and_algorithms(rsa_pem: bytes, rs
 def test_from_service_user_provided_jwks_uri() -> None:
     creds = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "https://uaa.example.com/k"}
     auth = JWTAuthMiddleware.from_service(service_from("user-provided", creds))
-    assert "jwks_uri='https://uaa.example.com/k'" in repr(auth)
+    assert "keys=JWKS('https://uaa.example.com/k')" in repr(auth)
 
 
 @pytest.mark.parametrize(
@@ -1345,7 +1369,14 @@ def test_from_service_user_provided_jwks_uri() -> None:
             {"issuer": ISSUER, "audience": AUDIENCE, "secret": "s" * 32, "jwks_uri": "https://x"},
             "give exactly one of the credentials",
         ),
-        ({"issuer": ISSUER, "audience": AUDIENCE, "secret": "short"}, "secret: an HMAC secret"),
+        (
+            {"issuer": ISSUER, "audience": AUDIENCE, "secret": "short"},
+            "service 'auth': credential 'secret': Secret: an HMAC secret must be at least 32",
+        ),
+        (
+            {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "http://uaa.example.com/k"},
+            "service 'auth': credential 'jwks_uri': JWKS uri: must use https",
+        ),
     ],
 )
 def test_from_service_errors_name_service_and_credential(
@@ -1361,14 +1392,25 @@ def test_from_service_xsuaa_derives_keys_issuer_and_audience() -> None:
         label="xsuaa"
     )
     auth = JWTAuthMiddleware.from_service(xsuaa)
-    assert auth._jwks is not None
-    assert auth._jwks.uri == "https://tenant.auth.example.com/token_keys"
+    assert isinstance(auth.keys, JWKS)
+    assert auth.keys.uri == "https://tenant.auth.example.com/token_keys"
     assert auth._issuer == "https://tenant.auth.example.com/oauth/token"
     assert auth._audience == "orders!t0815"
     assert auth._algorithms == ("RS256",)
     overridden = JWTAuthMiddleware.from_service(xsuaa, audience="sb-orders!t0815", leeway=5)
     assert overridden._audience == "sb-orders!t0815"
     assert overridden._leeway == 5
+    tuned = JWTAuthMiddleware.from_service(
+        xsuaa, keys=JWKS("https://tenant.auth.example.com/token_keys", ttl=60)
+    )
+    assert repr(tuned.keys) == "JWKS('https://tenant.auth.example.com/token_keys', ttl=60)"
+
+
+def test_from_service_user_provided_keys_override_replaces_the_credential(rsa_pem: bytes) -> None:
+    creds = {"issuer": ISSUER, "audience": AUDIENCE, "secret": "short"}
+    svc = service_from("user-provided", creds)
+    auth = JWTAuthMiddleware.from_service(svc, keys=Secret(SECRET))
+    assert repr(auth.keys) == "Secret(<hidden>)"
 
 
 def test_from_service_xsuaa_without_xsappname_uses_clientid() -> None:
@@ -1401,6 +1443,10 @@ def test_from_service_uaa_requires_the_scope_claim() -> None:
             {"url": "https://evil.example.net", "uaadomain": "example.com", "clientid": "c"},
             "'url' is not under credential 'uaadomain'",
         ),
+        (
+            {"url": "http://uaa.example.com", "clientid": "c"},
+            "service 'auth': credential 'url': JWKS uri: must use https",
+        ),
     ],
 )
 def test_from_service_uaa_errors(creds: dict[str, Any], message: str) -> None:
@@ -1422,3 +1468,84 @@ def test_from_service_accepts_a_duck_typed_service() -> None:
 
 
 from tests.conftest import FIXTURES  # noqa: E402
+
+# -- what the request sees: a read-only context; details under Falcon's default serializer --------
+
+
+class ClaimsEcho:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ctx = req.context.auth
+        refused = []
+        for attempt in (
+            lambda: ctx.claims.__setitem__("sub", "mallory"),
+            lambda: ctx.claims.pop("sub"),
+            lambda: ctx.claims.update(admin=True),
+            lambda: ctx.claims["scope"].append("orders.admin"),
+            lambda: ctx.claims["ext"]["tenant"].clear(),
+            lambda: ctx.claims["ext"].setdefault("admin", True),
+            lambda: setattr(ctx, "subject", "mallory"),
+            lambda: setattr(ctx, "scopes", frozenset({"orders.admin"})),
+        ):
+            try:
+                attempt()
+            except (TypeError, AttributeError):
+                refused.append(True)
+        copy_ = __import__("copy").deepcopy(ctx.claims)
+        copy_["ext"]["tenant"].append("mine")
+        resp.media = {"refused": refused, "claims": ctx.claims, "copy": copy_["ext"]}
+
+
+def test_claims_are_read_only_at_every_depth_and_still_plain_json(
+    rsa_auth: JWTAuthMiddleware, rsa_key: Any
+) -> None:
+    """No responder can change what the token said; the claims still serialize and compare."""
+    app = falcon.App(middleware=[rsa_auth])
+    app.add_route("/claims", ClaimsEcho())
+    tok = token(rsa_key, ext={"tenant": ["t1"]})
+    result = falcon.testing.TestClient(app).simulate_get("/claims", headers=bearer(tok))
+    assert result.status_code == 200
+    assert result.json["refused"] == [True] * 8
+    assert result.json["claims"] == claims(ext={"tenant": ["t1"]}) | {
+        "iat": result.json["claims"]["iat"],
+        "exp": result.json["claims"]["exp"],
+    }
+    assert result.json["copy"] == {"tenant": ["t1", "mine"]}
+    ctx = AuthContext({"sub": "a", "n": [{"x": 1}]})
+    assert ctx.claims == {"sub": "a", "n": [{"x": 1}]}
+    assert ctx.claims is ctx.claims  # built once
+    import copy
+    import pickle
+
+    for thawed in (
+        copy.copy(ctx.claims),
+        copy.deepcopy(ctx.claims),
+        pickle.loads(pickle.dumps(ctx.claims)),  # noqa: S301 - our own bytes
+    ):
+        thawed["sub"] = "b"  # a copy is a plain, mutable dict
+    for items in (
+        copy.copy(ctx.claims["n"]),
+        copy.deepcopy(ctx.claims["n"]),
+        pickle.loads(pickle.dumps(ctx.claims["n"])),  # noqa: S301 - our own bytes
+    ):
+        items.append(2)  # a plain, mutable list
+    assert ctx.claims == {"sub": "a", "n": [{"x": 1}]}
+
+
+def test_auth_errors_show_their_detail_under_falcons_default_serializer(
+    rsa_auth: JWTAuthMiddleware, rsa_key: Any
+) -> None:
+    """An app without the problem serializer still tells the client why (description)."""
+    app = falcon.App(middleware=[rsa_auth])  # Falcon's own serializer: title and description
+    app.add_route("/orders", Orders())
+    app.add_route("/admin", Admin())
+    c = falcon.testing.TestClient(app)
+    assert c.simulate_get("/orders").json["description"] == "bearer token required"
+    expired = c.simulate_get("/orders", headers=bearer(token(rsa_key, exp=1)))
+    assert expired.json == {"title": "401 Unauthorized", "description": "token expired"}
+    forbidden = c.simulate_get("/admin", headers=bearer(token(rsa_key)))
+    assert forbidden.json["description"] == ("the token lacks a required scope (required: admin)")
+    scoped = falcon.testing.TestClient(falcon.App())
+    scoped.app.add_route("/admin", Admin())
+    assert scoped.simulate_get("/admin").json["description"] == (
+        "authentication required (required: admin)"
+    )

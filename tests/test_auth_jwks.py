@@ -23,8 +23,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from common_utils.auth import AuthConfigError, JWTAuthMiddleware
-from common_utils.auth._jwks import MAX_JWKS_BYTES
+from common_utils.auth import JWKS, AuthConfigError, JWTAuthMiddleware
+from common_utils.auth._jwks import MAX_JWKS_BYTES, JWKSCache
 from common_utils.problems import PROBLEM_JSON
 from tests.test_auth import (
     AUDIENCE,
@@ -117,9 +117,14 @@ def jwk(private: Any, kid: str | None, **extra: Any) -> dict[str, Any]:
     return data
 
 
+_JWKS_OPTIONS = frozenset({"ttl", "refresh_cooldown", "timeout", "max_age"})
+
+
 def jwks_auth(server: JWKSServer, **kw: Any) -> JWTAuthMiddleware:
+    """A middleware on the server's JWKS; JWKS options and middleware settings in one call."""
+    options = {k: kw.pop(k) for k in list(kw) if k in _JWKS_OPTIONS}
     config: dict[str, Any] = {
-        "jwks_uri": server.url,
+        "keys": JWKS(server.url, **options),
         "issuer": ISSUER,
         "audience": AUDIENCE,
         "algorithms": ["RS256"],
@@ -146,7 +151,7 @@ def test_key_rotation_new_kid_appears_old_one_removed(
     server: JWKSServer, key1: Any, key2: Any
 ) -> None:
     server.serve_keys(jwk(key1, "k1"))
-    c = make_app(jwks_auth(server, jwks_refresh_cooldown=0))
+    c = make_app(jwks_auth(server, refresh_cooldown=0))
     assert c.simulate_get("/orders", headers=bearer(kid_token(key1, "k1"))).status_code == 200
     server.serve_keys(jwk(key2, "k2"))  # rotation: k2 published, k1 withdrawn
     assert c.simulate_get("/orders", headers=bearer(kid_token(key2, "k2"))).status_code == 200
@@ -173,8 +178,8 @@ def test_flood_of_1000_random_kids_causes_at_most_one_fetch(server: JWKSServer, 
     auth = jwks_auth(server)
     c = make_app(auth)
     assert c.simulate_get("/orders", headers=bearer(kid_token(key1, "k1"))).status_code == 200
-    assert auth._jwks is not None
-    auth._jwks._attempted_at -= 61  # as if the 60 s cooldown had passed since the warm-up
+    assert isinstance(auth._keys, JWKSCache)
+    auth._keys._attempted_at -= 61  # as if the 60 s cooldown had passed since the warm-up
     tokens = [kid_token(key1, secrets.token_hex(8)) for _ in range(1000)]
 
     def call(tok: str) -> int:
@@ -207,7 +212,7 @@ def test_cold_cache_with_server_down_gets_503_with_retry_after(key1: Any) -> Non
     down = JWKSServer()
     down.close()  # nothing listens on that port any more
     auth = JWTAuthMiddleware(
-        jwks_uri=down.url, issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"], jwks_timeout=1
+        keys=JWKS(down.url, timeout=1), issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
     )
     result = make_app(auth).simulate_get("/orders", headers=bearer(kid_token(key1, "k1")))
     assert result.status_code == 503
@@ -229,7 +234,7 @@ def test_cold_cache_failure_is_not_retried_within_cooldown(server: JWKSServer, k
 
 def test_cold_cache_recovers_after_cooldown(server: JWKSServer, key1: Any) -> None:
     server.serve({}, status=502)
-    c = make_app(jwks_auth(server, jwks_refresh_cooldown=0.1))
+    c = make_app(jwks_auth(server, refresh_cooldown=0.1))
     tok = kid_token(key1, "k1")
     assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 503
     server.serve_keys(jwk(key1, "k1"))
@@ -240,7 +245,7 @@ def test_cold_cache_recovers_after_cooldown(server: JWKSServer, key1: Any) -> No
 
 def test_warm_cache_keeps_serving_when_server_goes_down(server: JWKSServer, key1: Any) -> None:
     server.serve_keys(jwk(key1, "k1"))
-    c = make_app(jwks_auth(server, jwks_ttl=0.05, jwks_refresh_cooldown=0))
+    c = make_app(jwks_auth(server, ttl=0.05, refresh_cooldown=0))
     tok = kid_token(key1, "k1")
     assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
     server.serve("maintenance", status=503)
@@ -255,7 +260,7 @@ def test_warm_cache_keeps_serving_when_server_goes_down(server: JWKSServer, key1
 
 def test_stale_cache_does_not_queue_behind_a_slow_refresh(server: JWKSServer, key1: Any) -> None:
     server.serve_keys(jwk(key1, "k1"))
-    c = make_app(jwks_auth(server, jwks_ttl=0.05, jwks_refresh_cooldown=0))
+    c = make_app(jwks_auth(server, ttl=0.05, refresh_cooldown=0))
     tok = kid_token(key1, "k1")
     assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
     time.sleep(0.1)
@@ -296,7 +301,7 @@ def test_jwks_answering_garbage_gives_503_cold(
 
 def test_jwks_answering_garbage_keeps_warm_cache(server: JWKSServer, key1: Any) -> None:
     server.serve_keys(jwk(key1, "k1"))
-    c = make_app(jwks_auth(server, jwks_refresh_cooldown=0))
+    c = make_app(jwks_auth(server, refresh_cooldown=0))
     assert c.simulate_get("/orders", headers=bearer(kid_token(key1, "k1"))).status_code == 200
     server.body = b"garbage"
     result = c.simulate_get("/orders", headers=bearer(kid_token(key1, "unknown")))
@@ -318,7 +323,7 @@ def test_jwks_that_withdraws_every_key_is_authoritative(
 ) -> None:
     """A well-formed answer without a usable key replaces the cached keys: nothing verifies."""
     server.serve_keys(jwk(key1, "k1"))
-    c = make_app(jwks_auth(server, jwks_ttl=0.001, jwks_refresh_cooldown=0))
+    c = make_app(jwks_auth(server, ttl=0.001, refresh_cooldown=0))
     tok = kid_token(key1, "k1")
     assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
     server.serve(withdrawn)
@@ -336,7 +341,7 @@ def test_stale_keys_are_dropped_after_jwks_max_age(
 ) -> None:
     """Keys served from a stale cache while refreshes fail stop verifying at jwks_max_age."""
     server.serve_keys(jwk(key1, "k1"))
-    auth = jwks_auth(server, jwks_ttl=0.01, jwks_max_age=0.05, jwks_refresh_cooldown=0)
+    auth = jwks_auth(server, ttl=0.01, max_age=0.05, refresh_cooldown=0)
     c = make_app(auth)
     tok = kid_token(key1, "k1")
     assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
@@ -345,7 +350,7 @@ def test_stale_keys_are_dropped_after_jwks_max_age(
     with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
         result = c.simulate_get("/orders", headers=bearer(tok))
     assert result.status_code == 503
-    assert "older than jwks_max_age" in caplog.text
+    assert "older than the JWKS max_age" in caplog.text
     server.serve_keys(jwk(key1, "k1"))
     assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
 
@@ -353,12 +358,17 @@ def test_stale_keys_are_dropped_after_jwks_max_age(
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"jwks_max_age": 60}, "jwks_max_age: must be at least jwks_ttl (600)"),
-        ({"jwks_max_age": "1h"}, "jwks_max_age: give a number"),
-        ({"jwks_max_age": 30 * 86400}, "jwks_max_age: give a number from 0.001 to 604800"),
+        ({"max_age": 60}, "JWKS max_age: must be at least ttl (600)"),
+        ({"max_age": "1h"}, "JWKS max_age: give a number"),
+        ({"max_age": 30 * 86400}, "JWKS max_age: give a number from 0.001 to 604800"),
+        ({"ttl": -5}, "JWKS ttl: give a number from 0.001 to 86400"),
+        ({"refresh_cooldown": True}, "JWKS refresh_cooldown: give a number"),
+        ({"timeout": 0}, "JWKS timeout: give a number from 0.01 to 60"),
     ],
 )
-def test_bad_jwks_max_age_is_refused(server: JWKSServer, kw: dict[str, Any], message: str) -> None:
+def test_bad_jwks_options_are_refused_whatever_else_is_set(
+    server: JWKSServer, kw: dict[str, Any], message: str
+) -> None:
     with pytest.raises(AuthConfigError, match=re.escape(message)):
         jwks_auth(server, **kw)
 
@@ -375,7 +385,7 @@ def test_jwks_fetch_timeout_gives_503(server: JWKSServer, key1: Any) -> None:
     server.serve_keys(jwk(key1, "k1"))
     server.delay = 1.0
     started = time.monotonic()
-    result = make_app(jwks_auth(server, jwks_timeout=0.2)).simulate_get(
+    result = make_app(jwks_auth(server, timeout=0.2)).simulate_get(
         "/orders", headers=bearer(kid_token(key1, "k1"))
     )
     assert result.status_code == 503
@@ -525,9 +535,9 @@ def test_asgi_cold_cache_down_gets_503(server: JWKSServer, key1: Any) -> None:
 def test_repr_of_jwks_middleware_and_cache(server: JWKSServer) -> None:
     auth = jwks_auth(server)
     assert repr(auth) == (
-        f"JWTAuthMiddleware(jwks_uri={server.url!r}, issuer={ISSUER!r}, algorithms=['RS256'])"
+        f"JWTAuthMiddleware(keys=JWKS({server.url!r}), issuer={ISSUER!r}, algorithms=['RS256'])"
     )
-    assert repr(auth._jwks) == f"JWKSCache(uri={server.url!r}, keys=0)"
+    assert repr(auth._keys) == f"JWKSCache(uri={server.url!r}, keys=0)"
 
 
 def test_falcon_is_importable_for_type_checkers() -> None:

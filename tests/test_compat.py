@@ -11,6 +11,8 @@ from typing import Any
 import falcon
 import falcon.asgi
 import falcon.inspect
+import falcon.routing
+import falcon.testing
 import pytest
 
 from common_utils._compat import routes
@@ -85,3 +87,74 @@ def test_routes_refuses_a_router_it_cannot_walk_with_a_clear_error() -> None:
     app = falcon.App(router=OwnRouter())
     with pytest.raises(TypeError, match="cannot read the routes of a OwnRouter"):
         routes(app)
+
+
+# -- the app and its router, for common_utils.auth ---------------------------------------------
+
+
+def _sink(req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
+    resp.media = {}
+
+
+async def _async_sink(req: falcon.asgi.Request, resp: falcon.asgi.Response, **params: Any) -> None:
+    resp.media = {}
+
+
+def test_calling_app_and_router_search_see_the_route_falcon_will_take() -> None:
+    """Pins ``App.__call__`` calling ``process_request`` directly and ``App._router_search``."""
+    import sys
+
+    from common_utils._compat import calling_app, router_search
+
+    seen: list[Any] = []
+
+    class Probe:
+        def process_request(self, req: Any, resp: Any) -> None:
+            app = calling_app(sys._getframe(1))
+            seen.append(router_search(app, req) if app is not None else "no app")
+
+        async def process_request_async(self, req: Any, resp: Any) -> None:
+            app = calling_app(sys._getframe(1))
+            seen.append(router_search(app, req) if app is not None else "no app")
+
+    expected: list[Any] = []
+    apps: list[Any] = [falcon.App(middleware=[Probe()]), falcon.asgi.App(middleware=[Probe()])]
+    for app in apps:
+        asgi = isinstance(app, falcon.asgi.App)
+        resource: object = AsyncItems() if asgi else Items()
+        app.add_route("/items/{item_id}", resource)
+        app.add_sink(_async_sink if asgi else _sink, "/s")
+        client = falcon.testing.TestClient(app)
+        client.simulate_get("/items/7")
+        client.simulate_get("/s/x")
+        expected += [(resource, "/items/{item_id}"), (None, None)]
+    assert seen == expected
+    assert calling_app(None) is None
+    assert calling_app(sys._getframe()) is None  # a frame whose self is no app
+
+
+def test_router_search_handles_routers_without_a_template() -> None:
+    """A custom router may answer a 3-tuple (Falcon accepts it); the template is then None."""
+    import sys
+
+    from common_utils._compat import calling_app, router_search
+
+    class OldRouter(falcon.routing.CompiledRouter):
+        def find(self, uri: str, req: Any = None) -> Any:
+            found = super().find(uri, req)
+            return None if found is None else found[:3]
+
+    seen: list[Any] = []
+
+    class Probe:
+        def process_request(self, req: Any, resp: Any) -> None:
+            app = calling_app(sys._getframe(1))
+            assert app is not None
+            seen.append(router_search(app, req))
+
+    app = falcon.App(middleware=[Probe()], router=OldRouter())
+    resource = Items()
+    app.add_route("/x", resource)
+    falcon.testing.TestClient(app).simulate_get("/x")
+    falcon.testing.TestClient(app).simulate_get("/nothing")
+    assert seen == [(resource, None), (None, None)]

@@ -11,7 +11,7 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
-from common_utils.auth import JWTAuthMiddleware, require_scopes
+from common_utils.auth import JWTAuthMiddleware, Secret, require_scopes
 from common_utils.deprecation import Deprecation, deprecated, deprecation_of
 from common_utils.openapi import OpenAPI, operation
 from common_utils.problems import problem_error_serializer
@@ -213,11 +213,13 @@ class TestResponses:
 class TestOpenAPI:
     def test_deprecated_operations_are_marked_in_the_document(self) -> None:
         """``deprecated: true`` for the old version's operations, not for the successor's."""
-        auth = JWTAuthMiddleware(secret="s" * 32, issuer="i", audience="a", algorithms=["HS256"])
+        auth = JWTAuthMiddleware(
+            keys=Secret("s" * 32), issuer="i", audience="a", algorithms=["HS256"]
+        )
 
         class Filter:
             @V1
-            @falcon.before(require_scopes("example.filter"))  # type: ignore[arg-type]
+            @falcon.before(require_scopes("example.filter"))
             @validate(body={}, allow_unknown=True)
             def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
                 """Filter the keys."""

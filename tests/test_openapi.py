@@ -12,7 +12,7 @@ import falcon.testing
 import pytest
 from jsonschema import Draft202012Validator
 
-from common_utils.auth import JWTAuthMiddleware, require_scopes
+from common_utils.auth import JWTAuthMiddleware, Secret, require_scopes
 from common_utils.openapi import OpenAPI, operation
 from common_utils.openapi._swagger import swagger_ui_static_dir
 from common_utils.problems import problem_error_serializer
@@ -82,7 +82,7 @@ class Files:
 def make_app(*, with_auth: bool = True) -> tuple[falcon.App, OpenAPI]:
     auth = (
         JWTAuthMiddleware(
-            secret=SECRET,
+            keys=Secret(SECRET),
             issuer="i",
             audience="a",
             algorithms=["HS256"],
@@ -269,7 +269,7 @@ class Ghost:
 
 
 def _assert_ghost_documented_in_full(app: falcon.App) -> None:
-    auth = JWTAuthMiddleware(secret=SECRET, issuer="i", audience="a", algorithms=["HS256"])
+    auth = JWTAuthMiddleware(keys=Secret(SECRET), issuer="i", audience="a", algorithms=["HS256"])
     op = OpenAPI(app, title="t", version="1", auth=auth).document()["paths"]["/ghosts"]["post"]
     assert op["summary"] == "Summon a ghost."
     assert op["tags"] == ["Ghost"]

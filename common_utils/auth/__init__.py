@@ -1,15 +1,21 @@
 """JWT bearer authentication for Falcon apps (WSGI and ASGI).
 
-:class:`JWTAuthMiddleware` verifies ``Authorization: Bearer`` tokens against
-a JWKS URL, a PEM public key or an HMAC secret, and leaves an
+:class:`JWTAuthMiddleware` verifies ``Authorization: Bearer`` tokens with
+keys from one source (:class:`JWKS`, :class:`PublicKey` or :class:`Secret`),
+lets the requests :class:`Exempt` names through, and leaves an
 :class:`AuthContext` on ``req.context.auth``; :func:`require_scopes` guards
 responders by scope. Errors follow RFC 6750. See ``docs/auth.md``.
 
 Example:
     >>> import falcon
-    >>> from common_utils.auth import JWTAuthMiddleware, require_scopes
-    >>> auth = JWTAuthMiddleware(secret="0123456789abcdef0123456789abcdef", issuer="https://i",
-    ...                          audience="orders", algorithms=["HS256"])
+    >>> from common_utils.auth import JWKS, Exempt, JWTAuthMiddleware
+    >>> auth = JWTAuthMiddleware(
+    ...     keys=JWKS("https://uaa.example.com/token_keys"),
+    ...     issuer="https://uaa.example.com/oauth/token",
+    ...     audience="orders",
+    ...     algorithms=["RS256"],
+    ...     exempt=Exempt(routes=["/health"]),
+    ... )
     >>> app = falcon.App(middleware=[auth])
 """
 
@@ -17,13 +23,21 @@ from __future__ import annotations
 
 from common_utils.auth._context import AuthContext
 from common_utils.auth._errors import AuthConfigError
+from common_utils.auth._exemptions import Exempt
 from common_utils.auth._middleware import JWTAuthMiddleware
-from common_utils.auth._scopes import require_scopes, scopes_required_by
+from common_utils.auth._scopes import ScopeHook, require_scopes, scopes_required_by
+from common_utils.auth._sources import JWKS, KeySource, PublicKey, Secret
 
 __all__ = [
+    "JWKS",
     "AuthConfigError",
     "AuthContext",
+    "Exempt",
     "JWTAuthMiddleware",
+    "KeySource",
+    "PublicKey",
+    "ScopeHook",
+    "Secret",
     "require_scopes",
     "scopes_required_by",
 ]

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from common_utils.errors import ConfigurationError
 from common_utils.problems import ProblemError
 
 __all__ = ["AuthConfigError"]
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(ConfigurationError):
     """Refuse a JWT auth configuration that cannot be made safe.
 
     The message names the offending setting and never contains its value
     (secrets, keys and URLs with credentials stay out of logs).
 
     Example:
-        >>> from common_utils.auth import JWTAuthMiddleware
+        >>> from common_utils.auth import Secret
         >>> try:
-        ...     JWTAuthMiddleware(secret="short", issuer="i", audience="a", algorithms=["HS256"])
+        ...     Secret("short")
         ... except AuthConfigError as ex:
         ...     print(ex)
-        secret: an HMAC secret must be at least 32 bytes long
+        Secret: an HMAC secret must be at least 32 bytes long
     """
 
 
@@ -66,12 +67,16 @@ def invalid_token(realm: str, reason: str) -> ProblemError:
 
 
 def insufficient_scope(realm: str, scopes: Iterable[str]) -> ProblemError:
-    """Verified token without the scopes a responder needs: 403."""
+    """Verified token without the scopes a responder needs: 403.
+
+    The detail names the required scopes, so an app on Falcon's default error
+    serializer (title and description only) shows them too.
+    """
     scope = " ".join(scopes)
     header = challenge(realm, error="insufficient_scope", scope=scope)
     return ProblemError(
         403,
-        detail="the token lacks a required scope",
+        detail=f"the token lacks a required scope (required: {scope})",
         headers={"WWW-Authenticate": header},
         extensions={"required_scopes": scope.split()},
     )

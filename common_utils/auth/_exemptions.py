@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from common_utils.auth._errors import AuthConfigError
 
-__all__ = ["Exemptions", "check_prefixes", "strings"]
+__all__ = ["Exempt", "Exemptions", "check_prefixes", "strings"]
 
 _log = logging.getLogger("common_utils.auth")
 
@@ -27,6 +27,46 @@ class _Override(NamedTuple):
 _FAIL_CLOSED = _Override(False, frozenset())
 
 
+class Exempt:
+    """Say which requests need no token: routes, path prefixes and methods.
+
+    Keyword Args:
+        routes: URI templates as routed (``"/items/{item_id}"``): one entry
+            covers every id.
+        prefixes: Paths under which nothing needs a token, for public sinks
+            and static routes: ``"/static"`` covers ``/static`` and
+            ``/static/...``, not ``/statics``.
+        methods: Methods that need no token anywhere; CORS preflight
+            (``OPTIONS``) by default, ``()`` for none.
+
+    Raises:
+        AuthConfigError: A value is not a list of strings, or a prefix is not
+            an absolute path below ``/``.
+
+    Example:
+        >>> Exempt(routes=["/health"], prefixes=["/static"])
+        Exempt(routes=('/health',), prefixes=('/static',), methods=('OPTIONS',))
+    """
+
+    __slots__ = ("methods", "prefixes", "routes")
+
+    def __init__(
+        self,
+        *,
+        routes: Iterable[str] = (),
+        prefixes: Iterable[str] = (),
+        methods: Iterable[str] = ("OPTIONS",),
+    ) -> None:
+        self.routes = strings("Exempt routes", routes)
+        self.prefixes = check_prefixes(prefixes)
+        self.methods = tuple(m.upper() for m in strings("Exempt methods", methods))
+
+    def __repr__(self) -> str:
+        return (
+            f"Exempt(routes={self.routes!r}, prefixes={self.prefixes!r}, methods={self.methods!r})"
+        )
+
+
 class Exemptions:
     """Answer "does this request pass without a token?" for the middleware.
 
@@ -37,12 +77,10 @@ class Exemptions:
     resource then needs a token for every method (fail closed, never a 500).
     """
 
-    def __init__(
-        self, *, routes: Iterable[str], prefixes: Iterable[str], methods: Iterable[str]
-    ) -> None:
-        self._routes = frozenset(routes)
-        self._prefixes = tuple(p.rstrip("/") for p in prefixes)
-        self.methods = frozenset(m.upper() for m in methods)
+    def __init__(self, exempt: Exempt) -> None:
+        self._routes = frozenset(exempt.routes)
+        self._prefixes = tuple(p.rstrip("/") for p in exempt.prefixes)
+        self.methods = frozenset(exempt.methods)
         self._overrides: dict[int, tuple[object, _Override | None]] = {}
 
     def exempt(
@@ -111,12 +149,12 @@ def _parse_override(override: dict[Any, Any]) -> _Override:
 
 
 def check_prefixes(value: object) -> tuple[str, ...]:
-    """Validate ``exempt_prefixes``: absolute paths below ``/``."""
-    prefixes = strings("exempt_prefixes", value)
+    """Validate exempt prefixes: absolute paths below ``/``."""
+    prefixes = strings("Exempt prefixes", value)
     for prefix in prefixes:
         if not prefix.startswith("/") or not prefix.strip("/"):
             raise AuthConfigError(
-                "exempt_prefixes: each must start with '/' and name a path below '/'"
+                "Exempt prefixes: each must start with '/' and name a path below '/'"
             )
     return prefixes
 

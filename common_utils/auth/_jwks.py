@@ -40,26 +40,30 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 def check_jwks_uri(uri: object) -> str:
     """Accept https URLs, and plain http only on loopback (tests, sidecars)."""
     if not isinstance(uri, str):
-        raise AuthConfigError("jwks_uri: give the key set URL as a string")
+        raise AuthConfigError("JWKS uri: give the key set URL as a string")
     parts = urlsplit(uri)
     if not parts.hostname or parts.scheme not in {"https", "http"}:
-        raise AuthConfigError("jwks_uri: not an absolute http(s) URL")
+        raise AuthConfigError("JWKS uri: not an absolute http(s) URL")
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-        raise AuthConfigError("jwks_uri: must use https (plain http only on loopback)")
+        raise AuthConfigError("JWKS uri: must use https (plain http only on loopback)")
     if parts.username or parts.password:
-        raise AuthConfigError("jwks_uri: must not carry credentials")
+        raise AuthConfigError("JWKS uri: must not carry credentials")
     return uri
 
 
 def parse_jwks(
-    document: object, algorithms: frozenset[str]
-) -> list[tuple[str | None, VerificationKey]]:
+    document: object,
+    algorithms: frozenset[str],
+    previous: Mapping[str, VerificationKey],
+) -> list[tuple[str | None, VerificationKey, str]]:
     """Return the usable signature keys of a JWKS document, each bound to its family.
 
     Keys are skipped (not fatal) when they are for encryption, symmetric,
     private, weak, malformed, or of an algorithm outside the allow-list. A
     well-formed document may leave none: the list is then empty (the key
-    server is authoritative, so that withdraws every key).
+    server is authoritative, so that withdraws every key). Each entry carries
+    the JWK's fingerprint; a key whose JWK is unchanged since ``previous``
+    (fingerprint -> key) is that same object, so what it verified stays valid.
     """
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise _JWKSFetchError("not a JWKS document")
@@ -67,7 +71,9 @@ def parse_jwks(
     for jwk in document["keys"]:
         entry = _parse_jwk(jwk, algorithms)
         if entry is not None:
-            usable.append(entry)
+            kid, key = entry
+            fingerprint = json.dumps(jwk, sort_keys=True)
+            usable.append((kid, previous.get(fingerprint, key), fingerprint))
     return usable
 
 
@@ -127,6 +133,7 @@ class JWKSCache:
         self._lock = threading.Lock()
         self._by_kid: dict[str, VerificationKey] = {}
         self._all: list[VerificationKey] = []
+        self._by_fingerprint: dict[str, VerificationKey] = {}
         self._stale_at = -math.inf  # monotonic time after which the TTL asks for a refresh
         self._expires_at = -math.inf  # monotonic time after which the keys are never used
         self._attempted_at = -math.inf  # monotonic time of the last fetch attempt
@@ -138,7 +145,7 @@ class JWKSCache:
     def lookup(self, kid: str | None, alg: str) -> VerificationKey | None:
         """Return the key for ``kid`` (or the only key for ``alg`` when no kid)."""
         if time.monotonic() >= self._expires_at:
-            return None  # too old to trust: refreshes have failed for jwks_max_age
+            return None  # too old to trust: refreshes have failed for max_age
         if kid is not None:
             return self._by_kid.get(kid)
         candidates = [k for k in self._all if alg in k.algorithms]
@@ -149,7 +156,7 @@ class JWKSCache:
         if not self._fetched:
             return "no JWKS fetched yet"
         if time.monotonic() >= self._expires_at:
-            return "JWKS keys are older than jwks_max_age and could not be refreshed"
+            return "JWKS keys are older than the JWKS max_age and could not be refreshed"
         if not self._all:
             return "the JWKS holds no usable signature key"
         return None
@@ -181,12 +188,15 @@ class JWKSCache:
                 return  # another thread fetched (or failed) while we waited
             self._attempted_at = now
             try:
-                entries = parse_jwks(self._fetch(), self._algorithms)
+                entries = parse_jwks(self._fetch(), self._algorithms, self._by_fingerprint)
             except _JWKSFetchError as ex:
                 _log.warning("JWKS fetch from %s failed: %s", self.uri, ex)
                 return
-            self._by_kid = {kid: key for kid, key in entries if kid is not None}
-            self._all = [key for _, key in entries]
+            # NOTE: a key that left the set is no longer found by lookup(): tokens it
+            # verified (cached by the middleware) are then verified again, and refused.
+            self._by_kid = {kid: key for kid, key, _ in entries if kid is not None}
+            self._all = [key for _, key, _ in entries]
+            self._by_fingerprint = {fingerprint: key for _, key, fingerprint in entries}
             self._stale_at = now + self._ttl
             self._expires_at = now + self._max_age
             self._fetched = True

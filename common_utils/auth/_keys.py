@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from cryptography import x509
@@ -27,7 +27,7 @@ SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS | EDDSA_
 MIN_HMAC_SECRET_BYTES = 32
 MIN_RSA_BITS = 2048
 
-PublicKey = (
+PublicKeyObject = (
     rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 )
 
@@ -37,7 +37,7 @@ class VerificationKey:
 
     __slots__ = ("algorithms", "key")
 
-    def __init__(self, key: PublicKey | bytes, algorithms: frozenset[str]) -> None:
+    def __init__(self, key: PublicKeyObject | bytes, algorithms: frozenset[str]) -> None:
         self.key = key
         self.algorithms = algorithms
 
@@ -79,33 +79,27 @@ def key_is_strong(key: object) -> bool:
     return not isinstance(key, rsa.RSAPublicKey) or key.key_size >= MIN_RSA_BITS
 
 
-def secret_key(secret: object, algorithms: Sequence[str]) -> VerificationKey:
-    """Bind an HMAC secret to the HS* algorithms, refusing short or key-like secrets."""
+def prepare_secret(secret: object) -> bytes:
+    """Check an HMAC secret, refusing short or key-like ones; return its bytes."""
     if isinstance(secret, str):
         secret = secret.encode("utf-8")
     if not isinstance(secret, bytes):
-        raise AuthConfigError("secret: give the HMAC secret as str or bytes")
+        raise AuthConfigError("Secret: give the HMAC secret as str or bytes")
     if len(secret) < MIN_HMAC_SECRET_BYTES:
         raise AuthConfigError(
-            f"secret: an HMAC secret must be at least {MIN_HMAC_SECRET_BYTES} bytes long"
-        )
-    wrong = [a for a in algorithms if a not in HMAC_ALGORITHMS]
-    if wrong:
-        raise AuthConfigError(
-            f"algorithms: {wrong} cannot be verified with secret=; use public_key= or jwks_uri="
+            f"Secret: an HMAC secret must be at least {MIN_HMAC_SECRET_BYTES} bytes long"
         )
     try:
         # PyJWT refuses PEM, SSH and JWK public keys as HMAC secrets; so do we.
-        prepared = HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+        return HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
     except Exception:  # noqa: BLE001 - any refusal means the same thing here
         raise AuthConfigError(
-            "secret: looks like a public key or certificate; use public_key= for those"
+            "Secret: looks like a public key or certificate; use PublicKey for those"
         ) from None
-    return VerificationKey(prepared, frozenset(algorithms))
 
 
-def public_key(value: object, algorithms: Sequence[str]) -> VerificationKey:
-    """Parse a PEM public key or certificate once and bind it to its family."""
+def load_public_key(value: object) -> tuple[PublicKeyObject, frozenset[str]]:
+    """Parse a PEM public key or certificate (or take a key object); return it and its family."""
     key: object = value
     if isinstance(value, str):
         value = value.encode("utf-8")
@@ -113,16 +107,10 @@ def public_key(value: object, algorithms: Sequence[str]) -> VerificationKey:
         key = _load_pem(value)
     family = algorithms_for_key(key)
     if not family:
-        raise AuthConfigError("public_key: not an RSA, EC or EdDSA public key")
+        raise AuthConfigError("PublicKey: not an RSA, EC or EdDSA public key")
     if not key_is_strong(key):
-        raise AuthConfigError(f"public_key: RSA keys must have at least {MIN_RSA_BITS} bits")
-    wrong = [a for a in algorithms if a not in family]
-    if wrong:
-        raise AuthConfigError(
-            f"algorithms: {wrong} cannot be verified with this public_key "
-            f"(it serves {sorted(family)})"
-        )
-    return VerificationKey(key, frozenset(algorithms))  # type: ignore[arg-type]
+        raise AuthConfigError(f"PublicKey: RSA keys must have at least {MIN_RSA_BITS} bits")
+    return key, family  # type: ignore[return-value]  # the family says which type it is
 
 
 def _load_pem(data: bytes) -> Any:
@@ -132,6 +120,6 @@ def _load_pem(data: bytes) -> Any:
         return load_pem_public_key(data)
     except (ValueError, TypeError):
         raise AuthConfigError(
-            "public_key: not a PEM public key or certificate "
+            "PublicKey: not a PEM public key or certificate "
             "(private keys and HMAC secrets are refused)"
         ) from None

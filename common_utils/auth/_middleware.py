@@ -10,12 +10,12 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import falcon
 import jwt
 
+from common_utils.auth._bindings import ServiceLike, settings_from_service
 from common_utils.auth._context import AuthContext
 from common_utils.auth._errors import (
     AuthConfigError,
@@ -24,17 +24,11 @@ from common_utils.auth._errors import (
     keys_unavailable,
     unauthorized,
 )
-from common_utils.auth._exemptions import Exemptions, check_prefixes, strings
-from common_utils.auth._jwks import JWKSCache, check_jwks_uri
-from common_utils.auth._keys import (
-    HMAC_ALGORITHMS,
-    VerificationKey,
-    check_algorithms,
-    public_key,
-    secret_key,
-)
+from common_utils.auth._exemptions import Exempt, Exemptions, strings
+from common_utils.auth._keys import VerificationKey, check_algorithms
 from common_utils.auth._routing import Route, falcon_route
 from common_utils.auth._scopes import DEFAULT_REALM, parse_scopes
+from common_utils.auth._sources import KeySource, KeyStore, number
 
 if TYPE_CHECKING:
     from jwt.types import Options
@@ -73,69 +67,45 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
-class _ServiceLike(Protocol):
-    """What ``from_service`` reads of a ``common_utils.cfenv.Service``."""
-
-    @property
-    def name(self) -> str: ...  # pragma: no cover
-
-    @property
-    def label(self) -> str: ...  # pragma: no cover
-
-    @property
-    def credentials(self) -> Mapping[str, Any]: ...  # pragma: no cover
-
-
 class JWTAuthMiddleware:
     """Verify ``Authorization: Bearer <JWT>`` on every request that is not exempt.
 
     One middleware for WSGI (``falcon.App``) and ASGI (``falcon.asgi.App``).
     Every request is checked, whatever serves it: routed resources, sinks,
     static routes and unrouted paths (401 before 404) alike; exemptions are
-    decided before routing with the app's own router.
-    Give exactly one key source: ``jwks_uri`` (asymmetric keys fetched from
-    that URL only, cached), ``public_key`` (a PEM public key or certificate)
-    or ``secret`` (HMAC, at least 32 bytes). Each key verifies only the
-    algorithms of its own family from the ``algorithms`` allow-list.
+    decided before routing with the app's own router. The keys come from one
+    key source: :class:`JWKS` (fetched from a URL and cached),
+    :class:`PublicKey` (PEM or certificate) or :class:`Secret` (HMAC); each
+    key verifies only the algorithms of its own family from ``algorithms``.
 
     On success ``req.context.auth`` is an :class:`AuthContext`. Failures are
     RFC 6750 responses: no credentials or another scheme -> 401 with a bare
     ``Bearer realm`` challenge; malformed header -> 400 ``invalid_request``;
     bad token -> 401 ``invalid_token``; keys unreachable on a cold cache ->
-    503 with ``Retry-After``. Install
-    :func:`common_utils.problems.problem_error_serializer` for problem+json
-    bodies.
+    503 with ``Retry-After``. The reason is the error's description, so
+    Falcon's default serializer shows it; install
+    :func:`common_utils.problems.problem_error_serializer` for problem+json.
 
     Keyword Args:
-        jwks_uri: URL of the JWKS (https; plain http only on loopback).
-        public_key: PEM public key or certificate (str or bytes), or a
-            ``cryptography`` public key object.
-        secret: HMAC secret (str or bytes, at least 32 bytes).
+        keys: Where the keys come from: ``JWKS(uri, ...)``,
+            ``PublicKey(pem)`` or ``Secret(value)``.
         issuer: The exact ``iss`` value tokens must carry.
         audience: Our audience; the token's ``aud`` must contain it (or one
             of them, given a list).
         algorithms: Allow-list, such as ``["RS256"]``; required.
-        exempt_routes: URI templates (``"/items/{id}"``) that need no token.
-        exempt_prefixes: Paths under which nothing needs a token
-            (``"/static"`` covers ``/static`` and ``/static/...``), for
-            public sinks and static routes.
-        exempt_methods: Methods that need no token (CORS preflight by default).
+        exempt: Which requests need no token: ``Exempt(routes=...,
+            prefixes=..., methods=...)``; by default ``Exempt()``, which lets
+            only CORS preflight (``OPTIONS``) through.
         leeway: Clock skew allowed on ``exp``, ``nbf`` and ``iat``, in
             seconds (0 to 300).
         required_claims: Claims that must be present besides ``exp``,
             ``iss`` and ``aud``.
-        realm: The ``realm`` of the challenges.
-        max_header_bytes: Longer Authorization headers get 400 before any
-            decoding.
-        jwks_ttl: Seconds a fetched key set is used before a refresh.
-        jwks_refresh_cooldown: Minimum seconds between two fetches, whatever
-            the number of unknown ``kid`` values or failures.
-        jwks_timeout: Seconds the key fetch may take.
-        jwks_max_age: Seconds after a successful fetch that its keys may
-            still verify while refreshes fail (at least ``jwks_ttl``).
         accept_id_tokens: Accept tokens shaped like OpenID Connect ID
             tokens (refused by default: they prove a login to a client, they
             grant no access to an API).
+        realm: The ``realm`` of the challenges.
+        max_header_bytes: Longer Authorization headers get 400 before any
+            decoding.
 
     Raises:
         AuthConfigError: A setting is missing, unsafe or inconsistent; the
@@ -143,9 +113,10 @@ class JWTAuthMiddleware:
 
     Example:
         >>> import falcon, falcon.testing
+        >>> from common_utils.auth import Exempt, Secret
         >>> auth = JWTAuthMiddleware(
-        ...     secret="a-32-byte-long-secret-for-hs256!", issuer="https://issuer.example",
-        ...     audience="orders", algorithms=["HS256"], exempt_routes=["/health"])
+        ...     keys=Secret("a-32-byte-long-secret-for-hs256!"), issuer="https://issuer.example",
+        ...     audience="orders", algorithms=["HS256"], exempt=Exempt(routes=["/health"]))
         >>> app = falcon.App(middleware=[auth])
         >>> class Health:
         ...     def on_get(self, req, resp):
@@ -163,43 +134,28 @@ class JWTAuthMiddleware:
     def __init__(
         self,
         *,
-        jwks_uri: str | None = None,
-        public_key: str | bytes | object | None = None,
-        secret: str | bytes | None = None,
+        keys: KeySource,
         issuer: str,
         audience: str | Iterable[str],
         algorithms: Iterable[str],
-        exempt_routes: Iterable[str] = (),
-        exempt_methods: Iterable[str] = ("OPTIONS",),
+        exempt: Exempt | None = None,
         leeway: float = 30,
         required_claims: Iterable[str] = (),
+        accept_id_tokens: bool = False,
         realm: str = DEFAULT_REALM,
         max_header_bytes: int = 8192,
-        jwks_ttl: float = 600,
-        jwks_refresh_cooldown: float = 60,
-        jwks_timeout: float = 5,
-        exempt_prefixes: Iterable[str] = (),
-        jwks_max_age: float = 3600,
-        accept_id_tokens: bool = False,
     ) -> None:
-        given = [n for n, v in (("jwks_uri", jwks_uri), ("public_key", public_key),
-                                ("secret", secret)) if v is not None]  # fmt: skip
-        if len(given) != 1:
-            raise AuthConfigError(
-                "give exactly one key source: jwks_uri, public_key or secret "
-                f"(got {', '.join(given) or 'none'})"
-            )
         self._algorithms = check_algorithms(algorithms)
         self._issuer = _text("issuer", issuer)
         self._audience = _audience(audience)
         self._realm = _header_safe("realm", realm)
-        self._leeway = _number("leeway", leeway, 0, _MAX_LEEWAY)
-        self._max_header = int(_number("max_header_bytes", max_header_bytes, 64, 1 << 20))
-        self._exemptions = Exemptions(
-            routes=strings("exempt_routes", exempt_routes),
-            prefixes=check_prefixes(exempt_prefixes),
-            methods=strings("exempt_methods", exempt_methods),
-        )
+        self._leeway = number("leeway", leeway, 0, _MAX_LEEWAY)
+        self._max_header = int(number("max_header_bytes", max_header_bytes, 64, 1 << 20))
+        if exempt is None:
+            exempt = Exempt()
+        elif not isinstance(exempt, Exempt):
+            raise AuthConfigError("exempt: give Exempt(routes=..., prefixes=..., methods=...)")
+        self._exemptions = Exemptions(exempt)
         if not isinstance(accept_id_tokens, bool):
             raise AuthConfigError("accept_id_tokens: give True or False")
         self._accept_id_tokens = accept_id_tokens
@@ -223,56 +179,62 @@ class JWTAuthMiddleware:
         # key share one, so a small LRU cache (bounded against hostile input) spares
         # the base64 and JSON work on almost every request.
         self._header_fields = functools.lru_cache(maxsize=_MAX_CACHED_HEADERS)(self._parse_header)
-        self._static: VerificationKey | None = None
-        self._jwks: JWKSCache | None = None
-        if secret is not None:
-            self._static = secret_key(secret, self._algorithms)
-        elif public_key is not None:
-            self._static = _public_key_only(public_key, self._algorithms)
-        else:
-            hmac = [a for a in self._algorithms if a in HMAC_ALGORITHMS]
-            if hmac:
-                raise AuthConfigError(
-                    f"algorithms: {hmac} need secret=; a JWKS never serves HMAC keys"
-                )
-            ttl = _number("jwks_ttl", jwks_ttl, 0.001, 86400)
-            max_age = _number("jwks_max_age", jwks_max_age, 0.001, 7 * 86400)
-            if max_age < ttl:
-                raise AuthConfigError(f"jwks_max_age: must be at least jwks_ttl ({ttl:g})")
-            self._jwks = JWKSCache(
-                check_jwks_uri(jwks_uri),
-                algorithms=self._algorithms,
-                ttl=ttl,
-                cooldown=_number("jwks_refresh_cooldown", jwks_refresh_cooldown, 0, 3600),
-                timeout=_number("jwks_timeout", jwks_timeout, 0.01, 60),
-                max_age=max_age,
-            )
+        self._source, self._keys = self._open(keys)
 
     def __repr__(self) -> str:
-        source = f"jwks_uri={self._jwks.uri!r}" if self._jwks else "static key"
         return (
-            f"JWTAuthMiddleware({source}, issuer={self._issuer!r}, "
+            f"JWTAuthMiddleware(keys={self._source!r}, issuer={self._issuer!r}, "
             f"algorithms={list(self._algorithms)!r})"
         )
 
+    @property
+    def keys(self) -> KeySource:
+        """The key source; assign another to rotate a PEM key or a secret without a restart.
+
+        The new source is checked against ``algorithms`` like the first; from
+        the next request on, only its keys verify, so a token verified with
+        the old key is refused (and verified again, never served from the
+        cache).
+
+        Example:
+            >>> from common_utils.auth import Secret
+            >>> auth = JWTAuthMiddleware(keys=Secret("a" * 32), issuer="i", audience="a",
+            ...                          algorithms=["HS256"])
+            >>> auth.keys = Secret("b" * 32)
+            >>> auth.keys
+            Secret(<hidden>)
+        """
+        return self._source
+
+    @keys.setter
+    def keys(self, keys: KeySource) -> None:
+        self._source, self._keys = self._open(keys)
+
+    def _open(self, keys: object) -> tuple[KeySource, KeyStore]:
+        if not isinstance(keys, KeySource):
+            raise AuthConfigError("keys: give JWKS(uri), PublicKey(pem) or Secret(value)")
+        return keys, keys._open(self._algorithms)
+
     @classmethod
-    def from_service(cls, service: _ServiceLike, **overrides: Any) -> JWTAuthMiddleware:
+    def from_service(cls, service: ServiceLike, **overrides: Any) -> JWTAuthMiddleware:
         """Build the middleware from a Cloud Foundry service binding.
 
         A binding labelled ``xsuaa`` or ``uaa`` is read as a UAA: keys from
-        ``<url>/token_keys``, issuer ``<url>/oauth/token``, ``RS256``, and as
-        audience the ``xsappname`` (XSUAA) or the ``audience`` credential,
-        else the ``clientid`` (UAA), and the ``scope`` claim required (UAA
-        access tokens always carry it). Any other binding (a user-provided
-        service) gives ``issuer``, ``audience``, one of ``jwks_uri`` /
-        ``public_key`` / ``secret`` and optionally ``algorithms`` (a list;
-        ``HS256`` for a secret, else ``RS256`` by default).
+        ``JWKS("<url>/token_keys")``, issuer ``<url>/oauth/token``, ``RS256``,
+        and as audience the ``xsappname`` (XSUAA) or the ``audience``
+        credential, else the ``clientid`` (UAA), and the ``scope`` claim
+        required (UAA access tokens always carry it). Any other binding (a
+        user-provided service) gives ``issuer``, ``audience``, one of
+        ``jwks_uri`` / ``public_key`` / ``secret`` and optionally
+        ``algorithms`` (a list; ``HS256`` for a secret, else ``RS256`` by
+        default).
 
         Args:
             service: A :class:`common_utils.cfenv.Service` (anything with
                 ``name``, ``label`` and a ``credentials`` mapping).
             **overrides: Keyword arguments of the constructor; they win over
-                what the binding says.
+                what the binding says (``keys=JWKS(..., ttl=60)`` replaces the
+                derived key source; ``required_claims`` adds to UAA's).
 
         Returns:
             The configured middleware (no network call is made here).
@@ -288,60 +250,9 @@ class JWTAuthMiddleware:
             ...     ' "uaadomain": "auth.example.com", "clientid": "sb-orders!t1", "xsappname": "orders!t1"}}]}'})
             >>> auth = JWTAuthMiddleware.from_service(env.service(label="xsuaa"))
             >>> auth
-            JWTAuthMiddleware(jwks_uri='https://t.auth.example.com/token_keys', issuer='https://t.auth.example.com/oauth/token', algorithms=['RS256'])
+            JWTAuthMiddleware(keys=JWKS('https://t.auth.example.com/token_keys'), issuer='https://t.auth.example.com/oauth/token', algorithms=['RS256'])
         """  # noqa: E501
-        creds = service.credentials
-        name = getattr(service, "name", "?")
-        label = str(getattr(service, "label", "") or "").lower()
-
-        def need(key: str) -> Any:
-            value = creds.get(key)
-            if value is None or value == "":
-                raise AuthConfigError(f"service {name!r}: credential {key!r} is missing")
-            return value
-
-        config: dict[str, Any]
-        if label in {"xsuaa", "uaa"}:
-            url = str(need("url")).rstrip("/")
-            domain = creds.get("uaadomain")
-            host = urlsplit(url).hostname or ""
-            if domain and not (host == domain or host.endswith("." + str(domain))):
-                raise AuthConfigError(
-                    f"service {name!r}: credential 'url' is not under credential 'uaadomain'"
-                )
-            if label == "xsuaa":
-                audience = creds.get("xsappname") or need("clientid")
-            else:
-                audience = creds.get("audience") or need("clientid")
-            config = {
-                "jwks_uri": f"{url}/token_keys",
-                "issuer": f"{url}/oauth/token",
-                "audience": audience,
-                "algorithms": ["RS256"],
-                # NOTE: UAA access tokens always carry scope; its JWT refresh tokens carry
-                # granted_scopes instead, so this keeps them out. Kept under overrides.
-                "required_claims": [
-                    "scope",
-                    *strings("required_claims", overrides.pop("required_claims", ())),
-                ],
-            }
-        else:
-            config = {"issuer": need("issuer"), "audience": need("audience")}
-            sources = [k for k in ("jwks_uri", "public_key", "secret") if creds.get(k)]
-            if len(sources) != 1:
-                raise AuthConfigError(
-                    f"service {name!r}: give exactly one of the credentials "
-                    "'jwks_uri', 'public_key', 'secret'"
-                )
-            config[sources[0]] = creds.get(sources[0])
-            algorithms = creds.get("algorithms")
-            if isinstance(algorithms, str):
-                algorithms = algorithms.replace(",", " ").split()
-            elif algorithms is None:
-                algorithms = ["HS256"] if sources[0] == "secret" else ["RS256"]
-            config["algorithms"] = algorithms
-        config.update(overrides)
-        return cls(**config)
+        return cls(**settings_from_service(service, overrides))
 
     def is_exempt(
         self, uri_template: str | None, method: str, resource: object | None = None
@@ -350,7 +261,7 @@ class JWTAuthMiddleware:
 
         A resource may override the global settings with a plain ``auth``
         dict attribute: ``{"exempt": True}`` (the whole resource is public)
-        and/or ``{"exempt_methods": ["GET"]}`` (replaces ``exempt_methods``
+        and/or ``{"exempt_methods": ["GET"]}`` (replaces ``Exempt.methods``
         for that resource). It is read once per resource; an ``auth``
         attribute that is not a dict is not ours and is ignored, and a dict
         that cannot be read is logged once at ERROR and protects every
@@ -366,8 +277,9 @@ class JWTAuthMiddleware:
             True when the request passes without authentication.
 
         Example:
-            >>> auth = JWTAuthMiddleware(secret="s" * 32, issuer="i", audience="a",
-            ...     algorithms=["HS256"], exempt_routes=["/health"])
+            >>> from common_utils.auth import Exempt, Secret
+            >>> auth = JWTAuthMiddleware(keys=Secret("s" * 32), issuer="i", audience="a",
+            ...     algorithms=["HS256"], exempt=Exempt(routes=["/health"]))
             >>> auth.is_exempt("/health", "GET"), auth.is_exempt("/orders", "OPTIONS")
             (True, True)
             >>> auth.is_exempt("/orders", "GET")
@@ -386,12 +298,12 @@ class JWTAuthMiddleware:
         if self._exempt(req, falcon_route(sys._getframe(1), req)):
             return
         token, alg, kid = self._read_token(req)
-        key = self._cached_key(kid, alg)
-        jwks = self._jwks
-        if jwks is not None and jwks.refresh_due(key is not None):
-            jwks.refresh(wait=key is None)
-            key = self._cached_key(kid, alg)
-        req.context.auth = self._verify(token, alg, key)
+        keys = self._keys
+        key = keys.lookup(kid, alg)
+        if keys.refresh_due(key is not None):
+            keys.refresh(wait=key is None)
+            key = keys.lookup(kid, alg)
+        req.context.auth = self._verify(token, alg, key, keys)
 
     async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Authenticate a request before routing (ASGI); a key fetch runs in a thread.
@@ -402,13 +314,13 @@ class JWTAuthMiddleware:
         if self._exempt(req, falcon_route(sys._getframe(1), req)):
             return
         token, alg, kid = self._read_token(req)
-        key = self._cached_key(kid, alg)
-        jwks = self._jwks
-        if jwks is not None and jwks.refresh_due(key is not None):
-            # NOTE: the fetch blocks for up to jwks_timeout; keep it off the event loop.
-            await asyncio.to_thread(jwks.refresh, wait=key is None)
-            key = self._cached_key(kid, alg)
-        req.context.auth = self._verify(token, alg, key)
+        keys = self._keys
+        key = keys.lookup(kid, alg)
+        if keys.refresh_due(key is not None):
+            # NOTE: the fetch blocks for up to the JWKS timeout; keep it off the event loop.
+            await asyncio.to_thread(keys.refresh, wait=key is None)
+            key = keys.lookup(kid, alg)
+        req.context.auth = self._verify(token, alg, key, keys)
 
     # -- one implementation behind both -----------------------------------------
 
@@ -467,19 +379,14 @@ class JWTAuthMiddleware:
             return "token type not accepted"
         return alg, kid
 
-    def _cached_key(self, kid: str | None, alg: str) -> VerificationKey | None:
-        if self._static is not None:
-            return self._static
-        assert self._jwks is not None  # noqa: S101 - exactly one source, checked at start
-        return self._jwks.lookup(kid, alg)
-
-    def _verify(self, token: str, alg: str, key: VerificationKey | None) -> AuthContext:
+    def _verify(
+        self, token: str, alg: str, key: VerificationKey | None, keys: KeyStore
+    ) -> AuthContext:
         if key is None:
-            assert self._jwks is not None  # noqa: S101 - static keys are never None
-            why = self._jwks.unavailable()
+            why = keys.unavailable()
             if why is not None:
-                _log.warning("%s (%s): answering 503", why, self._jwks.uri)
-                raise keys_unavailable(self._jwks.retry_after())
+                _log.warning("%s (%r): answering 503", why, self._source)
+                raise keys_unavailable(keys.retry_after())
             raise self._bad_token("unknown key")
         if alg not in key.algorithms:
             raise self._bad_token("algorithm not allowed for this key")
@@ -536,15 +443,6 @@ def _is_id_token(claims: Mapping[str, Any], scopes: frozenset[str]) -> bool:
     return scopes == _ID_TOKEN_SCOPES or ("nonce" in claims and "scope" not in claims)
 
 
-def _public_key_only(value: object, algorithms: tuple[str, ...]) -> VerificationKey:
-    hmac = [a for a in algorithms if a in HMAC_ALGORITHMS]
-    if hmac:
-        raise AuthConfigError(
-            f"algorithms: {hmac} need secret=; a public key never serves as an HMAC secret"
-        )
-    return public_key(value, algorithms)
-
-
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise AuthConfigError(f"{name}: give a non-empty string")
@@ -565,9 +463,3 @@ def _audience(value: object) -> str | list[str]:
     if not audiences or not all(audiences):
         raise AuthConfigError("audience: give a non-empty string or list of strings")
     return list(audiences)
-
-
-def _number(name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise AuthConfigError(f"{name}: give a number from {low:g} to {high:g}")
-    return float(value)

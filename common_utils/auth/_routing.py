@@ -6,18 +6,20 @@ authenticating there leaves those open. ``process_request`` runs for every reque
 but before routing, and Falcon hands middleware no reference to its app. So the
 middleware asks the app's own router, found through the frame that called the hook.
 
-Everything here leans on Falcon internals (``App.__call__`` calls the request hooks
-directly; ``App._router_search`` is the router's ``find``). It is kept to this one
-module and pinned by ``tests/test_auth.py::test_route_lookup_*``: a Falcon release that
-changes either makes those tests fail, and the middleware then fails closed.
+Both Falcon internals this needs (the calling frame is ``App.__call__``; the
+router's ``find`` as ``App._router_search``) are read in :mod:`common_utils._compat`
+and pinned by ``tests/test_compat.py``: a Falcon release that changes either makes
+those tests fail, and the middleware then fails closed.
 """
 
 from __future__ import annotations
 
 from types import FrameType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import falcon
+
+from common_utils._compat import calling_app, router_search
 
 __all__ = ["Route", "falcon_route"]
 
@@ -27,9 +29,6 @@ class Route(NamedTuple):
 
     resource: object | None
     uri_template: str | None
-
-
-_UNROUTED = Route(None, None)  # a sink, a static route or nothing at all
 
 
 def falcon_route(caller: FrameType | None, req: falcon.Request) -> Route | None:
@@ -43,11 +42,7 @@ def falcon_route(caller: FrameType | None, req: falcon.Request) -> Route | None:
         The resource and URI template (``Route(None, None)`` when no resource
         route matches), or ``None`` when the caller is not a ``falcon.App``.
     """
-    app = caller.f_locals.get("self") if caller is not None else None
-    if not isinstance(app, falcon.App):
+    app = calling_app(caller)
+    if app is None:
         return None
-    found: Any = app._router_search(req.path, req=req)
-    if found is None or found[0] is None:
-        return _UNROUTED
-    # NOTE: older routers answer (resource, method_map, params) without a template.
-    return Route(found[0], found[3] if len(found) > 3 else None)
+    return Route(*router_search(app, req))

@@ -41,15 +41,11 @@ from typing import Any, ClassVar, TextIO
 
 import falcon
 
-from common_utils.auth import AuthConfigError, JWTAuthMiddleware, require_scopes
-from common_utils.cfenv import CFEnv, CFEnvError
+from common_utils.auth import Exempt, JWTAuthMiddleware, require_scopes
+from common_utils.cfenv import CFEnv
 from common_utils.deprecation import deprecated
-from common_utils.logs import (
-    AccessLogMiddleware,
-    LoggingConfigError,
-    RequestIdMiddleware,
-    setup_logging,
-)
+from common_utils.errors import ConfigurationError
+from common_utils.logs import AccessLogMiddleware, RequestIdMiddleware, setup_logging
 from common_utils.openapi import OpenAPI
 from common_utils.problems import problem_error_serializer
 from common_utils.resources import HealthResource, VersionResource, library_origin
@@ -76,12 +72,8 @@ FILTER_SCOPE = "example.filter"
 PUBLIC_ROUTES = ("/health", "/version")
 """URI templates served without a token (``GET /`` is public through its resource)."""
 
-CONFIGURATION_ERRORS: tuple[type[Exception], ...] = (
-    CFEnvError,
-    LoggingConfigError,
-    AuthConfigError,
-)
-"""Exceptions :func:`create_app` raises for a bad environment (one clear message each)."""
+CONFIGURATION_ERRORS: type[ConfigurationError] = ConfigurationError
+"""What :func:`create_app` raises for a bad environment: one class, one clear message."""
 
 V1_DEPRECATED = date(2026, 12, 1)
 """When ``POST /v1/filter`` was deprecated in favour of ``POST /``."""
@@ -124,7 +116,7 @@ class SampleResource:
         resp.content_type = falcon.MEDIA_TEXT
         resp.text = "Hello world\n"
 
-    @falcon.before(require_scopes(FILTER_SCOPE))  # type: ignore[arg-type]  # sync and async hook
+    @falcon.before(require_scopes(FILTER_SCOPE))
     @validate(body={}, allow_unknown=True)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Return only the keys of the posted JSON object that start with "a".
@@ -157,7 +149,7 @@ class FilterV1Resource:
         datetime.date(2027, 6, 30)
     """
 
-    @falcon.before(require_scopes(FILTER_SCOPE))  # type: ignore[arg-type]  # sync and async hook
+    @falcon.before(require_scopes(FILTER_SCOPE))
     @validate(body={}, allow_unknown=True)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Return only the keys of the posted JSON object that start with "a" (deprecated).
@@ -230,10 +222,11 @@ def create_app(environ: Mapping[str, str] | None = None) -> falcon.App[Any, Any]
         The WSGI application.
 
     Raises:
-        CFEnvError: ``VCAP_SERVICES`` is malformed, ``PORT`` is invalid, or no
-            (or more than one) service tagged ``jwt`` is bound.
-        LoggingConfigError: ``LOG_LEVEL`` or ``LOG_FORMAT`` is invalid.
-        AuthConfigError: The jwt service's credentials are missing or unusable.
+        common_utils.errors.ConfigurationError: The environment cannot be used:
+            ``VCAP_SERVICES`` is malformed, ``PORT`` is invalid, no (or more than
+            one) service tagged ``jwt`` is bound (``CFEnvError``), ``LOG_LEVEL``
+            or ``LOG_FORMAT`` is invalid (``LoggingConfigError``), or the jwt
+            service's credentials are missing or unusable (``AuthConfigError``).
 
     Example:
         >>> create_app({"LOG_FORMAT": "json"})
@@ -245,7 +238,9 @@ def create_app(environ: Mapping[str, str] | None = None) -> falcon.App[Any, Any]
     setup_logging(environ=env_vars, stream=_stdout())
     env = CFEnv(environ=env_vars)
     port = env.port  # validated now: a bad PORT stops start-up
-    auth = JWTAuthMiddleware.from_service(env.service(tag="jwt"), exempt_routes=list(PUBLIC_ROUTES))
+    auth = JWTAuthMiddleware.from_service(
+        env.service(tag="jwt"), exempt=Exempt(routes=PUBLIC_ROUTES)
+    )
 
     # Auth decides in process_request: the access log starts its clock before it.
     middleware: list[Any] = [RequestIdMiddleware(), AccessLogMiddleware(), auth]
