@@ -1105,3 +1105,12 @@ def test_logic_rule_branches_still_look_up_sibling_and_root_fields():
     assert _problem(client.simulate_post("/r", json={"c": "x", "b": 1}), 422)["errors"] == [
         {"field": "c", "message": "must match exactly one of the allowed definitions"}
     ]
+
+
+def test_coerced_keys_that_are_not_strings_pass_the_final_check():
+    class R:
+        @validate(body={"d": {"type": "dict", "keysrules": {"type": "integer", "coerce": int}}})
+        def on_post(self, req, resp):
+            resp.media = {"keys": list(req.context.body["d"])}
+
+    assert _client(R()).simulate_post("/r", json={"d": {"1": "x"}}).json == {"keys": [1]}

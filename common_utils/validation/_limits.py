@@ -57,11 +57,6 @@ def may_break_limits(text: str, *, max_depth: int, max_items: int) -> bool:
     )
 
 
-def _bad_text(text: str) -> bool:
-    # PERF: isascii() is a flag lookup; only non-ASCII text is searched.
-    return not text.isascii() and _SURROGATE_RE.search(text) is not None
-
-
 def check_document(
     document: Mapping[str, Any], subject: str, *, max_depth: int, max_items: int
 ) -> None:
@@ -93,18 +88,20 @@ def check_document(
             raise problem(
                 400, f"{subject} holds more than {max_items} values.", max_items=max_items
             )
+        # PERF: str.isascii() is a flag lookup; only non-ASCII text is searched.
         if isinstance(node, dict):
-            if any(_bad_text(key) for key in node if isinstance(key, str)):
-                raise _surrogate(subject)
+            for key in node:  # not always str: keysrules may coerce keys
+                if isinstance(key, str) and not key.isascii() and _SURROGATE_RE.search(key):
+                    raise _surrogate(subject)
             values = node.values()
         else:
             values = node
         for value in values:
-            if isinstance(value, (dict, list)):
-                stack.append((value, depth + 1))
-            elif isinstance(value, str):
-                if _bad_text(value):
+            if isinstance(value, str):  # the most common value first
+                if not value.isascii() and _SURROGATE_RE.search(value):
                     raise _surrogate(subject)
+            elif isinstance(value, (dict, list)):
+                stack.append((value, depth + 1))
             elif isinstance(value, float) and not math.isfinite(value):
                 raise not_finite(subject)
 
