@@ -9,9 +9,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from devsupport import git
 
 from .conftest import REPO_ROOT
-from .test_version import git
 
 
 def _load(name: str) -> ModuleType:
@@ -94,6 +94,51 @@ class TestReleaseNotes:
         """A final release is never published without notes."""
         with pytest.raises(notes.NotesError, match=r"release_notes.py 1\.1\.0 --write"):
             notes.notes("v1.1.0", date="2027-01-01", root=repo)
+
+    def test_fallback_draft_publishes_the_fragments_of_a_final_without_its_section(
+        self, repo: Path
+    ) -> None:
+        """The pipeline's mode: "tag it, push it, it is published" even without --write."""
+        _fragment(repo, "5.feature.md", "Added five.")
+        text, source = notes.notes_with_source(
+            "v1.1.0", date="2027-01-03", root=repo, fallback_draft=True
+        )
+        assert source == "fallback"
+        assert text.startswith("## [1.1.0] - 2027-01-03\n")
+        assert "### Features" in text
+        assert "- Added five. (#5)" in text
+        assert (repo / "changes" / "5.feature.md").exists()  # a draft never consumes them
+        assert notes.notes("v1.1.0", date="2027-01-03", root=repo, fallback_draft=True) == text
+
+    def test_fallback_draft_prefers_the_committed_section(self, repo: Path) -> None:
+        """With the section committed, the fragments (here: a stray one) are not used."""
+        _fragment(repo, "5.feature.md", "Added five.")
+        text, source = notes.notes_with_source(
+            "v1.0.0", date="2027-01-03", root=repo, fallback_draft=True
+        )
+        assert source == "changelog"
+        assert text == "## [1.0.0] - 2026-11-30\n\n### Features\n\n- The first release.\n"
+        candidate = notes.notes_with_source("v1.1.0rc1", date="x", root=repo, fallback_draft=True)
+        assert candidate[1] == "candidate"
+
+    def test_fallback_draft_command_line_says_so_in_one_line(
+        self, repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Exit 0, the notes in --output, one stderr line recommending --write before tagging."""
+        _fragment(repo, "7.fix.md", "Fixed seven.")
+        out = tmp_path / "notes.md"
+        argv = ["v1.1.0", "--fallback-draft", "--date", "2027-01-04", "--root", str(repo)]
+        assert notes.main([*argv, "--output", str(out)]) == 0
+        assert out.read_text(encoding="utf-8").startswith("## [1.1.0] - 2027-01-04\n")
+        assert "Fixed seven." in out.read_text(encoding="utf-8")
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert err.startswith("release_notes: CHANGELOG.md has no section for 1.1.0: ")
+        assert "'python scripts/release_notes.py 1.1.0 --write'" in err
+        assert notes.main(["v1.0.0", "--fallback-draft", "--root", str(repo)]) == 0
+        assert capsys.readouterr().err == ""  # the committed section: nothing to say
+        with pytest.raises(SystemExit):
+            notes.main(["v1.1.0", "--fallback-draft", "--draft", "--root", str(repo)])
 
     def test_a_release_candidate_renders_the_pending_fragments(self, repo: Path) -> None:
         """vX.Y.ZrcN: the fragments stay for the final release."""

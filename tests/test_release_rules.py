@@ -8,9 +8,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from devsupport import git
 
 from .conftest import REPO_ROOT
-from .test_version import git
 
 
 def _load() -> ModuleType:

@@ -20,12 +20,11 @@ import falcon
 import falcon.asgi
 import falcon.testing
 import pytest
+from devsupport import make_checkout
 
 import common_utils
 from common_utils import resources
 from common_utils.resources import HealthResource, LibraryOrigin, VersionResource, library_origin
-
-from .test_version import make_checkout
 
 SENTINEL = "postgres://admin:SENTINEL-pw-91@db/prod"
 

@@ -12,52 +12,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from devsupport import git, make_checkout
 
 from common_utils._scm import UNKNOWN_VERSION, version_from_describe, version_from_git
 
 from .conftest import REPO_ROOT
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_ENV, "HOME": str(cwd)}
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
-
-
-def source_files() -> list[str]:
-    """Files of the working tree that git would commit (tracked or new, not ignored)."""
-    out = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [name for name in out.splitlines() if (REPO_ROOT / name).is_file()]
-
-
-def make_checkout(dest: Path, tag: str | None = "v9.8.7") -> Path:
-    """Copy this project's sources to ``dest`` as a fresh repository, tagged."""
-    for name in source_files():
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / name, target)
-    git(dest, "init", "-q", "-b", "main")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-q", "-m", "snapshot")
-    if tag:
-        git(dest, "tag", tag)
-    return dest
 
 
 def import_version(path: Path, cwd: Path) -> str:

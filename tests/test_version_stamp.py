@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from devsupport import git
 
 from common_utils import version as cv
 from common_utils.version import (
@@ -17,8 +18,6 @@ from common_utils.version import (
     version_of,
     write_stamp,
 )
-
-from .test_version import git
 
 
 def make_repo(root: Path, tag: str | None = "v1.2.3") -> Path:

@@ -1,0 +1,281 @@
+"""Process, virtualenv and git helpers shared by the devpi tooling, demo, e2e tests and benchmarks.
+
+The one internal home for what those places used to write again each: a free
+loopback port, a server process that is started, polled on its health URL and
+stopped by its PID, a virtualenv with a package installed into it and the
+version it imports, and git with a fixed identity.
+
+Why here, in ``devpi/`` next to ``release.py``: the release pipeline must run
+standalone (``python devpi/release.py`` in a fresh clone of a tag, and from the
+git hooks, which copy the modules they need: see ``install_hooks.LIBRARY_FILES``).
+A script finds its sibling modules because Python puts the script's directory
+first on ``sys.path``, so ``devpi/`` holds scripts and plain modules (no
+``__init__.py``: a package named ``devpi`` would shadow devpi-client's). Code
+outside ``devpi/`` imports these modules by name, with ``devpi/`` put on the
+path by configuration, never by code:
+
+- pytest: ``pythonpath = ["devpi"]`` in ``pyproject.toml`` (unit and e2e tests);
+- tox: ``PYTHONPATH={tox_root}/devpi`` in the ``demo``, ``bench`` and ``e2e``
+  environments (by hand: ``PYTHONPATH=devpi python demo/demo.py``);
+- mypy: the files are given by path, so each is checked as the top-level
+  module its script imports.
+
+Standard library only: the hooks' interpreter has the release toolchain and
+nothing else.
+
+Example:
+    >>> 0 < free_port() < 65536
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import venv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = [
+    "GIT_ENV",
+    "LIBRARY_PROBE",
+    "REPO_ROOT",
+    "ServerProcess",
+    "free_port",
+    "git",
+    "make_checkout",
+    "make_venv",
+    "pip_install",
+    "probe_library",
+    "run",
+    "source_files",
+    "tail",
+]
+
+# The checkout this file is in (meaningless in the hooks' copy, which does not use it).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# A fixed identity and no system configuration: commits made by tests and tools
+# do not depend on the machine.
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+# Prints the version and the file of the common_utils an interpreter imports.
+LIBRARY_PROBE = "import common_utils; print(common_utils.__version__); print(common_utils.__file__)"
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that was free on ``host`` a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def run(
+    cmd: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` to its end with text output captured; the caller checks the exit code.
+
+    ``env=None`` inherits this process's environment.
+    """
+    return subprocess.run(
+        list(cmd),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def tail(text: str, lines: int = 15) -> str:
+    """Return the last ``lines`` lines of ``text`` (stripped), for an error message."""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@dataclasses.dataclass
+class ServerProcess:
+    """A server on a loopback port: started, polled on its health URL, stopped by PID.
+
+    Its output goes to ``log`` (stderr always, stdout unless started with
+    ``stdout=False``).
+    """
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(
+        cls,
+        name: str,
+        command: Sequence[str],
+        *,
+        port: int,
+        log: Path,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        stdout: bool = True,
+        new_session: bool = False,
+    ) -> ServerProcess:
+        """Start ``command`` (which must listen on 127.0.0.1:``port``); do not wait for it."""
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                list(command),
+                cwd=cwd,
+                env=None if env is None else dict(env),
+                stdout=sink if stdout else subprocess.DEVNULL,
+                stderr=sink,
+                start_new_session=new_session,
+            )
+        return cls(name, port, process, log)
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, ``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 12) -> str:
+        """The last ``lines`` lines of the log (empty when it cannot be read)."""
+        try:
+            return tail(self.log.read_text(errors="replace"), lines)
+        except OSError:
+            return ""
+
+    def wait_healthy(
+        self, path: str = "/health", *, timeout: float = 60, interval: float = 0.1
+    ) -> bool:
+        """Poll ``path`` until it answers 200 (True) or the process exits (False).
+
+        Raises:
+            TimeoutError: Neither happened within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2) as resp:  # noqa: S310
+                    if resp.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(interval)
+        raise TimeoutError(f"{self.name}: no answer on {path} in {timeout:.0f} s")
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        return int(self.process.returncode)
+
+
+# --------------------------------------------------------------------------- virtualenvs
+
+
+def make_venv(path: Path, *, with_pip: bool = False) -> Path:
+    """Create a fresh virtualenv (no system site-packages) at ``path``; return its python.
+
+    Without pip of its own, `pip_install` installs into it with this
+    interpreter's pip (``pip --python``), which is quicker to create.
+    """
+    venv.EnvBuilder(with_pip=with_pip, clear=True, symlinks=True).create(path)
+    return path / "bin" / "python"
+
+
+def pip_install(
+    python: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """``pip install ARGS`` into the environment of ``python``; the caller checks the result.
+
+    The environment's own pip when it has one, else this interpreter's with ``--python``.
+    """
+    has_pip = any(python.parent.parent.glob("lib/python*/site-packages/pip"))
+    pip = [str(python), "-m", "pip"] if has_pip else [sys.executable, "-m", "pip"]
+    target = [] if has_pip else ["--python", str(python)]
+    return run([*pip, *target, "install", *args], cwd=cwd, env=env, timeout=timeout)
+
+
+def probe_library(
+    python: Path, *, cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[str, Path]:
+    """Return the version and the file of the common_utils that ``python -I`` imports.
+
+    Raises:
+        RuntimeError: It does not import, or does not print both lines.
+    """
+    done = run([str(python), "-I", "-c", LIBRARY_PROBE], cwd=cwd, env=env, timeout=120)
+    lines = done.stdout.split()
+    if done.returncode != 0 or len(lines) != 2:
+        raise RuntimeError(f"common_utils does not import: {tail(done.stdout + done.stderr, 3)}")
+    return lines[0], Path(lines[1])
+
+
+# --------------------------------------------------------------------------- git
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` with `GIT_ENV` and ``HOME=cwd``; return its stripped output.
+
+    Raises:
+        subprocess.CalledProcessError: git failed.
+    """
+    env = {**os.environ, **GIT_ENV, "HOME": str(cwd)}
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def source_files(root: Path = REPO_ROOT) -> list[str]:
+    """Files of ``root``'s working tree that git would commit (tracked or new, not ignored)."""
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [name for name in out.splitlines() if (root / name).is_file()]
+
+
+def make_checkout(dest: Path, tag: str | None = "v9.8.7", *, source: Path = REPO_ROOT) -> Path:
+    """Copy ``source``'s files to ``dest`` as a fresh repository of one commit, tagged."""
+    for name in source_files(source):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "snapshot")
+    if tag:
+        git(dest, "tag", tag)
+    return dest
