@@ -20,6 +20,9 @@ Everything lives in one temp directory that is removed at the end, also on
 failure or Ctrl-C; every process the demo started is stopped by its PID.
 Exit code 0 only when every step and every check succeeded.
 
+Run it as ``python3 dev.py demo`` or ``tox -e demo``, which put ``devpi/`` on the
+path (by hand: ``PYTHONPATH=devpi python demo/demo.py``; see ``devpi/devsupport.py``).
+
 Options: ``--skip-release-tests`` (the pipeline's verify step still installs from
 staging but does not run the unit tests), ``--keep`` (leave the temp directory).
 """
@@ -40,26 +43,19 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-import venv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVICE_SRC = ROOT / "submodule_example"
-sys.path.insert(0, str(ROOT / "devpi"))
-sys.path.insert(0, str(SERVICE_SRC / "service_tests"))
+from devpitools import DevpiServer, build_wheelhouse, clean_pip_env, seed_base_index
+from devsupport import REPO_ROOT, ServerProcess, free_port, make_venv, pip_install, tail
+from devsupport import run as run_process
+from install_hooks import HookConfig, InstallError, install_hooks
 
-from devpitools import (  # noqa: E402
-    DevpiServer,
-    build_wheelhouse,
-    clean_pip_env,
-    free_port,
-    seed_base_index,
-)
-from install_hooks import InstallError, install_hooks  # noqa: E402
-from jwks_server import serve_jwks  # noqa: E402
-from release_hooks import HookConfig  # noqa: E402
+from common_utils.testing import JWKSServer, TokenIssuer, vcap_services
+
+ROOT = REPO_ROOT
+SERVICE_SRC = ROOT / "submodule_example"
 
 PROJECT = "common-utils"
 STRICT_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
@@ -130,55 +126,26 @@ class Console:
 
 
 class DemoIssuer:
-    """A demo token issuer: an RSA key and a loopback JWKS server publishing it."""
+    """A demo token issuer (``common_utils.testing``) and a loopback JWKS server publishing it."""
 
     def __init__(self) -> None:
-        import jwt
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        self._jwt = jwt
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = f"demo-{uuid.uuid4().hex[:8]}"
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
-        self._stack = contextlib.ExitStack()
-        self.jwks_uri = self._stack.enter_context(serve_jwks({"keys": [jwk]}))
+        self.issuer = TokenIssuer(
+            issuer=ISSUER, audience=AUDIENCE, kid=f"demo-{uuid.uuid4().hex[:8]}", lifetime=600
+        )
+        self._jwks = JWKSServer(self.issuer.jwks)
+        self.jwks_uri = self._jwks.__enter__().uri
 
     def token(self, scopes: list[str]) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": "demo-user",
-            "iat": now,
-            "exp": now + 600,
-            "jti": uuid.uuid4().hex,
-            "scope": scopes,
-        }
-        return str(self._jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid}))
+        """A token of the demo user with ``scopes``."""
+        return self.issuer.token(scopes=scopes, sub="demo-user")
 
     def vcap_services(self) -> str:
-        credentials = {
-            "issuer": ISSUER,
-            "audience": AUDIENCE,
-            "jwks_uri": self.jwks_uri,
-            "algorithms": ["RS256"],
-        }
-        return json.dumps(
-            {
-                "user-provided": [
-                    {
-                        "name": "example-jwt",
-                        "label": "user-provided",
-                        "tags": ["jwt"],
-                        "credentials": credentials,
-                    }
-                ]
-            }
-        )
+        """The services' binding: a user-provided ``jwt`` service fetching the demo keys."""
+        return vcap_services(self.issuer.service("example-jwt", jwks_uri=self.jwks_uri))
 
     def close(self) -> None:
-        self._stack.close()
+        """Stop the JWKS server."""
+        self._jwks.__exit__(None, None, None)
 
 
 # --------------------------------------------------------------------------- processes
@@ -194,51 +161,31 @@ def run(
     timeout: float = 900,
 ) -> str:
     """Run a command; on failure raise DemoFailed with its output tail."""
-    done = subprocess.run(
-        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    done = run_process(cmd, cwd=cwd, env=env, timeout=timeout)
     if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise DemoFailedError(f"{what} failed (exit {done.returncode})", output=tail, hint=hint)
+        output = tail(done.stdout + done.stderr)
+        raise DemoFailedError(f"{what} failed (exit {done.returncode})", output=output, hint=hint)
     return done.stdout
 
 
-def git(cwd: Path, *args: str, what: str = "git") -> str:
-    env = {
+def git_env() -> dict[str, str]:
+    """This environment with the demo's git identity."""
+    name, email = "demo", "demo@example.invalid"
+    return {
         **os.environ,
-        "GIT_AUTHOR_NAME": "demo",
-        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-        "GIT_COMMITTER_NAME": "demo",
-        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
     }
+
+
+def git(cwd: Path, *args: str, what: str = "git") -> str:
+    """Run git as the demo user; on failure raise DemoFailed."""
     # Local file URLs for submodules need this since git 2.38.1.
     return run(
-        ["git", "-c", "protocol.file.allow=always", *args], cwd=cwd, env=env, what=what
+        ["git", "-c", "protocol.file.allow=always", *args], cwd=cwd, env=git_env(), what=what
     ).strip()
-
-
-@dataclass
-class Service:
-    """A running uWSGI process serving the sample service."""
-
-    name: str
-    root: Path
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
 
 
 @dataclass
@@ -263,7 +210,7 @@ class Demo:
         self.console = Console(total=5)
         self.server: DevpiServer | None = None
         self.issuer: DemoIssuer | None = None
-        self.services: list[Service] = []
+        self.services: list[ServerProcess] = []
         self.consumers: list[Consumer] = []
         self.version = ""
         self.tag = ""
@@ -412,15 +359,16 @@ class Demo:
         assert self.server is not None
         index = self.server.simple_url(self.server.release_index)
         self.console.detail(f"pip install --index-url {index} -r {requirements}")
-        venv.create(root / ".venv", with_pip=True, symlinks=True)
-        python = root / ".venv" / "bin" / "python"
-        command = [str(python), "-m", "pip", "install", "-q", "--index-url", index]
-        run(
-            [*command, "-r", str(root / requirements)],
-            env=clean_pip_env(),
-            what=what,
-            hint="is the release on team/release? See its /+simple/common-utils/ page",
+        python = make_venv(root / ".venv", with_pip=True)
+        done = pip_install(
+            python, "-q", "--index-url", index, "-r", str(root / requirements), env=clean_pip_env()
         )
+        if done.returncode != 0:
+            raise DemoFailedError(
+                f"{what} failed (exit {done.returncode})",
+                output=tail(done.stdout + done.stderr),
+                hint="is the release on team/release? See its /+simple/common-utils/ page",
+            )
 
     def _serve_and_check(self, consumer: Consumer, root: Path) -> None:
         assert self.issuer is not None
@@ -441,19 +389,18 @@ class Demo:
             }
         )
         uwsgi = root / ".venv" / "bin" / "uwsgi"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [str(uwsgi), "--ini", "uwsgi.ini", "--http", f"127.0.0.1:{port}"],
-                cwd=root,
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        service = Service(consumer.name, root, port, process, log)
+        service = ServerProcess.start(
+            consumer.name,
+            [str(uwsgi), "--ini", "uwsgi.ini", "--http", f"127.0.0.1:{port}"],
+            port=port,
+            log=log,
+            cwd=root,
+            env=env,
+            new_session=True,
+        )
         self.services.append(service)
         _wait_healthy(service)
-        say(f"uWSGI pid {process.pid} serving on {service.url}")
+        say(f"uWSGI pid {service.process.pid} serving on {service.url}")
         self.consumers.append(consumer)
         status, body = _http(service.url + "/")
         consumer.checks.append(
@@ -503,7 +450,7 @@ class Demo:
         if bad:
             raise DemoFailedError(
                 f"{consumer.name}: unexpected answers to {', '.join(bad)}",
-                output=_tail(log),
+                output=service.log_tail(),
                 hint="see the service's log above",
             )
 
@@ -553,18 +500,11 @@ def _push_streamed(clone: Path, args: list[str], say: Callable[[str], None]) -> 
     The release hooks run while the push waits, so their lines (``remote: release:
     [build] ok in ...``) appear here as they would in a maintainer's terminal.
     """
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "demo",
-        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-        "GIT_COMMITTER_NAME": "demo",
-        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
-    }
     lines: list[str] = []
     process = subprocess.Popen(
         ["git", "push", *args],
         cwd=clone,
-        env=env,
+        env=git_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -620,29 +560,17 @@ def _problem_title(body: bytes) -> str:
         return body.decode(errors="replace")[:60]
 
 
-def _wait_healthy(service: Service, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise DemoFailedError(
-                f"{service.name}: uWSGI exited with {service.process.returncode}",
-                output=_tail(service.log),
-                hint="the service's start-up line says why",
-            )
-        with contextlib.suppress(OSError):
-            if _http(service.url + "/health")[0] == 200:
-                return
-        time.sleep(0.2)
-    raise DemoFailedError(
-        f"{service.name}: no answer on /health in {timeout:.0f}s", output=_tail(service.log)
-    )
-
-
-def _tail(path: Path, lines: int = 12) -> str:
+def _wait_healthy(service: ServerProcess, timeout: float = 60) -> None:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+        healthy = service.wait_healthy(timeout=timeout, interval=0.2)
+    except TimeoutError as ex:
+        raise DemoFailedError(str(ex), output=service.log_tail()) from None
+    if not healthy:
+        raise DemoFailedError(
+            f"{service.name}: uWSGI exited with {service.process.returncode}",
+            output=service.log_tail(),
+            hint="the service's start-up line says why",
+        )
 
 
 def main(argv: list[str]) -> int:

@@ -54,7 +54,7 @@ from release_hooks import (  # noqa: E402
     retry_command,
 )
 
-__all__ = ["HOOKS", "LIBRARY_FILES", "InstallError", "install_hooks", "main"]
+__all__ = ["HOOKS", "LIBRARY_FILES", "HookConfig", "InstallError", "install_hooks", "main"]
 
 HOOKS = ("pre-receive", "post-receive")
 LIBRARY_FILES = (
