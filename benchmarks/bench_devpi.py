@@ -24,14 +24,11 @@ import time
 from pathlib import Path
 
 from _harness import Result
+from devpitools import DevpiServer, build_wheelhouse, seed_base_index
+from devsupport import make_checkout
+from release import ReleaseConfig, run_release
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "devpi"))
-# Appended, not prepended: the source tree must not shadow the installed package.
-sys.path.append(str(ROOT))
-
-from devpitools import DevpiServer, build_wheelhouse, seed_base_index  # noqa: E402
-from release import ReleaseConfig, run_release  # noqa: E402
 
 
 def _runtime_requirements() -> list[str]:
@@ -44,8 +41,6 @@ def _runtime_requirements() -> list[str]:
 
 
 def _checkout(dest: Path, tag: str) -> Path:
-    from tests.test_version import make_checkout
-
     return make_checkout(dest, tag=tag)
 
 

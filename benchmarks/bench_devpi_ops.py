@@ -27,10 +27,9 @@ import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "devpi"))
+from devpitools import DevpiServer
 
-from devpitools import DevpiServer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 OPS = ROOT / "devpi" / "ops.py"
 PASSWORD = "bench-Pw-1"

@@ -26,15 +26,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from _harness import Result  # noqa: E402
+# The benchmark modules are this script's siblings (Python puts its directory first
+# on sys.path); the devpi ones import devpi/'s modules, which tox -e bench puts on
+# PYTHONPATH (by hand: PYTHONPATH=devpi python benchmarks/run.py; devpi/devsupport.py).
+from _harness import Result
 
 # Import the package under test first, so every benchmark measures the same copy
-# (the installed one under tox), whatever paths a benchmark module adds later.
-import common_utils  # noqa: E402
+# (the installed one under tox).
+import common_utils
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 PACKAGES = [
     "common-utils",

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devpitools import DevpiAPI, DevpiServer, free_port
-
-from tests.test_version import git
+from devpitools import DevpiAPI, DevpiServer
+from devsupport import free_port, git
 
 from .conftest import SERVER_PY, install_from, next_version, pip_env, run_release_cli
 

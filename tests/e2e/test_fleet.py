@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from devsupport import free_port
 
 from tests.e2e.test_consume_pip import run
 from tests.e2e.test_locked_consumers import (
     Gunicorn,
-    free_port,
     library_with_tags,
     service_with_submodule,
     stamp,

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from devsupport import free_port
 
 from tests.e2e.conftest import next_version, pip_env, run_release_cli
 from tests.e2e.test_consume_pip import (  # noqa: F401 - fixtures used by name
@@ -178,14 +179,6 @@ def hs256_vcap() -> str:
         {"user-provided": [{"name": "jwt", "label": "user-provided", "tags": ["jwt"],
                             "credentials": creds}]}
     )  # fmt: skip
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Gunicorn:

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from devsupport import free_port
 
 from tests.conftest import REPO_ROOT
 
@@ -44,15 +44,9 @@ def _chromium() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def service_url() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     vcap = {
         "user-provided": [
             {

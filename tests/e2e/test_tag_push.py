@@ -25,14 +25,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.test_version import GIT_ENV, git, make_checkout
+from devpitools import DevpiServer, seed_base_index
+from devsupport import GIT_ENV, git, make_checkout
 
 from .conftest import DEVPI_DIR, install_from, pip_env
-
-sys.path.insert(0, str(DEVPI_DIR))
-
-from devpitools import DevpiServer, seed_base_index
 
 INSTALL_HOOKS = DEVPI_DIR / "install_hooks.py"
 STEP_NAMES = ("guards", "build", "login", "upload", "verify", "push")
