@@ -53,7 +53,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,6 +63,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from devsupport import free_port
 
 __all__ = [
     "DEFAULT_BASES",
@@ -109,18 +110,6 @@ class DevpiError(Exception):
         >>> str(DevpiError("devpi-server is not reachable at http://127.0.0.1:1"))
         'devpi-server is not reachable at http://127.0.0.1:1'
     """
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now.
-
-    Example:
-        >>> 0 < free_port() < 65536
-        True
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -11,7 +11,7 @@ Run it on the git host, as the user that owns the repositories (the git user)::
 
 It copies ``githooks/pre-receive`` and ``githooks/post-receive`` into
 ``REPO/hooks/``, and ``githooks/release_hooks.py``, ``release_rules.py``,
-``release.py`` and ``devpitools.py`` into ``REPO/hooks/common_utils_release/``
+``release.py``, ``devpitools.py`` and ``devsupport.py`` into ``REPO/hooks/common_utils_release/``
 with a ``release-hook.ini`` holding the options below (no password: only the
 path of the password file, which must be readable by its owner only).
 
@@ -62,6 +62,7 @@ LIBRARY_FILES = (
     DEVPI_DIR / "release_rules.py",
     DEVPI_DIR / "release.py",
     DEVPI_DIR / "devpitools.py",
+    DEVPI_DIR / "devsupport.py",  # devpitools' process helpers
 )
 MARKER = "release_hooks import main"
 _TOOLCHAIN_PROBE = "import build, twine, devpi.main, packaging, setuptools_scm"

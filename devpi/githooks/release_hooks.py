@@ -2,7 +2,7 @@
 
 Installed into a bare repository on the team's git host by
 ``python devpi/install_hooks.py REPO ...`` (see docs/release.md), which copies this
-module, ``release_rules.py``, ``release.py`` and ``devpitools.py`` into
+module, ``release_rules.py``, ``release.py``, ``devpitools.py`` and ``devsupport.py`` into
 ``REPO/hooks/common_utils_release/`` next to a ``release-hook.ini`` and puts the
 two small ``pre-receive`` / ``post-receive`` scripts into ``REPO/hooks/``.
 
