@@ -40,19 +40,18 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import REPO_ROOT
-from tests.test_version import make_checkout
-
-DEVPI_DIR = REPO_ROOT / "devpi"
-sys.path.insert(0, str(DEVPI_DIR))
-
-from devpitools import (  # noqa: E402
+from devpitools import (
     DevpiServer,
     build_wheelhouse,
     clean_pip_env,
     seed_base_index,
 )
+from devsupport import make_checkout
+
+from tests.conftest import REPO_ROOT
+
+# On sys.path by pytest's pythonpath setting (pyproject.toml; devpi/devsupport.py).
+DEVPI_DIR = REPO_ROOT / "devpi"
 
 RELEASE_PY = DEVPI_DIR / "release.py"
 SERVER_PY = DEVPI_DIR / "server.py"

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from tests.test_version import git
+from devsupport import git
 
 from .conftest import (
     Released,
