@@ -2,7 +2,8 @@
 
 Usage::
 
-    python scripts/release_notes.py v1.4.0            # what the release pipeline calls
+    python scripts/release_notes.py v1.4.0            # the notes of a tag
+    python scripts/release_notes.py v1.4.0 --fallback-draft   # what the release pipeline calls
     python scripts/release_notes.py v1.4.0 --output notes.md
     python scripts/release_notes.py 1.4.0 --draft     # preview the fragments in changes/
     python scripts/release_notes.py 1.4.0 --write     # before tagging: into CHANGELOG.md
@@ -15,9 +16,13 @@ with ``git rm``, and the maintainer commits both). So the default mode, given a 
 - for a release candidate (``vX.Y.ZrcN``) without a section, renders the pending fragments
   (a candidate never consumes them: the final release does);
 - otherwise fails with exit status 1 and one line saying what to run, so that a final release
-  is never published without its notes.
+  is never published without its notes;
+- unless ``--fallback-draft`` is given (the release pipeline, ``devpi/release.py``, gives it:
+  "tag it, push it, it is published" holds even when ``--write`` was forgotten): then the
+  pending fragments are rendered as for a candidate, and one line on stderr says so and
+  recommends ``--write`` before the next tag (exit status 0).
 
-Only ``--draft``, ``--write`` and the release-candidate case need towncrier
+Only ``--draft``, ``--write``, ``--fallback-draft`` and the release-candidate case need towncrier
 (``requirements/release-notes.txt``); printing a committed section is standard library only.
 """
 
@@ -139,19 +144,46 @@ def write(version: str, date: str, root: Path = REPO_ROOT) -> None:
     _towncrier(root, "--yes", "--version", version, "--date", date)
 
 
-def notes(tag: str, *, date: str, root: Path = REPO_ROOT) -> str:
-    """Return the notes to publish with a release tag (the pipeline's mode).
+def notes(tag: str, *, date: str, root: Path = REPO_ROOT, fallback_draft: bool = False) -> str:
+    """Return the notes to publish with a release tag.
 
     Args:
         tag: The release tag (``v1.4.0``, ``v2.0.0rc1``).
-        date: The date for a rendered candidate's heading.
+        date: The date for a rendered candidate's (or fallback draft's) heading.
         root: The repository holding ``CHANGELOG.md`` and ``changes/``.
+        fallback_draft: Render the pending fragments instead of failing when a final
+            release has no section (see ``notes_with_source``).
 
     Returns:
         Markdown, starting with a ``## [version]`` heading.
 
     Raises:
-        NotesError: A final release whose section is not in the changelog.
+        NotesError: A final release whose section is not in the changelog (and no
+            ``fallback_draft``).
+    """
+    return notes_with_source(tag, date=date, root=root, fallback_draft=fallback_draft)[0]
+
+
+def notes_with_source(
+    tag: str, *, date: str, root: Path = REPO_ROOT, fallback_draft: bool = False
+) -> tuple[str, str]:
+    """Return the notes of a release tag and where they came from.
+
+    Args:
+        tag: The release tag (``v1.4.0``, ``v2.0.0rc1``).
+        date: The date for a rendered heading.
+        root: The repository holding ``CHANGELOG.md`` and ``changes/``.
+        fallback_draft: For a final release without its ``CHANGELOG.md`` section, render
+            the pending fragments (the release pipeline's mode) instead of failing.
+
+    Returns:
+        ``(markdown, source)``; ``source`` is ``"changelog"`` (the committed section),
+        ``"candidate"`` (a release candidate's rendered fragments) or ``"fallback"``
+        (a final release's rendered fragments: its section was never written).
+
+    Raises:
+        NotesError: A final release without its section and no ``fallback_draft``, or
+            towncrier failed.
     """
     version, candidate = parse_version(tag)
     path = root / CHANGELOG
@@ -160,9 +192,11 @@ def notes(tag: str, *, date: str, root: Path = REPO_ROOT) -> str:
     if section is not None:
         heading = re.search(rf"^## \[{re.escape(version)}\].*$", text, re.MULTILINE)
         assert heading is not None  # noqa: S101 - changelog_section just found it
-        return f"{heading.group(0)}\n\n{section}\n"
+        return f"{heading.group(0)}\n\n{section}\n", "changelog"
     if candidate:
-        return draft(version, date, root)
+        return draft(version, date, root), "candidate"
+    if fallback_draft:
+        return draft(version, date, root), "fallback"
     raise NotesError(
         f"{CHANGELOG} has no section for {version}: before tagging, run "
         f"'python scripts/release_notes.py {version} --write' and commit the result"
@@ -184,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--draft", action="store_true", help="render the pending fragments")
     mode.add_argument("--write", action="store_true", help="fold the fragments into CHANGELOG.md")
+    mode.add_argument(
+        "--fallback-draft",
+        action="store_true",
+        help="a final release without its CHANGELOG.md section: render the pending fragments "
+        "(and say so on stderr) instead of failing; the release pipeline's mode",
+    )
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     parser.add_argument("--date", default=today, help="release date (default: today, UTC)")
     parser.add_argument("--output", type=Path, help="write the notes to this file, not stdout")
@@ -198,7 +238,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.draft:
             text = draft(version, args.date, args.root)
         else:
-            text = notes(args.version, date=args.date, root=args.root)
+            text, source = notes_with_source(
+                args.version, date=args.date, root=args.root, fallback_draft=args.fallback_draft
+            )
+            if source == "fallback":
+                print(
+                    f"release_notes: {CHANGELOG} has no section for {version}: these notes are "
+                    "the pending fragments of changes/ (towncrier draft); before the next tag run "
+                    f"'python scripts/release_notes.py {version} --write' and commit the result",
+                    file=sys.stderr,
+                )
     except NotesError as ex:
         print(f"release_notes: {ex}", file=sys.stderr)
         return 1
