@@ -15,7 +15,7 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import falcon
@@ -66,6 +66,20 @@ class ProblemError(falcon.HTTPError):
         if clash:
             raise ValueError(f"extension members may not redefine {sorted(clash)}")
         self.extensions: dict[str, Any] = dict(extensions or {})
+
+    def to_dict(self, obj_type: type[MutableMapping[str, Any]] = dict) -> MutableMapping[str, Any]:
+        """Falcon's error object (``title``, ``description``) with the extension members.
+
+        Falcon's default error serializer renders this, so an app that never
+        installed `problem_error_serializer` still shows clients what was
+        wrong (the ``errors`` list of a validation failure, for example).
+        """
+        obj = super().to_dict(obj_type)
+        for key, value in self.extensions.items():
+            obj.setdefault(key, value)
+        if self.type_uri != "about:blank":
+            obj.setdefault("type", self.type_uri)
+        return obj
 
 
 def problem_dict(exception: falcon.HTTPError) -> dict[str, Any]:

@@ -97,3 +97,34 @@ def test_body_is_compact_json() -> None:
     result = _client(falcon.HTTPForbidden()).simulate_get("/")
     assert json.loads(result.text) == result.json
     assert ", " not in result.text
+
+
+def test_falcons_default_serializer_shows_the_extension_members() -> None:
+    """An app that never installed problem_error_serializer still shows what was wrong."""
+    errors = [{"field": "sku", "message": "required field"}]
+
+    class Orders:
+        def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+            raise ProblemError(
+                422,
+                detail="1 field is invalid",
+                type_uri="/problems/x",
+                extensions={"errors": errors},
+            )
+
+    app = falcon.App()  # Falcon's own JSON error serializer
+    app.add_route("/orders", Orders())
+    result = falcon.testing.TestClient(app).simulate_post("/orders")
+    assert result.status_code == 422
+    assert result.json == {
+        "title": "422 Unprocessable Entity",
+        "description": "1 field is invalid",
+        "errors": errors,
+        "type": "/problems/x",
+    }
+
+
+def test_the_default_serializer_keeps_falcons_own_members_over_extensions() -> None:
+    error = ProblemError(400, detail="bad", extensions={"description": "x", "code": 7})
+    assert error.to_dict()["description"] == "bad"
+    assert error.to_dict()["code"] == 7

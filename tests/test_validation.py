@@ -1114,3 +1114,17 @@ def test_coerced_keys_that_are_not_strings_pass_the_final_check():
             resp.media = {"keys": list(req.context.body["d"])}
 
     assert _client(R()).simulate_post("/r", json={"d": {"1": "x"}}).json == {"keys": [1]}
+
+
+def test_field_list_reaches_clients_of_an_app_with_falcons_default_serializer() -> None:
+    class Orders:
+        @validate(body={"sku": {"type": "string", "required": True}})
+        def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.media = req.context.body
+
+    app = falcon.App()  # no problem_error_serializer installed
+    app.add_route("/orders", Orders())
+    result = falcon.testing.TestClient(app).simulate_post("/orders", json={"sku": 7})
+    assert result.status_code == 422
+    assert result.json["description"] == "1 field is invalid"
+    assert result.json["errors"] == [{"field": "sku", "message": "must be of string type"}]
