@@ -1,6 +1,9 @@
 """Figures an operator plans with: export, import and replica catch-up for N releases.
 
-Run: ``python benchmarks/bench_devpi_ops.py [N ...]`` (default 50 200). For each
+Run: ``PYTHONPATH=devpi python benchmarks/devpi_ops_figures.py [N ...]`` (default 50 200).
+Not a ``bench_*`` module: it takes minutes (a new replica's first sync alone is
+60-100 s), so ``benchmarks/run.py`` does not run it; its figures go into
+docs/operations.md by hand. For each
 N, a throwaway primary gets N releases (one small wheel each, one twine upload),
 then it measures, with the commands of docs/operations.md:
 
