@@ -15,9 +15,19 @@ from types import FrameType
 from typing import Any
 
 import falcon
+import falcon.asgi
+from falcon._typing import _UNSET
 from falcon.routing import CompiledRouter
 
-__all__ = ["RouteResponders", "calling_app", "router_search", "routes"]
+__all__ = [
+    "RouteResponders",
+    "calling_app",
+    "has_parsed_media",
+    "parsed_media",
+    "router_search",
+    "routes",
+    "set_parsed_media",
+]
 
 
 @dataclass(frozen=True)
@@ -104,3 +114,24 @@ def router_search(app: falcon.App[Any, Any], req: falcon.Request) -> tuple[objec
         return None, None
     # NOTE: older routers answer (resource, method_map, params) without a template.
     return found[0], found[3] if len(found) > 3 else None
+
+
+# -- the parsed body, for common_utils.validation --------------------------------------------
+# ``req.get_media()`` caches its result in ``Request._media`` (``_UNSET`` until then). The
+# validator parses the body itself (size and depth limits first) and stores the document
+# there, so ``get_media()`` returns it instead of reading the consumed stream again.
+
+
+def has_parsed_media(req: falcon.Request | falcon.asgi.Request) -> bool:
+    """Tell whether something already parsed the body (``get_media()`` was called)."""
+    return getattr(req, "_media", _UNSET) is not _UNSET
+
+
+def parsed_media(req: falcon.Request | falcon.asgi.Request) -> Any:
+    """Return the body ``get_media()`` parsed and cached."""
+    return req._media
+
+
+def set_parsed_media(req: falcon.Request | falcon.asgi.Request, document: Any) -> None:
+    """Store ``document`` as the body ``get_media()`` returns from now on."""
+    req._media = document

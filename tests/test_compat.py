@@ -158,3 +158,78 @@ def test_router_search_handles_routers_without_a_template() -> None:
     falcon.testing.TestClient(app).simulate_get("/x")
     falcon.testing.TestClient(app).simulate_get("/nothing")
     assert seen == [(resource, None), (None, None)]
+
+
+# -- Request._media, for common_utils.validation --------------------------------------------
+
+
+def test_set_parsed_media_is_what_get_media_returns() -> None:
+    """Pins ``Request._media`` (and its ``_UNSET`` default) as ``get_media``'s cache."""
+    from common_utils._compat import has_parsed_media, parsed_media, set_parsed_media
+
+    json_type = {"Content-Type": "application/json"}
+    req = falcon.testing.create_req(body=b'{"read": "from the stream"}', headers=json_type)
+    assert not has_parsed_media(req)
+    set_parsed_media(req, {"parsed": "by the validator"})
+    assert has_parsed_media(req)
+    assert req.get_media() == {"parsed": "by the validator"} == parsed_media(req)
+
+    other = falcon.testing.create_req(body=b'{"a": 1}', headers=json_type)
+    assert other.get_media() == {"a": 1}
+    assert has_parsed_media(other)
+    assert parsed_media(other) == {"a": 1}
+
+
+# -- Cerberus internals, for common_utils.validation ----------------------------------------
+
+
+def test_cerberus_still_has_the_internals_the_linear_validator_replaces() -> None:
+    """Pins ``_error``, ``_BareValidator__validate_logical``, ``_errors``, ``_config``,
+    ``_schema``, ``document_error_tree`` and ``error_handler`` of ``cerberus.Validator``."""
+    import cerberus
+
+    for name in ("_error", "_BareValidator__validate_logical", "_validate_anyof"):
+        assert callable(getattr(cerberus.Validator, name, None)), name
+    validator = cerberus.Validator({"a": {"type": "integer"}})
+    validator.validate({"a": "x"})
+    for name in ("_errors", "_config", "_schema", "document_error_tree", "error_handler"):
+        assert hasattr(validator, name), name
+    assert isinstance(validator.schema.schema, dict)
+
+
+def test_the_linear_validator_records_bounded_errors_and_keeps_its_schema() -> None:
+    from common_utils._compat_cerberus import (
+        ErrorsCut,
+        LinearErrorsValidator,
+        keep_expanded_schema,
+        recorded_errors,
+    )
+
+    validator = LinearErrorsValidator({"sku": {"type": "string"}}, max_errors=3)
+    keep_expanded_schema(validator)
+    assert not validator.validate({f"k{i}": 0 for i in range(50)})
+    errors = recorded_errors(validator)
+    assert len(errors) == 4
+    assert isinstance(errors[-1], ErrorsCut)
+    assert validator.validate({"sku": "A-1"})  # the kept schema still validates
+    assert recorded_errors(validator) == []
+
+
+def test_the_linear_validator_keeps_cerberus_anyof_semantics() -> None:
+    from common_utils._compat_cerberus import LinearErrorsValidator
+
+    schema = {
+        "items": {
+            "type": "list",
+            "schema": {"anyof": [{"type": "integer"}, {"type": "string", "regex": "[a-z]+"}]},
+        },
+        "mode": {"dependencies": "items", "type": "string"},
+    }
+    for document, valid in (
+        ({"items": [1, "ab", 3], "mode": "x"}, True),
+        ({"items": [1, "AB"]}, False),
+        ({"mode": "x"}, False),
+    ):
+        ours = LinearErrorsValidator(schema)
+        theirs = __import__("cerberus").Validator(schema)
+        assert ours.validate(document) is theirs.validate(document) is valid, document

@@ -1,19 +1,19 @@
 """Validate Falcon request bodies and query parameters with Cerberus schemas.
 
-:func:`validate` decorates a responder (``def`` for WSGI apps, ``async def``
+`validate` decorates a responder (``def`` for WSGI apps, ``async def``
 for ASGI apps) or a whole resource class. It checks the media type, reads the
 body within a size limit, parses it as strict JSON, validates it and the query
 parameters against Cerberus schemas, and stores the normalized documents in
 ``req.context.body`` and ``req.context.params``. Every failure is a
-:class:`~common_utils.problems.ProblemError` (415, 413, 400 or 422) rendered as
-RFC 9457 problem+json by :func:`~common_utils.problems.problem_error_serializer`.
+`ProblemError` (415, 413, 400 or 422) rendered as
+RFC 9457 problem+json by `problem_error_serializer`.
 
 The parsed (not normalized) body is also stored where Falcon caches media, so
 ``req.get_media()`` returns it without reading the consumed stream again.
-Falcon 4 has no public setter for that cache; this module writes the
-``Request._media`` slot that ``get_media()`` reads (tests pin the behaviour).
+Falcon 4 has no public setter for that cache; ``common_utils._compat`` writes
+the ``Request._media`` slot that ``get_media()`` reads (tests pin the behaviour).
 
-Example:
+Examples:
     >>> import falcon, falcon.testing
     >>> from common_utils.problems import problem_error_serializer
     >>> class Orders:

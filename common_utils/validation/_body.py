@@ -58,7 +58,7 @@ def is_json_media_type(content_type: str) -> bool:
 def parse_json(data: bytes, *, max_depth: int, max_items: int) -> Any:
     """Parse a body as strict UTF-8 JSON within the limits; raise a 400 problem if not.
 
-    The limits and value rules are those of :func:`check_document`; the walk
+    The limits and value rules are those of `check_document`; the walk
     runs only when the text could break them, so normal bodies skip it.
     """
     try:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import falcon
-from falcon._typing import _UNSET
 
+from common_utils._compat import has_parsed_media, parsed_media, set_parsed_media
+from common_utils._compat_cerberus import keep_expanded_schema, recorded_errors
 from common_utils.validation._body import is_json_media_type, parse_json, too_large, unsupported
 from common_utils.validation._errors import flat_errors
 from common_utils.validation._limits import check_document, problem
@@ -30,7 +31,7 @@ _QUERY = "The query string"
 
 @dataclass(frozen=True)
 class ValidationSpec:
-    """What :func:`validate` checks for one responder (read by ``common_utils.openapi``).
+    """What `validate` checks for one responder (read by ``common_utils.openapi``).
 
     Attributes:
         body: The Cerberus schema of the JSON body, or ``None``.
@@ -45,7 +46,7 @@ class ValidationSpec:
             accepted in a body, and most query parameter values.
         max_errors: Most schema errors listed in a 422 problem.
 
-    Example:
+    Examples:
         >>> class R:
         ...     @validate(params={"limit": {"type": "integer"}})
         ...     def on_get(self, req, resp): ...
@@ -66,18 +67,18 @@ class ValidationSpec:
 
 
 def validation_spec_of(responder: Any) -> ValidationSpec | None:
-    """Return the :class:`ValidationSpec` of a responder, or ``None``.
+    """Return the `ValidationSpec` of a responder, or ``None``.
 
     Works on functions, bound methods and ``falcon.before`` wrappers stacked
-    on top of :func:`validate` (``functools.wraps`` carries the spec along).
+    on top of `validate` (``functools.wraps`` carries the spec along).
 
     Args:
         responder: A responder function or method.
 
     Returns:
-        The spec :func:`validate` attached, or ``None`` if it was not decorated.
+        The spec `validate` attached, or ``None`` if it was not decorated.
 
-    Example:
+    Examples:
         >>> class R:
         ...     @validate(body={"name": {"type": "string"}})
         ...     def on_post(self, req, resp): ...
@@ -106,7 +107,7 @@ def validate(
     """Validate the JSON body and query parameters of a responder or resource.
 
     The schemas are checked when the decorator is applied, so an invalid
-    schema raises :class:`cerberus.SchemaError` at import time. On a class,
+    schema raises `cerberus.SchemaError` at import time. On a class,
     every ``on_*`` responder without its own ``@validate`` is wrapped.
 
     On success ``req.context.body`` holds the normalized body (coerced,
@@ -135,7 +136,7 @@ def validate(
             request.
         max_errors: Most schema errors listed; a 422 with more lists the
             first ``max_errors`` and sets ``errors_truncated: true``.
-        validator_class: A :class:`Validator` subclass with custom rules.
+        validator_class: A `Validator` subclass with custom rules.
 
     Returns:
         A decorator for a responder function or a resource class.
@@ -146,7 +147,7 @@ def validate(
             is neither 400 nor 422.
         TypeError: The decorated object is neither a function nor a class.
 
-    Example:
+    Examples:
         >>> class Orders:
         ...     @validate(body={"quantity": {"type": "integer", "min": 1}},
         ...               params={"dry_run": {"type": "boolean"}})
@@ -255,12 +256,8 @@ class _Checker:
                 purge_unknown=self.spec.purge_unknown,
                 max_errors=self.spec.max_errors,  # kept by every child validator too
             )
-            # PERF: Cerberus copies a root DefinitionSchema on every validate() call
-            # (normalization), and each copy expands, hashes and re-checks the whole
-            # schema; its own child validators get plain dicts instead. The schema was
-            # expanded and checked just now, so keep that result as a plain dict: the
-            # same rules, none of the per-request schema work.
-            validator._schema = validator.schema.schema
+            # PERF: the schema was expanded and checked just now; no request repeats it.
+            keep_expanded_schema(validator)
             setattr(self._local, kind, validator)
         return validator
 
@@ -272,7 +269,7 @@ class _Checker:
                 validator.document, subject, max_depth=sys.maxsize, max_items=sys.maxsize
             )
             return validator.document
-        errors, cut = flat_errors(validator._errors, self.spec.max_errors)
+        errors, cut = flat_errors(recorded_errors(validator), self.spec.max_errors)
         if cut:
             detail = f"Too many {noun}s are invalid; listing the first {len(errors)}."
             raise problem(self.spec.error_status, detail, errors=errors, errors_truncated=True)
@@ -292,7 +289,7 @@ class _Checker:
         content_type = req.content_type
         if content_type is not None and not is_json_media_type(content_type):
             raise unsupported()
-        if getattr(req, "_media", _UNSET) is not _UNSET:
+        if has_parsed_media(req):
             return False  # another component already called get_media()
         length = req.content_length
         if length is not None and length > self.spec.max_body_bytes:
@@ -301,7 +298,7 @@ class _Checker:
 
     def check_body(self, req: falcon.Request, data: bytes | None) -> None:
         if data is None:
-            document = req._media
+            document = parsed_media(req)
             if req.content_type is None:
                 raise unsupported()
         else:
@@ -314,7 +311,7 @@ class _Checker:
             document = parse_json(
                 data, max_depth=self.spec.max_depth, max_items=self.spec.max_items
             )
-            req._media = document
+            set_parsed_media(req, document)
         if type(document) is not dict:
             raise problem(400, "The request body must be a JSON object.")
         if data is None:  # parsed by someone else: no text to rule the walk out

@@ -39,7 +39,7 @@ def not_finite(subject: str) -> ProblemError:
 
 
 def may_break_limits(text: str, *, max_depth: int, max_items: int) -> bool:
-    r"""Tell from JSON text alone whether :func:`check_document` could refuse it.
+    r"""Tell from JSON text alone whether `check_document` could refuse it.
 
     Every count includes characters inside strings, so each is an upper
     bound: a container holding k values has k - 1 commas, hence values <=
