@@ -6,7 +6,12 @@ Per-request figure, for a valid RS256 and a valid HS256 token, through
     (GET with the middleware - same GET on the same app without it) / jwt.decode
 
 The target is <= 1.25: the middleware adds at most a quarter on top of the
-signature and claim checks PyJWT does anyway. falcon-auth2's JWT backend (on
+signature and claim checks PyJWT does anyway. That row runs with the
+verified-token cache off (every request verified in full). Two more rows per
+algorithm measure the cache (issue 18), each over a decode-only middleware's
+added cost in the same rounds: a repeated token (hit, target <= 0.1) and a new
+token per request (miss: verify, store, evict; target <= 1.15; the decode-only
+middleware gets the same stream of unique tokens). falcon-auth2's JWT backend (on
 joserfc) is measured on the same tokens and reported beside it when installed.
 
 Method (changed; why): the first version divided the difference of two
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
 import secrets
 import statistics
@@ -58,6 +64,11 @@ ISSUER = "https://uaa.example.com/oauth/token"
 AUDIENCE = "orders"
 SECRET = b"0123456789abcdef0123456789abcdef"
 TARGET = 1.25
+# Issue 18: the middleware's added cost with a cache hit, and with a miss, over the added
+# cost of a middleware that does nothing but jwt.decode.
+HIT_TARGET = 0.1
+MISS_TARGET = 1.15
+_MISS_CACHE = 256
 
 
 class _Resource:
@@ -161,7 +172,7 @@ def _peer(alg: str, key: Any) -> Any | None:
 
 
 def _per_request(quick: bool) -> list[Result]:
-    from common_utils.auth import JWTAuthMiddleware, PublicKey, Secret
+    from common_utils.auth import JWTAuthMiddleware, PublicKey, Secret, TokenCache
 
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = private.public_key()
@@ -172,8 +183,20 @@ def _per_request(quick: bool) -> list[Result]:
     ):
         token = jwt.encode(_claims(), sign_key, algorithm=alg, headers={"kid": "k1"})
         headers = {"Authorization": f"Bearer {token}"}
-        ours = JWTAuthMiddleware(issuer=ISSUER, audience=AUDIENCE, algorithms=[alg], **config)
-        bare, with_auth = _client([]), _client([ours])
+        common = {"issuer": ISSUER, "audience": AUDIENCE, "algorithms": [alg], **config}
+        full = JWTAuthMiddleware(**common, cache=TokenCache(size=0))
+        cached = JWTAuthMiddleware(**common)
+        # NOTE: unique tokens cycled through a pool twice the cache's size: every request is
+        # a miss that verifies, stores and evicts (LRU), as a flood of new tokens would.
+        missing = JWTAuthMiddleware(**common, cache=TokenCache(size=_MISS_CACHE))
+        unique = [
+            jwt.encode(
+                {**_claims(), "jti": f"u{n}"}, sign_key, algorithm=alg, headers={"kid": "k1"}
+            )
+            for n in range(2 * _MISS_CACHE)
+        ]
+        bare, with_auth = _client([]), _client([full])
+        hit_client, miss_client = _client([cached]), _client([missing])
         floor_client = _client([_DecodeOnly(verify_key, alg)])
         assert with_auth.simulate_get("/orders", headers=headers).status_code == 200
 
@@ -183,13 +206,22 @@ def _per_request(quick: bool) -> list[Result]:
         def get(c: falcon.testing.TestClient, h: dict[str, str] = headers) -> Callable[[], object]:
             return lambda: c.simulate_get("/orders", headers=h)
 
+        def get_unique(
+            c: falcon.testing.TestClient, tokens: list[str] = unique
+        ) -> Callable[[], object]:
+            pool = itertools.cycle([{"Authorization": f"Bearer {t}"} for t in tokens])
+            return lambda: c.simulate_get("/orders", headers=next(pool))
+
         bare_get = get(bare)
         fns: dict[str, Callable[[], object]] = {
             "jwt.decode (hot loop)": decode,
             "app without auth": bare_get,
             "app without auth, then jwt.decode": lambda r=bare_get, d=decode: (r(), d()),
             "app with JWTAuthMiddleware": get(with_auth),
+            "app with JWTAuthMiddleware, cache hit": get(hit_client),
+            "app with JWTAuthMiddleware, cache miss (unique tokens)": get_unique(miss_client),
             "app with a decode-only middleware": get(floor_client),
+            "app with a decode-only middleware, unique tokens": get_unique(floor_client),
         }
         peer = _peer(alg, public if alg == "RS256" else SECRET)
         if peer is not None:
@@ -197,6 +229,7 @@ def _per_request(quick: bool) -> list[Result]:
             assert peer_client.simulate_get("/orders", headers=headers).status_code == 200
             fns["app with falcon-auth2 JWT"] = get(peer_client)
         samples = _paired(fns, rounds=31 if quick else 201)
+        assert missing.cache_info().hits == 0, "the miss row must never hit"
         base, unit = "app without auth", "jwt.decode in a request's company"
         samples[unit] = [
             after - alone
@@ -224,7 +257,7 @@ def _per_request(quick: bool) -> list[Result]:
         results.append(
             Result(
                 group="auth",
-                name=f"middleware cost / jwt.decode, {alg}",
+                name=f"middleware cost / jwt.decode, {alg}, cache off",
                 value=round(ratio, 3),
                 unit="x",
                 target=f"<= {TARGET}",
@@ -233,7 +266,55 @@ def _per_request(quick: bool) -> list[Result]:
                 note=note,
             )
         )
+        results += _cache_rows(alg, samples, base)
     return results
+
+
+def _cache_rows(alg: str, samples: dict[str, list[float]], base: str) -> list[Result]:
+    """Cache hit and miss cost, each over a decode-only middleware's cost on the same tokens."""
+    floor = "app with a decode-only middleware"
+    rows = []
+    for kind, case, floor_case, target in (
+        ("hit", "app with JWTAuthMiddleware, cache hit", floor, HIT_TARGET),
+        (
+            "miss",
+            "app with JWTAuthMiddleware, cache miss (unique tokens)",
+            f"{floor}, unique tokens",
+            MISS_TARGET,
+        ),
+    ):
+        ratio = statistics.median(
+            (c - b) / (f - b)
+            for c, f, b in zip(samples[case], samples[floor_case], samples[base], strict=True)
+        )
+        us = {
+            "ours added (us)": statistics.median(
+                c - b for c, b in zip(samples[case], samples[base], strict=True)
+            )
+            * 1e6,
+            "decode-only added (us)": statistics.median(
+                f - b for f, b in zip(samples[floor_case], samples[base], strict=True)
+            )
+            * 1e6,
+        }
+        rows.append(
+            Result(
+                group="auth",
+                name=f"cache {kind} cost / decode-only middleware cost, {alg}",
+                value=round(ratio, 3),
+                unit="x",
+                target=f"<= {target}",
+                passed=ratio <= target,
+                details={k: round(v, 2) for k, v in us.items()},
+                note=(
+                    "repeated token, answered from the verified-token cache"
+                    if kind == "hit"
+                    else f"a new token per request ({2 * _MISS_CACHE} cycled through a "
+                    f"{_MISS_CACHE}-entry cache): verify, store, evict"
+                ),
+            )
+        )
+    return rows
 
 
 class _JWKSServer:

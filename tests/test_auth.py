@@ -32,6 +32,7 @@ from common_utils.auth import (
     JWTAuthMiddleware,
     PublicKey,
     Secret,
+    TokenCache,
     require_scopes,
     scopes_required_by,
 )
@@ -158,9 +159,19 @@ def rsa_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
+# The attack suite runs with the verified-token cache on and off: same answers either way.
+CACHE_MODES = {"cache-on": TokenCache(), "cache-off": TokenCache(size=0)}
+
+
+@pytest.fixture(scope="module", params=sorted(CACHE_MODES))
+def token_cache(request: pytest.FixtureRequest) -> TokenCache:
+    return CACHE_MODES[request.param]
+
+
 @pytest.fixture(scope="module")
-def rsa_auth(rsa_pem: bytes) -> JWTAuthMiddleware:
+def rsa_auth(rsa_pem: bytes, token_cache: TokenCache) -> JWTAuthMiddleware:
     return JWTAuthMiddleware(
+        cache=token_cache,
         keys=PublicKey(rsa_pem),
         issuer=ISSUER,
         audience=AUDIENCE,
@@ -175,9 +186,13 @@ def client(rsa_auth: JWTAuthMiddleware) -> falcon.testing.TestClient:
 
 
 @pytest.fixture(scope="module")
-def hs_client() -> falcon.testing.TestClient:
+def hs_client(token_cache: TokenCache) -> falcon.testing.TestClient:
     auth = JWTAuthMiddleware(
-        keys=Secret(SECRET), issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"]
+        keys=Secret(SECRET),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=["HS256"],
+        cache=token_cache,
     )
     return make_app(auth)
 

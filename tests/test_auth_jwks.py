@@ -23,7 +23,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from common_utils.auth import JWKS, AuthConfigError, JWTAuthMiddleware
+from common_utils.auth import JWKS, AuthConfigError, JWTAuthMiddleware, TokenCache
 from common_utils.auth._jwks import MAX_JWKS_BYTES, JWKSCache
 from common_utils.problems import PROBLEM_JSON
 from tests.test_auth import (
@@ -118,6 +118,17 @@ def jwk(private: Any, kid: str | None, **extra: Any) -> dict[str, Any]:
 
 
 _JWKS_OPTIONS = frozenset({"ttl", "refresh_cooldown", "timeout", "max_age"})
+_CACHE_MODES = {"cache-on": TokenCache(), "cache-off": TokenCache(size=0)}
+_cache = _CACHE_MODES["cache-on"]
+
+
+@pytest.fixture(autouse=True, params=sorted(_CACHE_MODES))
+def _cache_mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every JWKS test runs with the verified-token cache on and off."""
+    global _cache
+    _cache = _CACHE_MODES[request.param]
+    yield
+    _cache = _CACHE_MODES["cache-on"]
 
 
 def jwks_auth(server: JWKSServer, **kw: Any) -> JWTAuthMiddleware:
@@ -125,6 +136,7 @@ def jwks_auth(server: JWKSServer, **kw: Any) -> JWTAuthMiddleware:
     options = {k: kw.pop(k) for k in list(kw) if k in _JWKS_OPTIONS}
     config: dict[str, Any] = {
         "keys": JWKS(server.url, **options),
+        "cache": _cache,
         "issuer": ISSUER,
         "audience": AUDIENCE,
         "algorithms": ["RS256"],
@@ -337,16 +349,17 @@ def test_jwks_that_withdraws_every_key_is_authoritative(
 
 
 def test_stale_keys_are_dropped_after_jwks_max_age(
-    server: JWKSServer, key1: Any, caplog: pytest.LogCaptureFixture
+    server: JWKSServer, key1: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Keys served from a stale cache while refreshes fail stop verifying at jwks_max_age."""
+    """Keys served from a stale cache while refreshes fail stop verifying at the JWKS max_age."""
     server.serve_keys(jwk(key1, "k1"))
-    auth = jwks_auth(server, ttl=0.01, max_age=0.05, refresh_cooldown=0)
+    auth = jwks_auth(server, ttl=10, max_age=60, refresh_cooldown=0)
     c = make_app(auth)
     tok = kid_token(key1, "k1")
     assert c.simulate_get("/orders", headers=bearer(tok)).status_code == 200
     server.serve("maintenance", status=503)
-    time.sleep(0.1)  # past the maximum age; every refresh fails
+    real_monotonic = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + 61)  # past max_age
     with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
         result = c.simulate_get("/orders", headers=bearer(tok))
     assert result.status_code == 503

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from common_utils.auth._cache import TokenCache, TokenCacheInfo
 from common_utils.auth._context import AuthContext
 from common_utils.auth._errors import AuthConfigError
 from common_utils.auth._exemptions import Exempt
@@ -38,6 +39,8 @@ __all__ = [
     "PublicKey",
     "ScopeHook",
     "Secret",
+    "TokenCache",
+    "TokenCacheInfo",
     "require_scopes",
     "scopes_required_by",
 ]

@@ -56,12 +56,10 @@ def freeze(claims: Mapping[str, Any]) -> Mapping[str, Any]:
     return frozen
 
 
-def _freeze(value: Any) -> Any:
+def _freeze(value: dict[str, Any] | list[Any]) -> Any:
     if isinstance(value, dict):
         return freeze(value)
-    if isinstance(value, list):
-        return _FrozenList([_freeze(v) if isinstance(v, (dict, list)) else v for v in value])
-    return value
+    return _FrozenList([_freeze(v) if isinstance(v, (dict, list)) else v for v in value])
 
 
 def thaw(value: Any) -> Any:
@@ -114,12 +112,25 @@ class AuthContext:
         jti = claims.get("jti")
         # NOTE: a private copy now; the read-only view on first use (most responders
         # never read claims beyond subject and scopes, so most requests never pay for it).
-        self._claims = dict(claims)
+        self._claims: Mapping[str, Any] = dict(claims)
         self._frozen: Mapping[str, Any] | None = None
         self._subject: str | None = sub if isinstance(sub, str) else None
         self._token_id: str | None = jti if isinstance(jti, str) else None
         self._scopes = scopes
         self._realm = realm
+
+    @classmethod
+    def _verified(cls, claims: dict[str, Any], scopes: frozenset[str], realm: str) -> AuthContext:
+        """Build one over a claims dict nobody else holds (PyJWT's fresh result): no copy."""
+        ctx = cls.__new__(cls)
+        sub, jti = claims.get("sub"), claims.get("jti")
+        ctx._claims = claims
+        ctx._frozen = None
+        ctx._subject = sub if isinstance(sub, str) else None
+        ctx._token_id = jti if isinstance(jti, str) else None
+        ctx._scopes = scopes
+        ctx._realm = realm
+        return ctx
 
     @property
     def claims(self) -> Mapping[str, Any]:

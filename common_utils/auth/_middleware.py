@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,13 @@ import falcon
 import jwt
 
 from common_utils.auth._bindings import ServiceLike, settings_from_service
+from common_utils.auth._cache import (
+    Entry,
+    TokenCache,
+    TokenCacheInfo,
+    VerifiedTokens,
+    time_window,
+)
 from common_utils.auth._context import AuthContext
 from common_utils.auth._errors import (
     AuthConfigError,
@@ -106,6 +114,11 @@ class JWTAuthMiddleware:
         realm: The ``realm`` of the challenges.
         max_header_bytes: Longer Authorization headers get 400 before any
             decoding.
+        cache: The verified-token cache: ``TokenCache(size=4096,
+            max_age=300)`` by default, ``TokenCache(size=0)`` turns it off. A
+            repeated token is answered without verifying its signature again;
+            its time claims are checked on every request and its key must
+            still be in the key set (see ``docs/auth.md``).
 
     Raises:
         AuthConfigError: A setting is missing, unsafe or inconsistent; the
@@ -144,6 +157,7 @@ class JWTAuthMiddleware:
         accept_id_tokens: bool = False,
         realm: str = DEFAULT_REALM,
         max_header_bytes: int = 8192,
+        cache: TokenCache | None = None,
     ) -> None:
         self._algorithms = check_algorithms(algorithms)
         self._issuer = _text("issuer", issuer)
@@ -180,6 +194,23 @@ class JWTAuthMiddleware:
         # the base64 and JSON work on almost every request.
         self._header_fields = functools.lru_cache(maxsize=_MAX_CACHED_HEADERS)(self._parse_header)
         self._source, self._keys = self._open(keys)
+        if cache is None:
+            cache = TokenCache()
+        elif not isinstance(cache, TokenCache):
+            raise AuthConfigError("cache: give TokenCache(size=..., max_age=...)")
+        self._tokens = VerifiedTokens(cache)
+
+    def cache_info(self) -> TokenCacheInfo:
+        """Report the verified-token cache: hits, misses, current and maximum size.
+
+        Example:
+            >>> from common_utils.auth import Secret, TokenCache
+            >>> auth = JWTAuthMiddleware(keys=Secret("a" * 32), issuer="i", audience="a",
+            ...                          algorithms=["HS256"], cache=TokenCache(size=100))
+            >>> auth.cache_info()
+            TokenCacheInfo(hits=0, misses=0, size=0, maxsize=100)
+        """
+        return self._tokens.info()
 
     def __repr__(self) -> str:
         return (
@@ -297,13 +328,15 @@ class JWTAuthMiddleware:
         """
         if self._exempt(req, falcon_route(sys._getframe(1), req)):
             return
-        token, alg, kid = self._read_token(req)
+        token = self._bearer(req)
+        entry = self._tokens.get(token)
+        alg, kid = self._header(token) if entry is None else (entry.alg, entry.kid)
         keys = self._keys
         key = keys.lookup(kid, alg)
         if keys.refresh_due(key is not None):
             keys.refresh(wait=key is None)
             key = keys.lookup(kid, alg)
-        req.context.auth = self._verify(token, alg, key, keys)
+        req.context.auth = self._verify(token, alg, kid, key, keys, entry)
 
     async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Authenticate a request before routing (ASGI); a key fetch runs in a thread.
@@ -313,14 +346,16 @@ class JWTAuthMiddleware:
         """
         if self._exempt(req, falcon_route(sys._getframe(1), req)):
             return
-        token, alg, kid = self._read_token(req)
+        token = self._bearer(req)
+        entry = self._tokens.get(token)
+        alg, kid = self._header(token) if entry is None else (entry.alg, entry.kid)
         keys = self._keys
         key = keys.lookup(kid, alg)
         if keys.refresh_due(key is not None):
             # NOTE: the fetch blocks for up to the JWKS timeout; keep it off the event loop.
             await asyncio.to_thread(keys.refresh, wait=key is None)
             key = keys.lookup(kid, alg)
-        req.context.auth = self._verify(token, alg, key, keys)
+        req.context.auth = self._verify(token, alg, kid, key, keys, entry)
 
     # -- one implementation behind both -----------------------------------------
 
@@ -333,15 +368,15 @@ class JWTAuthMiddleware:
                 self._warned_no_app = True
                 _log.error(
                     "JWTAuthMiddleware cannot see the Falcon app that called it: "
-                    "exempt_routes and resource overrides are not applied, "
+                    "Exempt routes and resource overrides are not applied, "
                     "every request needs a token"
                 )
         # Falcon sets it again after routing; set now, access logs of refused requests name it.
         req.uri_template = route.uri_template
         return self._exemptions.exempt(req.path, route.uri_template, req.method, route.resource)
 
-    def _read_token(self, req: falcon.Request) -> tuple[str, str, str | None]:
-        """Return (token, alg, kid) from the Authorization header, or raise 400/401."""
+    def _bearer(self, req: falcon.Request) -> str:
+        """Return the bearer token of the Authorization header, or raise 400/401."""
         value = req.get_header("Authorization")
         if value is None:
             raise unauthorized(self._realm)
@@ -353,6 +388,10 @@ class JWTAuthMiddleware:
         token = rest.strip(" ")
         if not token or " " in token:
             raise self._reject(invalid_request(self._realm, "malformed bearer credentials"))
+        return token
+
+    def _header(self, token: str) -> tuple[str, str | None]:
+        """Return (alg, kid) of a token's JOSE header, or raise 401."""
         if _JWS.fullmatch(token) is None:
             raise self._bad_token("malformed token")
         segment = token.partition(".")[0]
@@ -361,7 +400,7 @@ class JWTAuthMiddleware:
         fields = self._header_fields(segment)
         if isinstance(fields, str):
             raise self._bad_token(fields)
-        return token, fields[0], fields[1]
+        return fields
 
     def _parse_header(self, segment: str) -> tuple[str, str | None] | str:
         """Return (alg, kid) of a JOSE header segment, or the reason it is refused."""
@@ -380,8 +419,18 @@ class JWTAuthMiddleware:
         return alg, kid
 
     def _verify(
-        self, token: str, alg: str, key: VerificationKey | None, keys: KeyStore
+        self,
+        token: str,
+        alg: str,
+        kid: str | None,
+        key: VerificationKey | None,
+        keys: KeyStore,
+        entry: Entry | None,
     ) -> AuthContext:
+        if entry is not None:
+            ctx = self._from_cache(token, entry, key)
+            if ctx is not None:
+                return ctx
         if key is None:
             why = keys.unavailable()
             if why is not None:
@@ -406,7 +455,33 @@ class JWTAuthMiddleware:
             raise self._bad_token("malformed scope claim")
         if not self._accept_id_tokens and _is_id_token(claims, scopes):
             raise self._bad_token("ID token not accepted")
-        return AuthContext(claims, scopes=scopes, realm=self._realm)
+        ctx = AuthContext._verified(claims, scopes, self._realm)
+        tokens = self._tokens
+        if tokens.maxsize:
+            not_before, expires = time_window(claims, self._leeway)
+            stale_at = time.monotonic() + tokens.max_age
+            tokens.put(token, Entry(key, kid, alg, ctx, not_before, expires, stale_at))
+        return ctx
+
+    def _from_cache(
+        self, token: str, entry: Entry, key: VerificationKey | None
+    ) -> AuthContext | None:
+        """Answer from a cache entry as a fresh verification would, or ``None`` to verify."""
+        tokens = self._tokens
+        # NOTE: the key that verified it must still be the one the key set gives for its
+        # kid: a key dropped by a JWKS refresh or replaced by `keys = ...` ends every hit.
+        if key is entry.key:
+            now = time.time()
+            if now >= entry.not_before:  # else the clock went back: verify again
+                if now >= entry.expires:
+                    tokens.discard(token)
+                    raise self._bad_token("token expired")
+                if time.monotonic() < entry.stale_at:
+                    tokens.hits += 1
+                    return entry.context
+        tokens.misses += 1
+        tokens.discard(token)
+        return None
 
     def _bad_token(self, reason: str) -> falcon.HTTPError:
         return self._reject(invalid_token(self._realm, reason))
