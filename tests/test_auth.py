@@ -1564,3 +1564,15 @@ def test_auth_errors_show_their_detail_under_falcons_default_serializer(
     assert scoped.simulate_get("/admin").json["description"] == (
         "authentication required (required: admin)"
     )
+
+
+def test_validate_and_openapi_argument_errors_are_configuration_errors() -> None:
+    """Bad @validate and OpenAPI arguments stop start-up with the one base class too."""
+    from common_utils.errors import ConfigurationError
+    from common_utils.openapi import OpenAPI
+    from common_utils.validation import validate
+
+    with pytest.raises(ConfigurationError, match="error_status must be 400 or 422"):
+        validate(body={}, error_status=418)
+    with pytest.raises(ConfigurationError, match="OpenAPI: title must not be empty"):
+        OpenAPI(falcon.App(), title="", version="1")

@@ -15,6 +15,7 @@ import falcon
 
 from common_utils._compat import has_parsed_media, parsed_media, set_parsed_media
 from common_utils._compat_cerberus import keep_expanded_schema, recorded_errors
+from common_utils.errors import ConfigurationError
 from common_utils.validation._body import is_json_media_type, parse_json, too_large, unsupported
 from common_utils.validation._errors import flat_errors
 from common_utils.validation._limits import check_document, problem
@@ -143,8 +144,9 @@ def validate(
 
     Raises:
         cerberus.SchemaError: A schema is invalid.
-        ValueError: A limit is not a positive integer, or ``error_status``
-            is neither 400 nor 422.
+        common_utils.errors.ConfigurationError: No schema given, a limit is not
+            a positive integer, or ``error_status`` is neither 400 nor 422 (a
+            ``ValueError``).
         TypeError: The decorated object is neither a function nor a class.
 
     Examples:
@@ -156,9 +158,9 @@ def validate(
         ...                       "dry": req.context.params.get("dry_run", False)}
     """
     if body is None and params is None:
-        raise ValueError("validate() needs a body schema, a params schema or both")
+        raise ConfigurationError("validate() needs a body schema, a params schema or both")
     if error_status not in (400, 422):
-        raise ValueError(f"error_status must be 400 or 422, not {error_status!r}")
+        raise ConfigurationError(f"error_status must be 400 or 422, not {error_status!r}")
     limits = {
         "max_body_bytes": max_body_bytes,
         "max_depth": max_depth,
@@ -167,7 +169,7 @@ def validate(
     }
     for name, value in limits.items():
         if type(value) is not int or value < 1:  # bool is an int: refuse it by type
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+            raise ConfigurationError(f"{name} must be a positive integer, not {value!r}")
     spec = ValidationSpec(
         body=copy.deepcopy(dict(body)) if body is not None else None,
         params=copy.deepcopy(dict(params)) if params is not None else None,
