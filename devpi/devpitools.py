@@ -31,7 +31,8 @@ Public API:
 - ``seed_base_index(server, wheelhouse, index="root/deps")``: create a base index
   holding those files, so ``team/*`` resolve dependencies without any mirror.
 - ``DevpiAPI(url, user=, password=)``: the few JSON calls the tools need
-  (``login``, ``get``, ``put``, ``patch``, ``release_digests``).
+  (``login``, ``get``, ``put``, ``patch``, ``release_digests``, ``doczip_link``,
+  ``upload_doczip``).
 - ``free_port()``, ``clean_pip_env()`` (an environment whose pip reads no config
   file and no ``PIP_*`` variables, so installs come from ``--index-url`` only).
 - ``DevpiError``: every failure here, with a one-line message and no secret.
@@ -320,6 +321,82 @@ class DevpiAPI:
                 digest = link["hash_spec"].split("=", 1)[1]
             digests[name] = str(digest)
         return digests
+
+    def doczip_link(self, index: str, project: str, version: str) -> dict[str, str] | None:
+        """Return ``{"href": URL, "sha256": digest}`` of a version's doc zip, or ``None``.
+
+        devpi-server stores one documentation zip per version (``:action`` ``doc_upload``)
+        and lists it among the version's ``+links`` with ``rel`` ``doczip``; the ``href``
+        is an ordinary ``+f/`` file URL (devpi-web, when installed, also serves the
+        unpacked files under ``/INDEX/PROJECT/VERSION/+doc/``).
+
+        Raises:
+            DevpiError: Unreachable server, or the version cannot be read.
+
+        Example:
+            >>> callable(DevpiAPI("http://127.0.0.1:3141").doczip_link)
+            True
+        """
+        status, body = self.get(f"/{index}/{project}/{version}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise DevpiError(f"cannot read {project} {version} on {index} (HTTP {status})")
+        for link in body.get("result", {}).get("+links", []):
+            if link.get("rel") == "doczip":
+                digest = (link.get("hashes") or {}).get("sha256", "")
+                if not digest and str(link.get("hash_spec", "")).startswith("sha256="):
+                    digest = link["hash_spec"].split("=", 1)[1]
+                return {"href": str(link["href"]).split("#", 1)[0], "sha256": str(digest)}
+        return None
+
+    def upload_doczip(self, index: str, project: str, version: str, data: bytes) -> int:
+        """Upload ``data`` as the documentation zip of ``project`` ``version`` on ``index``.
+
+        A form POST with ``:action`` ``doc_upload``, as this API's user (basic auth,
+        never shown). Returns the HTTP status: ``200`` when stored, or when a
+        non-volatile index already holds these very bytes (devpi answers "Upload of
+        identical file to non volatile index"); ``409`` when a non-volatile index holds
+        other docs for the version (they never change).
+
+        Raises:
+            DevpiError: Unreachable server, or any other answer (403: not allowed).
+
+        Example:
+            >>> callable(DevpiAPI("http://127.0.0.1:3141").upload_doczip)
+            True
+        """
+        body, content_type = _multipart(
+            {":action": "doc_upload", "name": project, "version": version},
+            ("content", f"{project}-{version}.doc.zip", data),
+        )
+        status, answer = self.request_raw("POST", f"/{index}/", body, content_type)
+        if status not in (200, 409):
+            raise DevpiError(
+                f"doc upload of {project} {version} to {index} refused "
+                f"(HTTP {status}: {' '.join(_message(answer).split())[:120] or 'no details'})"
+            )
+        return status
+
+
+def _multipart(fields: Mapping[str, str], file: tuple[str, str, bytes]) -> tuple[bytes, str]:
+    """Encode form ``fields`` and one ``(field, filename, data)`` file as multipart/form-data."""
+    boundary = secrets.token_hex(16)
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields.items()
+    ]
+    name, filename, data = file
+    parts.append(
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + data
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 def normalize(name: str) -> str:

@@ -22,18 +22,28 @@ stops it with one line on stderr and a distinct exit code):
    built files' sha256 digests plus the tag's ``requirements/verify.lock``, with
    ``pip --require-hashes --only-binary :all:`` from the staging index only (pip
    configuration ignored), and runs the checkout's unit tests against the
-   installed package (``-m "not e2e"``, ``--import-mode=importlib``);
-6. push: the verified local files (the bytes whose digests the install checked)
-   are uploaded to the non-volatile release index by the release user, then the
-   release index's digests must equal the built files'. Nothing is copied from
-   staging, so a file replaced on staging after the verify can never reach the
-   release index.
+   installed package (``-m "not e2e"``, ``--import-mode=importlib``); then, in
+   that virtualenv, the exact versions of common-utils' runtime dependencies
+   (transitively, markers evaluated there) become ``constraints-pyX.Y.txt``;
+6. notes: ``python scripts/release_notes.py vX.Y.Z --fallback-draft`` in the
+   tagged clone (the committed ``CHANGELOG.md`` section, else the pending
+   fragments, said in one line); the notes (``RELEASE_NOTES.md``, ``index.html``)
+   and the constraints file go into one documentation zip, built byte for byte
+   the same from the same tag and test run;
+7. push: the documentation zip, then the verified local files (the bytes whose
+   digests the install checked) are uploaded to the non-volatile release index
+   by the release user, then the release index's digests must equal the built
+   files' and its doc zip ours. Nothing is copied from staging, so a file
+   replaced on staging after the verify can never reach the release index.
+   Identical bytes re-uploaded are accepted (a re-run resumes); docs of the
+   version already there with other bytes (an earlier, interrupted run) are kept.
 
 Every child process gets a scrubbed environment (``devpitools.scrub_env``: no
 ``DEVPI_*``, ``TWINE_*``, ``PIP_*`` and nothing named like a password, token or
 key) and a private ``HOME``; only the two ``twine upload`` runs get the release
-user's credentials (``TWINE_USERNAME``/``TWINE_PASSWORD``). The build, pip and
-the tests never see a credential.
+user's credentials (``TWINE_USERNAME``/``TWINE_PASSWORD``); the doc zip goes up
+from this process (``DevpiAPI.upload_doczip``, basic auth). The build, pip, the
+tests and ``release_notes.py`` never see a credential.
 
 Configuration (environment): ``DEVPI_URL`` (default ``http://127.0.0.1:3141``;
 ``https://`` required except on loopback), ``DEVPI_USER`` (default
@@ -44,8 +54,8 @@ Configuration (environment): ``DEVPI_URL`` (default ``http://127.0.0.1:3141``;
 release when the commit carries a candidate and its final).
 
 Exit codes (``ExitCode``): 0 released or already released; 2 configuration or
-usage error; 3 guard failed (tree, tag, branch, version); 4 build or ``twine check``
-failed; 5 devpi unreachable, credentials refused or upload/push refused;
+usage error; 3 guard failed (tree, tag, branch, version); 4 build, ``twine check``
+or the release notes failed; 5 devpi unreachable, credentials refused or upload/push refused;
 6 verification failed (install from staging or the test suite); 7 the version is
 already released with different files.
 
@@ -53,7 +63,8 @@ Importable API (put ``devpi/`` on ``sys.path``; see ``devpitools`` for servers):
 
 - ``run_release(checkout, *, config=, run_tests=True, pytest_args=(), out=)``
   returns a ``ReleaseResult`` (``version``, ``digests``, ``already_released``,
-  ``timings``) or raises ``ReleaseError`` (``code`` is an ``ExitCode``).
+  ``timings``, ``docs_url``, ``docs_files``) or raises ``ReleaseError`` (``code``
+  is an ``ExitCode``).
 - ``ReleaseConfig(url=, user=, password=, staging_index=, release_index=)`` and
   ``ReleaseConfig.from_env(environ)``.
 - ``main(argv, environ=None) -> int``: the command line.
@@ -70,8 +81,11 @@ import argparse
 import dataclasses
 import enum
 import gzip
+import hashlib
+import html
 import io
 import ipaddress
+import json
 import os
 import re
 import shlex
@@ -81,6 +95,7 @@ import tarfile
 import tempfile
 import time
 import venv
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,6 +120,36 @@ PROJECT = "common-utils"
 DIST_NAME = "common_utils"
 TAG_RE = RELEASE_TAG_RE  # kept for importers; the rules live in release_rules.py
 VERIFY_LOCK = Path("requirements") / "verify.lock"
+NOTES_SCRIPT = Path("scripts") / "release_notes.py"
+NOTES_FILE = "RELEASE_NOTES.md"
+# A stdlib-only probe run by the verify venv's interpreter: its sys.path (where the
+# installed distributions are) and the PEP 508 marker environment of that interpreter.
+_ENV_PROBE = """
+import json, os, platform, sys
+impl = sys.implementation
+v = impl.version
+full = f"{v.major}.{v.minor}.{v.micro}"
+if v.releaselevel != "final":
+    full += f"{v.releaselevel[0]}{v.serial}"
+libc = " ".join(platform.libc_ver()).strip()
+print(json.dumps({
+    "path": sys.path,
+    "platform": f"{sys.platform} {platform.machine()}" + (f" ({libc})" if libc else ""),
+    "env": {
+        "implementation_name": impl.name,
+        "implementation_version": full,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    },
+}))
+"""
 _LOOPBACK_NAMES = frozenset({"localhost"})
 _VERSIONISH_RE = re.compile(r"^v?\d+(\.\d+)*")
 _VERIFY_PLUGIN = '''
@@ -275,6 +320,8 @@ class ReleaseResult:
     digests: dict[str, str] = dataclasses.field(default_factory=dict)
     already_released: bool = False
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    docs_url: str = ""
+    docs_files: list[str] = dataclasses.field(default_factory=list)
 
 
 class _Reporter:
@@ -625,6 +672,119 @@ def _verify_requirements(
     return path
 
 
+def runtime_dependencies(
+    path: Sequence[str], environment: Mapping[str, str], root: str = PROJECT
+) -> dict[str, str]:
+    """Return the installed runtime dependencies of ``root``, transitively.
+
+    Walks the ``Requires-Dist`` metadata of the distributions found on ``path``
+    (a ``sys.path``), starting at ``root`` without extras; a requirement counts
+    when its marker holds in ``environment`` (PEP 508 variables; ``extra`` is set
+    for each extra a requirement asked for). Test tools are never reached, so
+    they are not in it; neither is ``root`` itself.
+
+    Returns:
+        ``{normalized name: installed version}``, sorted by name.
+
+    Raises:
+        ReleaseError: ``VERIFY`` when ``root`` or a required distribution is missing.
+
+    Example:
+        >>> from packaging.markers import default_environment
+        >>> deps = runtime_dependencies(sys.path, default_environment(), "twine")
+        >>> "requests" in deps and "twine" not in deps and "pytest" not in deps
+        True
+    """
+    from importlib.metadata import Distribution, distributions
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    installed: dict[str, Distribution] = {}
+    for dist in distributions(path=list(path)):
+        name = dist.metadata["Name"]
+        if name:
+            # NOTE: the first one on the path wins, as for an import.
+            installed.setdefault(canonicalize_name(name), dist)
+    found: dict[str, str] = {}
+    todo: list[tuple[str, frozenset[str]]] = [(canonicalize_name(root), frozenset())]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        name, extras = todo.pop()
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        current = installed.get(name)
+        if current is None:
+            raise ReleaseError(
+                f"{name} is required but not installed in the verify environment", ExitCode.VERIFY
+            )
+        found[name] = current.version
+        for line in current.requires or []:
+            req = Requirement(line)
+            wanted = req.marker is None or any(
+                req.marker.evaluate({**environment, "extra": extra})
+                for extra in ("", *sorted(extras))
+            )
+            if wanted:
+                todo.append((canonicalize_name(req.name), frozenset(req.extras)))
+    found.pop(canonicalize_name(root), None)
+    return dict(sorted(found.items()))
+
+
+def constraints_file(
+    python: Path,
+    env: Mapping[str, str],
+    *,
+    version: str,
+    commit: str,
+    passed: str,
+    cwd: Path,
+) -> tuple[str, str]:
+    """Return ``(file name, text)`` of the constraints the verify venv of ``python`` passed with.
+
+    The header says what it is for (version, tag commit, Python, platform, what
+    passed); the body is one ``name==version`` line per runtime dependency
+    (``runtime_dependencies`` in that venv). The same venv gives the same bytes:
+    no date or duration is written.
+
+    Raises:
+        ReleaseError: ``VERIFY`` when the venv's interpreter cannot be asked.
+
+    Example:
+        >>> callable(constraints_file)
+        True
+    """
+    probe = _run([str(python), "-I", "-c", _ENV_PROBE], cwd=cwd, env=env, timeout=60)
+    try:
+        info = json.loads(probe.stdout)
+        environment: dict[str, str] = dict(info["env"])
+    except (ValueError, KeyError, TypeError):
+        raise ReleaseError(
+            f"cannot read the verify environment's markers: {_tail(probe, 3)}", ExitCode.VERIFY
+        ) from None
+    pins = runtime_dependencies(info["path"], environment)
+    short = environment["python_version"]
+    name = f"constraints-py{short}.txt"
+    header = [
+        f"# {PROJECT} {version}: the exact runtime dependencies its release tests passed with.",
+        f"# tag v{version}, commit {commit}",
+        f"# Python {environment['python_full_version']} "
+        f"({environment['platform_python_implementation']}), platform {info['platform']}",
+        f"# verify: {passed}",
+        f"# apply: pip install -c {name} ... | uv pip compile -c {name} ...",
+    ]
+    return name, "\n".join([*header, *(f"{n}=={v}" for n, v in pins.items())]) + "\n"
+
+
+def _passed(summary: str) -> str:
+    """Return pytest's counts without the duration: ``"646 passed, 3 skipped"``."""
+    counts = re.findall(
+        r"(\d+ (?:passed|failed|skipped|xfailed|xpassed|deselected|errors?))", summary
+    )
+    return ", ".join(counts) or "no test ran"
+
+
 def verify(
     config: ReleaseConfig,
     version: str,
@@ -635,14 +795,18 @@ def verify(
     pytest_args: Sequence[str] = (),
     timeout: float = 900,
     digests: Mapping[str, str] | None = None,
+    constraints_dir: Path | None = None,
 ) -> str:
     """Install the staged release into a fresh venv and run the tests against it.
 
     ``digests`` (``{filename: sha256}`` of the built files) pins the install to
     exactly those bytes; everything else comes from the tag's
     ``requirements/verify.lock`` with ``--require-hashes``, wheels only. Neither
-    pip nor the tests see any credential. Returns a short note (where it was
-    installed, how the tests went).
+    pip nor the tests see any credential. After the tests passed, the venv's
+    runtime dependencies of common-utils are written to
+    ``constraints_dir/constraints-pyX.Y.txt`` (``constraints_file``) when
+    ``constraints_dir`` is given. Returns a short note (where it was installed,
+    how the tests went).
 
     Raises:
         ReleaseError: ``VERIFY`` when the install or the tests fail.
@@ -709,8 +873,24 @@ def verify(
     prefix = str(env_dir.resolve())
     if not str(Path(lines[1]).resolve()).startswith(prefix):
         raise ReleaseError(f"imported common_utils from {lines[1]}, not the venv", ExitCode.VERIFY)
+    commit = _git(clone, "rev-parse", "HEAD")
+
+    def write_constraints(passed: str) -> str:
+        if constraints_dir is None:
+            return ""
+        name, text = constraints_file(
+            python, env, version=version, commit=commit, passed=passed, cwd=workdir
+        )
+        constraints_dir.mkdir(parents=True, exist_ok=True)
+        (constraints_dir / name).write_text(text)
+        count = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+        return f"; {name}: {count} runtime dependencies"
+
+    selection = " ".join(pytest_args) or "tests/ without tests/e2e"
     if not run_tests:
-        return f"installed {requirement} (tests skipped)"
+        return f"installed {requirement} (tests skipped)" + write_constraints(
+            f"installed from {config.staging_index} with --require-hashes; tests skipped"
+        )
     plugin_dir = workdir / "plugin"
     plugin_dir.mkdir()
     (plugin_dir / "_release_verify.py").write_text(_VERIFY_PLUGIN)
@@ -763,19 +943,152 @@ def verify(
             f"(pytest exit {tests.returncode}):\n{_tail(tests, 25)}",
             ExitCode.VERIFY,
         )
-    return f"installed {requirement}; tests: {summary.strip('= ')}"
+    passed = (
+        f"{_passed(summary)} ({selection}, -m 'not e2e') against the wheel installed "
+        f"from {config.staging_index} with --require-hashes"
+    )
+    return f"installed {requirement}; tests: {summary.strip('= ')}" + write_constraints(passed)
+
+
+def release_notes(clone: Path, version: str, workdir: Path) -> tuple[str, str]:
+    """Return the notes of ``vX.Y.Z`` from the tagged clone, and a line to show, if any.
+
+    Runs ``python scripts/release_notes.py vX.Y.Z --fallback-draft`` in ``clone``
+    (scrubbed environment, private ``HOME``) with the tag's date as the date of a
+    rendered heading, so a re-run renders the same text. The committed
+    ``CHANGELOG.md`` section when there is one, else the pending fragments: then
+    the script's one line (which recommends ``--write`` before tagging) is
+    returned to be shown. A tagged commit without the script gets notes saying so.
+
+    Raises:
+        ReleaseError: ``BUILD`` when the script fails (towncrier missing or a
+            broken fragment configuration).
+
+    Example:
+        >>> release_notes(Path("/nonexistent"), "1.4.0", Path("/tmp"))[1]
+        'no scripts/release_notes.py in the tagged commit: the published notes say so'
+    """
+    tag = f"v{version}"
+    script = clone / NOTES_SCRIPT
+    if not script.is_file():
+        return (
+            f"## [{version}]\n\nThe tagged commit has no `{NOTES_SCRIPT}`: "
+            "no release notes were generated for it.\n",
+            f"no {NOTES_SCRIPT} in the tagged commit: the published notes say so",
+        )
+    date = _git(clone, "for-each-ref", "--format=%(creatordate:short)", f"refs/tags/{tag}")
+    output = workdir / NOTES_FILE
+    done = _run(
+        [
+            sys.executable,
+            str(script),
+            tag,
+            "--fallback-draft",
+            "--date",
+            date or _git(clone, "log", "-1", "--format=%cs", "HEAD"),
+            "--output",
+            str(output),
+        ],
+        cwd=clone,
+        env={**_private_env(workdir), "PYTHONWARNINGS": "ignore"},
+        timeout=300,
+    )
+    if done.returncode != 0 or not output.is_file():
+        raise ReleaseError(f"{NOTES_SCRIPT} {tag} failed:\n{_tail(done, 4)}", ExitCode.BUILD)
+    said = [line for line in done.stderr.splitlines() if line.startswith("release_notes: ")]
+    return output.read_text(encoding="utf-8"), said[0][len("release_notes: ") :] if said else ""
+
+
+def _notes_html(version: str, notes: str, names: Sequence[str]) -> str:
+    """Render the notes as a small HTML page listing the zip's files (raw HTML escaped)."""
+    try:
+        from markdown_it import MarkdownIt
+
+        body = MarkdownIt("commonmark", {"html": False}).render(notes)
+    except ImportError:  # pragma: no cover - markdown-it-py is in requirements/release.lock
+        body = f"<pre>{html.escape(notes)}</pre>\n"
+    title = html.escape(f"{PROJECT} {version}: release notes")
+    links = "\n".join(f'<li><a href="{html.escape(n)}">{html.escape(n)}</a></li>' for n in names)
+    return (
+        f'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><title>{title}</title>'
+        f"</head>\n<body>\n<h1>{title}</h1>\n<ul>\n{links}\n</ul>\n{body}</body>\n</html>\n"
+    )
+
+
+def docs_zip(version: str, notes: str, constraints: Mapping[str, str], *, epoch: int) -> bytes:
+    r"""Return the release's documentation zip: ``index.html``, the notes, the constraints.
+
+    Built byte for byte the same from the same input (sorted entries, stored
+    uncompressed, every timestamp the tag commit's ``epoch``, fixed modes), so
+    a re-run uploads identical bytes, which a non-volatile devpi index accepts.
+
+    Example:
+        >>> one = docs_zip("1.4.0", "## [1.4.0]\n", {"constraints-py3.11.txt": "a==1\n"}, epoch=0)
+        >>> one == docs_zip("1.4.0", "## [1.4.0]\n", {"constraints-py3.11.txt": "a==1\n"}, epoch=0)
+        True
+        >>> zipfile.ZipFile(io.BytesIO(one)).namelist()
+        ['RELEASE_NOTES.md', 'constraints-py3.11.txt', 'index.html']
+    """
+    names = [NOTES_FILE, *sorted(constraints)]
+    files = {NOTES_FILE: notes, **constraints, "index.html": _notes_html(version, notes, names)}
+    stamp = time.gmtime(max(epoch, 315532800))[:6]  # zip dates start in 1980
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name].encode("utf-8"))
+    return buf.getvalue()
+
+
+def _publish_docs(
+    config: ReleaseConfig, api: DevpiAPI, version: str, docs: bytes
+) -> tuple[str, str]:
+    """Upload the doc zip to the release index as the release user; return (URL, note).
+
+    Identical bytes already there are fine (devpi answers 200); other docs of the
+    version already there (a non-volatile index keeps them: 409) came from an
+    earlier, interrupted run of the pipeline for these very files, and are kept.
+    """
+    digest = hashlib.sha256(docs).hexdigest()
+    try:
+        status = api.upload_doczip(config.release_index, PROJECT, version, docs)
+        link = api.doczip_link(config.release_index, PROJECT, version)
+    except DevpiError as ex:
+        raise ReleaseError(str(ex), ExitCode.SERVER) from None
+    if link is None or (status == 200 and link["sha256"] != digest):
+        raise ReleaseError(
+            f"{config.release_index} does not hold the uploaded docs of {PROJECT} {version}",
+            ExitCode.SERVER,
+        )
+    if status == 409:
+        return link["href"], (
+            f"docs: {config.release_index} already holds other docs of {version} "
+            f"(sha256:{link['sha256'][:12]}, an earlier run's): kept"
+        )
+    return link["href"], f"docs sha256:{digest[:12]}"
 
 
 def _publish(
-    config: ReleaseConfig, api: DevpiAPI, version: str, files: list[Path], workdir: Path
-) -> dict[str, str]:
-    """Upload the verified local files to the release index; return its digests after.
+    config: ReleaseConfig,
+    api: DevpiAPI,
+    version: str,
+    files: list[Path],
+    workdir: Path,
+    docs: bytes | None = None,
+) -> tuple[dict[str, str], str, str]:
+    """Upload the docs and the verified files to the release index.
+
+    Returns the release index's digests after, the docs' URL and a note on them.
 
     NOTE: not ``devpi push``: a push copies whatever staging holds at that moment,
     and anyone who could upload to staging could swap the file between the verify
     and the push. These are the very bytes the verify step installed (pip checked
     their sha256), uploaded by the release user. Re-uploading an identical file
     to the non-volatile index is a no-op (HTTP 200), so an interrupted run resumes.
+    The docs go first: once pip can see the files, the notes and constraints are
+    there too.
     """
     built = {f.name: sha256_of(f) for f in files}
     try:
@@ -783,9 +1096,12 @@ def _publish(
     except DevpiError as ex:
         raise ReleaseError(str(ex), ExitCode.SERVER) from None
     _check_no_conflict(config, version, before, built)
+    docs_url, docs_note = (
+        ("", "no docs") if docs is None else _publish_docs(config, api, version, docs)
+    )
     _upload(config, files, config.release_index, workdir)
     try:
-        return api.release_digests(config.release_index, PROJECT, version)
+        return api.release_digests(config.release_index, PROJECT, version), docs_url, docs_note
     except DevpiError as ex:
         raise ReleaseError(str(ex), ExitCode.SERVER) from None
 
@@ -865,10 +1181,17 @@ def run_release(
             _check_no_conflict(config, version, released, result.digests)
             if released == result.digests:
                 notes.append(f"{PROJECT} {version} is already released with identical files")
+                try:
+                    link = api.doczip_link(config.release_index, PROJECT, version)
+                except DevpiError as ex:
+                    raise ReleaseError(str(ex), ExitCode.SERVER) from None
+                result.docs_url = link["href"] if link else ""
             elif released:
                 notes.append(f"{len(released)} of {len(result.digests)} file(s) released: resuming")
         if released == result.digests:
             report.say(f"already released: {PROJECT}=={version} on {config.release_index}")
+            if result.docs_url:
+                report.say(f"release notes and constraints: {result.docs_url}")
             result.already_released = True
             return result
         with report.step("upload", f"twine upload to {config.staging_index}"):
@@ -886,20 +1209,40 @@ def run_release(
                     pytest_args=pytest_args,
                     timeout=verify_timeout,
                     digests=result.digests,
+                    constraints_dir=workdir / "constraints",
                 )
             )
-        with report.step("push", f"upload the verified files to {config.release_index}") as notes:
-            pushed = _publish(config, api, version, files, workdir)
+        with report.step(
+            "notes", f"python {NOTES_SCRIPT} v{version} --fallback-draft; the docs zip"
+        ) as notes:
+            text, said = release_notes(clone, version, workdir)
+            if said:
+                report.say(f"notes: {said}")
+            constraints = {
+                path.name: path.read_text()
+                for path in sorted((workdir / "constraints").glob("constraints-py*.txt"))
+            }
+            epoch = int(_git(clone, "log", "-1", "--format=%ct", "HEAD"))
+            docs = docs_zip(version, text, constraints, epoch=epoch)
+            result.docs_files = sorted([NOTES_FILE, "index.html", *constraints])
+            notes.append(f"{PROJECT}-{version}.doc.zip: {', '.join(result.docs_files)}")
+        with report.step(
+            "push", f"upload the docs and the verified files to {config.release_index}"
+        ) as notes:
+            pushed, result.docs_url, docs_note = _publish(
+                config, api, version, files, workdir, docs
+            )
             if pushed != result.digests:
                 raise ReleaseError(
                     f"{config.release_index} does not hold the built files after the push",
                     ExitCode.SERVER,
                 )
-            notes.append(f"{len(pushed)} file(s), digests match")
+            notes.append(f"{len(pushed)} file(s), digests match; {docs_note}")
         report.say(
             f"released {PROJECT}=={version}: pip install --index-url "
             f"{config.simple_url(config.release_index)} {PROJECT}=={version}"
         )
+        report.say(f"release notes and constraints: {result.docs_url}")
         return result
 
 

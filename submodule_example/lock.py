@@ -27,6 +27,17 @@ x86_64 Linux, whatever machine runs this (``--python-version``,
 ``--python-platform`` to change it). The index URL may come from
 ``PIP_INDEX_URL`` instead of ``--index-url``; it is never written into a file.
 
+``--constraints FILE|URL`` applies the exact dependency set the library's own
+release tests passed with (uv's ``-c``), published with every release on devpi:
+the URL of the release's page, ``$DEVPI_URL/team/release/common-utils/X.Y.Z``
+(lock.py reads the release's documentation zip from it, checks its sha256 and
+takes ``constraints-pyX.Y.txt`` for the target Python; ``URL#constraints-py3.11.txt``
+names another), or the plain file (devpi-web's ``.../X.Y.Z/+doc/constraints-py3.12.txt``,
+or a local file). A URL must be ``https://`` (plain ``http://`` on loopback only)
+without credentials; redirects stay on the same host, at most 4 MiB are read, and
+every line must be ``name==version``. The file is kept as
+``common-utils-constraints.txt`` beside the locks (commit it: a later run can pass it).
+
 uv comes from ``pip install uv`` (next to this Python, on ``PATH``, or ``python
 -m uv``). Exit status: 0 locked, 1 a lock or a git step failed, 2 bad usage.
 """
@@ -35,12 +46,20 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
+import io
+import ipaddress
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,6 +76,11 @@ END = "# END common_utils dependencies"
 PIN_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)==(\S+)", re.M)
 LIBRARY_PIN = re.compile(r"^common-utils==\S+$", re.M)
 COMPILE_COMMAND = "python lock.py"
+CONSTRAINTS_FILE = "common-utils-constraints.txt"
+MAX_FETCH = 4 * 1024 * 1024  # bytes read from any constraints URL (page, zip or file)
+MAX_CONSTRAINTS = 256 * 1024  # bytes of the constraints text itself
+CONSTRAINT_LINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+(?:\s*;\s*[^#]+)?$")
+CONSTRAINTS_MEMBER = re.compile(r"^constraints-py\d+\.\d+\.txt$")
 
 
 class LockError(Exception):
@@ -143,8 +167,9 @@ def compile_lock(
     python_platform: str,
     upgrade: bool,
     upgrade_packages: Sequence[str],
+    constraints: str | None = None,
 ) -> None:
-    """Run ``uv pip compile`` for one pair.
+    """Run ``uv pip compile`` for one pair (with ``-c constraints`` when given).
 
     The existing lock's versions are kept as preferences (only what must move moves),
     but never its hashes: uv would carry a pinned version's old hashes over, and a
@@ -158,7 +183,8 @@ def compile_lock(
     try:
         _run_uv(uv, root, source, scratch.name, index_url=index_url,
                 python_version=python_version, python_platform=python_platform,
-                upgrade=upgrade, upgrade_packages=upgrade_packages)  # fmt: skip
+                upgrade=upgrade, upgrade_packages=upgrade_packages,
+                constraints=constraints)  # fmt: skip
         scratch.replace(root / output)
     finally:
         scratch.unlink(missing_ok=True)
@@ -175,6 +201,7 @@ def _run_uv(
     python_platform: str,
     upgrade: bool,
     upgrade_packages: Sequence[str],
+    constraints: str | None = None,
 ) -> None:
     cmd = [
         *uv,
@@ -197,6 +224,8 @@ def _run_uv(
         COMPILE_COMMAND,
         "--quiet",
     ]
+    if constraints:
+        cmd += ["--constraints", constraints]
     if upgrade:
         cmd.append("--upgrade")
     for name in upgrade_packages:
@@ -208,6 +237,163 @@ def _run_uv(
         # uv's own error, with the index URL's credentials (if any) masked.
         detail = re.sub(r"//[^/@\s]+@", "//***@", (done.stderr or done.stdout).strip())
         raise LockError(f"uv pip compile {source} failed: {detail}")
+
+
+def check_constraints(text: str, source: str) -> int:
+    """Refuse anything but comments and ``name==version`` lines; return the pin count.
+
+    A constraints file could otherwise carry pip options (``--index-url``, ``-e``) or be
+    an error page.
+    """
+    count = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not CONSTRAINT_LINE.match(line.split(" #", 1)[0].strip()):
+            shown = line[:60].encode("ascii", "replace").decode()
+            raise LockError(f"{source} line {number} is not a name==version pin: {shown!r}")
+        count += 1
+    if not count:
+        raise LockError(f"{source} holds no name==version pin")
+    return count
+
+
+def check_constraints_url(url: str) -> None:
+    """Accept ``https://`` URLs, and plain ``http://`` only on loopback; no credentials."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LockError(f"--constraints wants a file or an https:// URL, got {url[:80]!r}")
+    if parts.username is not None or parts.password is not None:
+        raise LockError("--constraints URL must not carry credentials: download it, pass the file")
+    if parts.scheme == "http":
+        host = parts.hostname
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise LockError(f"--constraints URL must use https:// (http only on loopback): {url}")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+class _SameOrigin(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to the same scheme, host and port."""
+
+    def redirect_request(  # type: ignore[no-untyped-def]
+        self, req, fp, code, msg, headers, newurl
+    ):
+        if _origin(newurl) != _origin(req.full_url):
+            raise LockError(f"{req.full_url} redirects to another host: {newurl[:80]}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _fetch(url: str, accept: str) -> tuple[bytes, str]:
+    """GET ``url`` (at most ``MAX_FETCH`` bytes); return the body and its content type."""
+    opener = urllib.request.build_opener(_SameOrigin())
+    # NOTE: every URL passed check_constraints_url (http/https) or has its origin.
+    request = urllib.request.Request(  # noqa: S310
+        url, headers={"Accept": accept, "User-Agent": "lock.py"}
+    )
+    try:
+        with opener.open(request, timeout=30) as response:
+            data = response.read(MAX_FETCH + 1)
+            content_type = response.headers.get_content_type()
+    except urllib.error.HTTPError as ex:
+        raise LockError(f"{url}: HTTP {ex.code}") from None
+    except (urllib.error.URLError, OSError) as ex:
+        raise LockError(f"{url}: {getattr(ex, 'reason', ex)}") from None
+    if len(data) > MAX_FETCH:
+        raise LockError(f"{url}: more than {MAX_FETCH} bytes, not a constraints file")
+    return data, content_type
+
+
+def _from_doczip(data: bytes, member: str, source: str) -> str:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise LockError(f"{source} is not a zip file") from None
+    with archive:
+        names = archive.namelist()
+        if member not in names:
+            offered = ", ".join(n for n in names if CONSTRAINTS_MEMBER.match(n)) or "none"
+            raise LockError(
+                f"{source} has no {member} (constraints files there: {offered}); lock for "
+                f"that Python (--python-version) or name one: URL#{member}"
+            )
+        if archive.getinfo(member).file_size > MAX_CONSTRAINTS:
+            raise LockError(f"{source}: {member} is larger than {MAX_CONSTRAINTS} bytes")
+        return archive.read(member).decode("utf-8")
+
+
+def fetch_constraints(url: str, python_version: str) -> str:
+    """Return the constraints text behind ``url`` (see the module docstring)."""
+    check_constraints_url(url)
+    base, _, fragment = url.partition("#")
+    member = fragment or f"constraints-py{python_version}.txt"
+    if not CONSTRAINTS_MEMBER.match(member):
+        raise LockError(f"#{fragment}: name a constraints-pyX.Y.txt file")
+    data, content_type = _fetch(base, "application/json, text/plain;q=0.9, */*;q=0.1")
+    if content_type == "application/json":
+        # A devpi release page: its documentation zip is the +links entry rel=doczip.
+        try:
+            links = json.loads(data)["result"]["+links"]
+            doc = next(link for link in links if link.get("rel") == "doczip")
+            href, digest = str(doc["href"]), str(doc.get("hashes", {}).get("sha256", ""))
+        except (ValueError, KeyError, TypeError, StopIteration):
+            raise LockError(f"{base} is not a devpi release page with docs") from None
+        if _origin(href) != _origin(base):
+            raise LockError(f"{base} points its docs to another host: {href[:80]}")
+        data, _ = _fetch(href, "application/zip, */*;q=0.1")
+        if not digest or hashlib.sha256(data).hexdigest() != digest:
+            raise LockError(f"{href}: the sha256 does not match the release page's")
+        return _from_doczip(data, member, href)
+    if content_type in ("application/zip", "application/x-zip-compressed") or base.endswith(".zip"):
+        return _from_doczip(data, member, base)
+    if len(data) > MAX_CONSTRAINTS:
+        raise LockError(f"{base}: larger than {MAX_CONSTRAINTS} bytes")
+    return data.decode("utf-8", errors="replace")
+
+
+def prepare_constraints(
+    root: Path, source: str, python_version: str, library_version: str | None
+) -> str:
+    """Read ``source`` (file or URL), check it, save it as ``CONSTRAINTS_FILE``; return its name."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", source):
+        text = fetch_constraints(source, python_version)
+    else:
+        path = Path(source) if Path(source).is_absolute() else Path.cwd() / source
+        if not path.is_file():
+            raise LockError(f"--constraints {source}: no such file")
+        if path.stat().st_size > MAX_CONSTRAINTS:
+            raise LockError(f"--constraints {source}: larger than {MAX_CONSTRAINTS} bytes")
+        text = path.read_text(encoding="utf-8")
+    shown = source.split("#", 1)[0]
+    count = check_constraints(text, shown)
+    tested = re.search(r"^# common-utils (\S+?):", text, re.M)
+    if tested and library_version and tested[1] != library_version:
+        raise LockError(
+            f"{shown} holds the constraints of common-utils {tested[1]}, the service pins "
+            f"{library_version}: use that release's constraints"
+        )
+    python = re.search(r"^# Python (\d+\.\d+)", text, re.M)
+    (root / CONSTRAINTS_FILE).write_text(text, encoding="utf-8")
+    note = ""
+    if python and python[1] != python_version:
+        note = f"; note: tested on Python {python[1]}, this lock targets {python_version}"
+    print(f"constraints: {count} pins from {shown} -> {CONSTRAINTS_FILE}{note}")
+    return CONSTRAINTS_FILE
+
+
+def library_pin(root: Path) -> str | None:
+    """Return the ``common-utils==X.Y.Z`` version of ``requirements.in``, if any."""
+    source = root / PAIRS[0][0]
+    match = LIBRARY_PIN.search(source.read_text()) if source.is_file() else None
+    return match[0].split("==", 1)[1] if match else None
 
 
 def set_library_pin(root: Path, version: str) -> list[str]:
@@ -254,6 +440,11 @@ def lock(args: argparse.Namespace) -> int:
         print(f"pinned {line}")
     uv = find_uv()
     python_version = args.python_version or runtime_python(root)
+    constraints = None
+    if args.constraints:
+        constraints = prepare_constraints(
+            root, args.constraints, python_version, args.common_utils or library_pin(root)
+        )
     locked = 0
     for source, output in PAIRS:
         if not (root / source).is_file():
@@ -276,6 +467,7 @@ def lock(args: argparse.Namespace) -> int:
             python_platform=args.python_platform,
             upgrade=args.upgrade,
             upgrade_packages=args.upgrade_package,
+            constraints=constraints,
         )
         seconds = time.perf_counter() - started
         after = pins(root / output)
@@ -302,6 +494,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--upgrade-package", action="append", default=[], metavar="NAME", help="newest of NAME"
     )
     parser.add_argument("--common-utils", metavar="X.Y.Z", help="move to this library release")
+    parser.add_argument(
+        "--constraints",
+        metavar="FILE|URL",
+        help="the dependency set the library release was tested with (uv -c): a file, or "
+        "its devpi release page $DEVPI_URL/team/release/common-utils/X.Y.Z",
+    )
     parser.add_argument("--python-version", help="target Python (default: from runtime.txt)")
     parser.add_argument(
         "--python-platform",

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from devsupport import git
+
+from tests.conftest import REPO_ROOT
 
 from .conftest import (
     Released,
@@ -19,7 +29,25 @@ from .conftest import (
     run_release_cli,
 )
 
-STEP_NAMES = ("guards", "build", "login", "upload", "verify", "push")
+STEP_NAMES = ("guards", "build", "login", "upload", "verify", "notes", "push")
+SERVICE_SRC = REPO_ROOT / "submodule_example"
+TEST_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"  # the verify venv's Python
+
+
+def lock_service(root: Path, index_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the sample's ``lock.py`` in ``root`` against ``index_url`` for this Python."""
+    done = subprocess.run(
+        [sys.executable, "lock.py", "--index-url", index_url,
+         "--python-version", TEST_PYTHON, "--python-platform", "host", *args],
+        cwd=root,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
 
 
 def staged_files(server, version: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -59,6 +87,11 @@ def test_rerun_of_a_completed_release_succeeds_and_changes_nothing(
     assert "already released" in done.stdout
     assert "[upload]" not in done.stdout
     assert devpi_server.serial() == before
+    # the notes and the constraints stay what the first run published
+    link = devpi_server.api().doczip_link(devpi_server.release_index, "common-utils", "1.4.0")
+    assert link is not None
+    assert f"release notes and constraints: {link['href']}" in done.stdout
+    assert f"release notes and constraints: {link['href']}" in released.output
 
 
 def test_different_artifact_for_a_released_version_fails_and_release_is_unchanged(
@@ -416,3 +449,264 @@ def test_verify_lock_covers_the_dependencies_and_the_test_tools() -> None:
     blocks = [b for b in re.split(r"\n(?=\S)", lock) if not b.startswith("#") and "==" in b]
     assert blocks
     assert all("--hash=sha256:" in block for block in blocks)
+
+
+# -- release notes and constraints published with the release (issues 21 and 16) -----------
+
+NOTES_URL_LINE = re.compile(r"^release: release notes and constraints: (?P<url>\S+)$", re.M)
+
+
+def fetch(url: str, limit: int = 4 << 20) -> bytes:
+    """GET ``url`` anonymously (what a service does), at most ``limit`` bytes."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return bytes(response.read(limit))
+
+
+def published_docs(server, version: str) -> tuple[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The doc zip of ``version`` on team/release, fetched anonymously: (URL, {name: text})."""
+    link = server.api(anonymous=True).doczip_link(server.release_index, "common-utils", version)
+    assert link is not None, f"no docs for {version} on {server.release_index}"
+    data = fetch(link["href"])
+    assert hashlib.sha256(data).hexdigest() == link["sha256"]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return link["href"], {n: archive.read(n).decode() for n in archive.namelist()}
+
+
+def lock_pins_of(text: str) -> dict[str, str]:
+    """``{name: version}`` of the ``name==version`` lines of a constraints file or lock."""
+    pins = {}
+    for line in text.splitlines():
+        if "==" in line and not line.startswith(("#", " ")):
+            name, version = line.split(" ")[0].split(";")[0].split("==")
+            pins[name.lower()] = version
+    return pins
+
+
+def test_release_publishes_its_notes_and_constraints_at_the_documented_urls(
+    released: Released, devpi_server
+) -> None:
+    """The released fixture's v1.4.0 (full unit suite in verify, no CHANGELOG section for 1.4.0):
+    the notes are the pending fragments, said in one line; the doc zip on team/release holds
+    RELEASE_NOTES.md, index.html and constraints-pyX.Y.txt; the constraints are exactly the
+    verify venv's versions (requirements/verify.lock) of common-utils' runtime dependencies."""
+    output = released.output
+    notes_lines = [line for line in output.splitlines() if line.startswith("release: notes: ")]
+    assert len(notes_lines) == 1, output
+    assert "CHANGELOG.md has no section for 1.4.0" in notes_lines[0]
+    assert "'python scripts/release_notes.py 1.4.0 --write'" in notes_lines[0]
+    href, files = published_docs(devpi_server, "1.4.0")
+    # the URL the pipeline prints is the one devpi lists; the documented page leads to it
+    printed = NOTES_URL_LINE.search(output)
+    assert printed is not None
+    assert printed["url"] == href
+    assert href.startswith(f"{devpi_server.url}/team/release/+f/")
+    assert href.endswith("/common-utils-1.4.0.doc.zip")
+    name = f"constraints-py{TEST_PYTHON}.txt"
+    assert sorted(files) == sorted(["RELEASE_NOTES.md", "index.html", name])
+    notes = files["RELEASE_NOTES.md"]
+    assert notes.startswith("## [1.4.0] - ")
+    fragment = (REPO_ROOT / "changes" / "21.feature.md").read_text().split()[:4]
+    assert " ".join(fragment) in " ".join(notes.split())
+    assert "### Features" in notes
+    assert "<h2>[1.4.0]" in files["index.html"]
+    assert f'<a href="{name}">' in files["index.html"]
+    constraints = files[name]
+    header = [line for line in constraints.splitlines() if line.startswith("#")]
+    assert header[0].startswith("# common-utils 1.4.0: ")
+    assert f"# Python {sys.version.split()[0]} " in constraints
+    verify_line = next(line for line in header if line.startswith("# verify: "))
+    assert " passed (tests/ without tests/e2e, -m 'not e2e')" in verify_line
+    assert devpi_server.release_password not in constraints + notes
+    pins = lock_pins_of(constraints)
+    locked = lock_pins_of((REPO_ROOT / "requirements" / "verify.lock").read_text())
+    # exactly the verify venv's versions (it installed verify.lock with --require-hashes) ...
+    assert {n: locked.get(n) for n in pins} == pins
+    # ... of the runtime dependencies, transitively, without test tools or the library itself
+    assert {"falcon", "pyjwt", "cerberus", "cryptography", "cffi"} <= set(pins)
+    assert not {"pytest", "coverage", "pytest-cov", "common-utils", "pluggy"} & set(pins)
+
+
+def test_constraints_apply_with_lock_py_from_the_release_page(
+    released: Released, devpi_server, tmp_path: Path
+) -> None:
+    """A service locks with ``--constraints <devpi>/team/release/common-utils/1.4.0``: lock.py
+    finds the doc zip there, checks its sha256, and uv resolves exactly the tested set."""
+    _, files = published_docs(devpi_server, "1.4.0")
+    tested = lock_pins_of(files[f"constraints-py{TEST_PYTHON}.txt"])
+    root = tmp_path / "service"
+    root.mkdir()
+    shutil.copy(SERVICE_SRC / "lock.py", root / "lock.py")
+    (root / "requirements.in").write_text("common-utils==1.4.0\n")
+    page = f"{devpi_server.url}/{devpi_server.release_index}/common-utils/1.4.0"
+    out = lock_service(root, released.index_url, "--constraints", page).stdout
+    assert f"constraints: {len(tested)} pins from {page} -> common-utils-constraints.txt" in out
+    lock = (root / "requirements.txt").read_text()
+    assert "-c common-utils-constraints.txt" in lock
+    pins = lock_pins_of(lock)
+    assert pins.pop("common-utils") == "1.4.0"
+    assert pins == tested
+    # the kept file works offline, and another release's constraints are refused
+    again = lock_service(root, released.index_url, "--constraints", "common-utils-constraints.txt")
+    assert "requirements.txt: no change" in again.stdout
+    (root / "requirements.in").write_text("common-utils==1.3.9\n")
+    with pytest.raises(AssertionError) as refused:
+        lock_service(root, released.index_url, "--constraints", page)
+    assert "holds the constraints of common-utils 1.4.0, the service pins 1.3.9" in str(
+        refused.value
+    )
+
+
+def test_docs_are_idempotent_and_never_replaced_on_the_release_index(
+    released: Released, devpi_server
+) -> None:
+    """Rebuilt from the same notes, constraints and commit, the doc zip is the same bytes;
+    devpi accepts identical bytes again without a change, refuses other bytes (409), which
+    the pipeline reports and keeps; nobody but the release user may upload docs."""
+    from devpitools import DevpiError
+    from release import ReleaseConfig, _publish_docs, docs_zip
+
+    href, files = published_docs(devpi_server, "1.4.0")
+    published = fetch(href)
+    epoch = int(git(released.checkout, "log", "-1", "--format=%ct", "HEAD"))
+    constraints = {n: t for n, t in files.items() if n.startswith("constraints-")}
+    rebuilt = docs_zip("1.4.0", files["RELEASE_NOTES.md"], constraints, epoch=epoch)
+    assert rebuilt == published
+    api = devpi_server.api(as_release=True)
+    before = devpi_server.serial()
+    assert api.upload_doczip(devpi_server.release_index, "common-utils", "1.4.0", rebuilt) == 200
+    assert devpi_server.serial() == before
+    other = docs_zip("1.4.0", "## [1.4.0]\n\nother notes\n", constraints, epoch=epoch)
+    assert api.upload_doczip(devpi_server.release_index, "common-utils", "1.4.0", other) == 409
+    config = ReleaseConfig(
+        url=devpi_server.url,
+        user=devpi_server.release_user,
+        password=devpi_server.release_password,
+    )
+    url, note = _publish_docs(config, api, "1.4.0", other)
+    assert url == href
+    assert "already holds other docs of 1.4.0" in note
+    assert note.endswith("kept")
+    with pytest.raises(DevpiError, match="HTTP 403"):
+        devpi_server.api().upload_doczip(devpi_server.release_index, "common-utils", "1.4.0", other)
+    assert published_docs(devpi_server, "1.4.0")[0] == href
+    assert fetch(href) == published
+
+
+def test_a_committed_changelog_section_is_published_as_is(
+    make_release_checkout, devpi_server, devpi_env: dict[str, str]
+) -> None:
+    """A tag whose CHANGELOG.md has its section: those notes, no fallback line (small verify)."""
+    version = next_version(8)
+    checkout = make_release_checkout(tag=None)
+    (checkout / "CHANGELOG.md").write_text(
+        "# Changelog\n\n## [Unreleased]\n\n<!-- towncrier release notes start -->\n\n"
+        f"## [{version}] - 2027-02-01\n\n### Fixes\n\n- Fixed the committed thing.\n\n"
+        "## [1.0.0] - 2026-11-30\n\n### Features\n\n- The first release.\n"
+    )
+    _commit_all(checkout, f"notes for {version}")
+    git(checkout, "tag", "-a", f"v{version}", "-m", version)
+    done = run_release_cli(
+        checkout, "--pytest-args", "{clone}/tests/test_release_notes.py", env=devpi_env
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "release: notes: " not in output
+    assert "[notes] ok in " in output
+    _, files = published_docs(devpi_server, version)
+    assert files["RELEASE_NOTES.md"] == (
+        f"## [{version}] - 2027-02-01\n\n### Fixes\n\n- Fixed the committed thing.\n"
+    )
+    constraints = files[f"constraints-py{TEST_PYTHON}.txt"]
+    assert "(tests/test_release_notes.py, -m 'not e2e')" in constraints.replace("{clone}/", "")
+    assert released_files(devpi_server, version) != {}
+
+
+def test_release_module_docstring_examples() -> None:
+    """The examples in devpi/release.py's docstrings (docs_zip's determinism among them)."""
+    import doctest
+
+    import release
+
+    result = doctest.testmod(release, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+# -- lock.py --constraints: what it refuses (no devpi needed) --------------------------------
+
+
+@pytest.fixture
+def lock_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("sample_lock", SERVICE_SRC / "lock.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://devpi.example.invalid/x", "must use https:// (http only on loopback)"),
+        ("https://ci:s3cr3t@devpi.example.invalid/x", "must not carry credentials"),
+        ("ftp://devpi.example.invalid/x", "wants a file or an https:// URL"),
+        ("file:///etc/passwd", "wants a file or an https:// URL"),
+    ],
+)
+def test_lock_constraints_url_rules(lock_module, url: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(lock_module.LockError, match=re.escape(message)) as caught:
+        lock_module.fetch_constraints(url, "3.12")
+    assert "s3cr3t" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "--index-url https://elsewhere.invalid/simple\nfalcon==4.0\n",
+        "<html>error</html>\n",
+        "# only\n",
+    ],
+)
+def test_lock_constraints_content_rules(lock_module, text: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(lock_module.LockError, match="name==version"):
+        lock_module.check_constraints(text, "x.txt")
+
+
+@pytest.fixture
+def loopback_http():  # type: ignore[no-untyped-def]
+    """A loopback HTTP server: /big (over the cap), /plain, /away (redirect to another host)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/away":
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{self.server.server_port}/plain")
+                self.end_headers()
+                return
+            body = b"a==1\n" * (2 << 20) if self.path == "/big" else b"# x\nfalcon==4.1.0\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_lock_constraints_fetch_is_capped_and_stays_on_its_host(lock_module, loopback_http) -> None:  # type: ignore[no-untyped-def]
+    assert lock_module.fetch_constraints(f"{loopback_http}/plain", "3.12") == "# x\nfalcon==4.1.0\n"
+    with pytest.raises(lock_module.LockError, match="more than 4194304 bytes"):
+        lock_module.fetch_constraints(f"{loopback_http}/big", "3.12")
+    with pytest.raises(lock_module.LockError, match="redirects to another host"):
+        lock_module.fetch_constraints(f"{loopback_http}/away", "3.12")
