@@ -51,6 +51,7 @@ the module reports itself as not run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -225,20 +226,26 @@ def _uwsgi() -> str | None:
 @contextmanager
 def _uwsgi_server(uwsgi: str, cwd: Path, ini: Path, env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
+    # stderr goes to a file, not a pipe nobody reads while wrk runs: the HTTP router
+    # logs every connection wrk resets (~2 KB per run), and a full 64 KiB pipe would
+    # block uWSGI. A session of its own lets the cleanup reach every worker.
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         [uwsgi, "--ini", str(ini), "--http", f"127.0.0.1:{port}"],
         cwd=cwd,
         env={**env, "PORT": str(port)},
         stdout=subprocess.DEVNULL,  # the access log: written, as in production, then dropped
-        stderr=subprocess.PIPE,
+        stderr=stderr,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                raise RuntimeError(f"uWSGI exited with {process.returncode}: {stderr[-2000:]}")
+                stderr.seek(0)
+                tail = stderr.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"uWSGI exited with {process.returncode}: {tail}")
             try:
                 with urllib.request.urlopen(url, timeout=2):
                     break
@@ -254,8 +261,11 @@ def _uwsgi_server(uwsgi: str, cwd: Path, ini: Path, env: dict[str, str]) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-        if process.stderr:
-            process.stderr.close()
+        # A worker the master left behind (killed above, or gone first) must not
+        # keep spinning after the benchmark: end this server's process group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        stderr.close()
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
