@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from common_utils.auth import JWKS, AuthConfigError, JWTAuthMiddleware, TokenCache
 from common_utils.auth._jwks import MAX_JWKS_BYTES, JWKSCache
 from common_utils.problems import PROBLEM_JSON
-from tests.test_auth import (
+from tests.auth_support import (
     AUDIENCE,
     ISSUER,
     assert_challenge,
