@@ -767,7 +767,7 @@ def constraints_file(
     short = environment["python_version"]
     name = f"constraints-py{short}.txt"
     header = [
-        f"# {PROJECT} {version}: the exact runtime dependencies its release tests passed with.",
+        f"# {PROJECT} {version}: the exact runtime dependencies its release was verified with.",
         f"# tag v{version}, commit {commit}",
         f"# Python {environment['python_full_version']} "
         f"({environment['platform_python_implementation']}), platform {info['platform']}",
