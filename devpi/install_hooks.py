@@ -17,7 +17,8 @@ path of the password file, which must be readable by its owner only).
 
 Before it writes anything it checks: ``REPO`` is a bare repository; the
 password file exists, is not empty and has mode 600 (or stricter); ``--python``
-can import the release toolchain (build, twine, devpi-client); existing hooks
+can import the release toolchain of requirements/release.lock (build, twine,
+devpi-client, towncrier for the notes); existing hooks
 that are not ours are kept unless ``--force`` (then they are renamed
 ``*.before-common-utils``). Re-running it updates the hooks in place (after an
 upgrade of this repository, or to change an option). A failed check is one line
@@ -65,7 +66,9 @@ LIBRARY_FILES = (
     DEVPI_DIR / "devsupport.py",  # devpitools' process helpers
 )
 MARKER = "release_hooks import main"
-_TOOLCHAIN_PROBE = "import build, twine, devpi.main, packaging, setuptools_scm"
+_TOOLCHAIN_PROBE = (
+    "import build, twine, devpi.main, packaging, setuptools_scm, towncrier, markdown_it"
+)
 
 
 class InstallError(Exception):
