@@ -2,13 +2,13 @@
 
 Every setting the library validates at start-up (environment variables,
 service bindings, constructor arguments) is refused with a subclass of
-:class:`ConfigurationError`, so a service stops on one ``except`` clause with
-one clear line: :class:`~common_utils.cfenv.CFEnvError`,
-:class:`~common_utils.auth.AuthConfigError`,
-:class:`~common_utils.logs.LoggingConfigError` and the configuration errors of
+`ConfigurationError`, so a service stops on one ``except`` clause with
+one clear line: `CFEnvError`,
+`AuthConfigError`,
+`LoggingConfigError` and the configuration errors of
 ``common_utils.openapi`` and ``common_utils.validation``.
 
-Example:
+Examples:
     >>> from common_utils.cfenv import CFEnv
     >>> from common_utils.errors import ConfigurationError
     >>> try:

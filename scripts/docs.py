@@ -8,68 +8,20 @@ Usage::
 ``build`` is what CI runs: ``--strict`` turns every warning (a broken link or anchor, a page
 missing from the nav, a docstring mkdocstrings cannot render) into a failure.
 
-The module also holds :class:`DocstringMarkdown`, the griffe extension that mkdocs.yml loads for
-the API reference.
+The docstrings are written in the Google style mkdocstrings reads natively (``Examples:``
+sections, markdown code), so the API reference needs no rewriting extension.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
-
-import griffe
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = REPO_ROOT / "mkdocs.yml"
-
-# The project writes `Example:` (singular), which griffe's Google parser reads as an admonition of
-# markdown text: `>>>` lines would not be code, and `x["a"][0]` would look like a reference link.
-_EXAMPLE_HEADING = re.compile(r"^(?P<indent>[ \t]*)Example:[ \t]*$", re.MULTILINE)
-# Sphinx roles (:class:`falcon.HTTPError`) have no meaning in markdown; keep them as code.
-_SPHINX_ROLE = re.compile(r":(?:py:)?[a-z]+:`(?P<tilde>~?)(?P<target>[^`]+)`")
-
-
-def _role_as_code(match: re.Match[str]) -> str:
-    target = match["target"]
-    if match["tilde"]:
-        target = target.rsplit(".", 1)[-1]
-    return f"`{target}`"
-
-
-def docstring_markdown(text: str) -> str:
-    """Rewrite the reST habits of the project's Google docstrings for mkdocstrings.
-
-    Args:
-        text: A docstring, as griffe read it.
-
-    Returns:
-        The docstring with ``Example:`` sections read as examples and Sphinx roles as code.
-
-    Example:
-        >>> docstring_markdown("Raise :class:`~falcon.HTTPError`, see :func:`json.dumps`.")
-        'Raise `HTTPError`, see `json.dumps`.'
-    """
-    text = _EXAMPLE_HEADING.sub(r"\g<indent>Examples:", text)
-    return _SPHINX_ROLE.sub(_role_as_code, text)
-
-
-class DocstringMarkdown(griffe.Extension):
-    """Griffe extension (loaded by mkdocs.yml) that applies :func:`docstring_markdown`.
-
-    Example:
-        >>> isinstance(DocstringMarkdown(), griffe.Extension)
-        True
-    """
-
-    def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
-        """Rewrite the docstring of every object griffe loads."""
-        if obj.docstring is not None:
-            obj.docstring.value = docstring_markdown(obj.docstring.value)
 
 
 def _mkdocs(*args: str) -> int:

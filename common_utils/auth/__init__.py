@@ -1,12 +1,12 @@
 """JWT bearer authentication for Falcon apps (WSGI and ASGI).
 
-:class:`JWTAuthMiddleware` verifies ``Authorization: Bearer`` tokens with
-keys from one source (:class:`JWKS`, :class:`PublicKey` or :class:`Secret`),
-lets the requests :class:`Exempt` names through, and leaves an
-:class:`AuthContext` on ``req.context.auth``; :func:`require_scopes` guards
+`JWTAuthMiddleware` verifies ``Authorization: Bearer`` tokens with
+keys from one source (`JWKS`, `PublicKey` or `Secret`),
+lets the requests `Exempt` names through, and leaves an
+`AuthContext` on ``req.context.auth``; `require_scopes` guards
 responders by scope. Errors follow RFC 6750. See ``docs/auth.md``.
 
-Example:
+Examples:
     >>> import falcon
     >>> from common_utils.auth import JWKS, Exempt, JWTAuthMiddleware
     >>> auth = JWTAuthMiddleware(

@@ -37,8 +37,8 @@ class ServiceLike(Protocol):
 def settings_from_service(service: ServiceLike, overrides: dict[str, Any]) -> dict[str, Any]:
     """Return the middleware's keyword arguments for a binding; ``overrides`` win.
 
-    A ``uaa``/``xsuaa`` label is read as a UAA (see :func:`_uaa`); any other
-    binding as a user-provided service (see :func:`_user_provided`).
+    A ``uaa``/``xsuaa`` label is read as a UAA (see `_uaa`); any other
+    binding as a user-provided service (see `_user_provided`).
 
     Raises:
         AuthConfigError: A credential is missing or unusable; the message

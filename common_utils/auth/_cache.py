@@ -42,7 +42,7 @@ class TokenCache:
     Raises:
         AuthConfigError: A setting is out of range.
 
-    Example:
+    Examples:
         >>> TokenCache(size=10_000, max_age=60)
         TokenCache(size=10000, max_age=60)
         >>> TokenCache(size=0)  # off
@@ -62,7 +62,7 @@ class TokenCache:
 
 
 class TokenCacheInfo(NamedTuple):
-    """What :meth:`JWTAuthMiddleware.cache_info` reports (counts are approximate under load)."""
+    """What `JWTAuthMiddleware.cache_info` reports (counts are approximate under load)."""
 
     hits: int
     misses: int
@@ -99,7 +99,7 @@ def time_window(claims: Mapping[str, Any], leeway: float) -> tuple[float, float]
 
 
 class VerifiedTokens:
-    """A thread-safe LRU of :class:`Entry` by token text; holds verified tokens only."""
+    """A thread-safe LRU of `Entry` by token text; holds verified tokens only."""
 
     def __init__(self, config: TokenCache) -> None:
         self.maxsize = config.size

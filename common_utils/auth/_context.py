@@ -88,7 +88,7 @@ class AuthContext:
             space-delimited string (RFC 9068).
         token_id: The ``jti`` claim, or ``None``.
 
-    Example:
+    Examples:
         >>> claims = {"sub": "alice", "scope": ["orders.read"]}
         >>> ctx = AuthContext(claims, scopes=frozenset({"orders.read"}))
         >>> ctx.subject, "orders.read" in ctx.scopes

@@ -16,7 +16,7 @@ class AuthConfigError(ConfigurationError):
     The message names the offending setting and never contains its value
     (secrets, keys and URLs with credentials stay out of logs).
 
-    Example:
+    Examples:
         >>> from common_utils.auth import Secret
         >>> try:
         ...     Secret("short")

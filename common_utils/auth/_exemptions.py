@@ -43,7 +43,7 @@ class Exempt:
         AuthConfigError: A value is not a list of strings, or a prefix is not
             an absolute path below ``/``.
 
-    Example:
+    Examples:
         >>> Exempt(routes=["/health"], prefixes=["/static"])
         Exempt(routes=('/health',), prefixes=('/static',), methods=('OPTIONS',))
     """

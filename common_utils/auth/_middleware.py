@@ -11,7 +11,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import falcon
 import jwt
@@ -75,6 +75,18 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
+class _Pending(NamedTuple):
+    """A request between reading its token and verifying it (a key fetch may come between)."""
+
+    token: str
+    entry: Entry | None
+    alg: str
+    kid: str | None
+    keys: KeyStore
+    key: VerificationKey | None
+    refresh: bool
+
+
 class JWTAuthMiddleware:
     """Verify ``Authorization: Bearer <JWT>`` on every request that is not exempt.
 
@@ -82,17 +94,17 @@ class JWTAuthMiddleware:
     Every request is checked, whatever serves it: routed resources, sinks,
     static routes and unrouted paths (401 before 404) alike; exemptions are
     decided before routing with the app's own router. The keys come from one
-    key source: :class:`JWKS` (fetched from a URL and cached),
-    :class:`PublicKey` (PEM or certificate) or :class:`Secret` (HMAC); each
+    key source: `JWKS` (fetched from a URL and cached),
+    `PublicKey` (PEM or certificate) or `Secret` (HMAC); each
     key verifies only the algorithms of its own family from ``algorithms``.
 
-    On success ``req.context.auth`` is an :class:`AuthContext`. Failures are
+    On success ``req.context.auth`` is an `AuthContext`. Failures are
     RFC 6750 responses: no credentials or another scheme -> 401 with a bare
     ``Bearer realm`` challenge; malformed header -> 400 ``invalid_request``;
     bad token -> 401 ``invalid_token``; keys unreachable on a cold cache ->
     503 with ``Retry-After``. The reason is the error's description, so
     Falcon's default serializer shows it; install
-    :func:`common_utils.problems.problem_error_serializer` for problem+json.
+    `common_utils.problems.problem_error_serializer` for problem+json.
 
     Keyword Args:
         keys: Where the keys come from: ``JWKS(uri, ...)``,
@@ -124,7 +136,7 @@ class JWTAuthMiddleware:
         AuthConfigError: A setting is missing, unsafe or inconsistent; the
             message names it and never shows its value.
 
-    Example:
+    Examples:
         >>> import falcon, falcon.testing
         >>> from common_utils.auth import Exempt, Secret
         >>> auth = JWTAuthMiddleware(
@@ -203,7 +215,7 @@ class JWTAuthMiddleware:
     def cache_info(self) -> TokenCacheInfo:
         """Report the verified-token cache: hits, misses, current and maximum size.
 
-        Example:
+        Examples:
             >>> from common_utils.auth import Secret, TokenCache
             >>> auth = JWTAuthMiddleware(keys=Secret("a" * 32), issuer="i", audience="a",
             ...                          algorithms=["HS256"], cache=TokenCache(size=100))
@@ -227,7 +239,7 @@ class JWTAuthMiddleware:
         the old key is refused (and verified again, never served from the
         cache).
 
-        Example:
+        Examples:
             >>> from common_utils.auth import Secret
             >>> auth = JWTAuthMiddleware(keys=Secret("a" * 32), issuer="i", audience="a",
             ...                          algorithms=["HS256"])
@@ -261,7 +273,7 @@ class JWTAuthMiddleware:
         default).
 
         Args:
-            service: A :class:`common_utils.cfenv.Service` (anything with
+            service: A `common_utils.cfenv.Service` (anything with
                 ``name``, ``label`` and a ``credentials`` mapping).
             **overrides: Keyword arguments of the constructor; they win over
                 what the binding says (``keys=JWKS(..., ttl=60)`` replaces the
@@ -274,7 +286,7 @@ class JWTAuthMiddleware:
             AuthConfigError: A credential is missing or unusable; the message
                 names the service and the credential, never the value.
 
-        Example:
+        Examples:
             >>> from common_utils.cfenv import CFEnv
             >>> env = CFEnv(environ={"VCAP_SERVICES": '{"xsuaa": [{"name": "uaa", "label": "xsuaa",'
             ...     ' "tags": ["xsuaa"], "credentials": {"url": "https://t.auth.example.com",'
@@ -307,7 +319,7 @@ class JWTAuthMiddleware:
         Returns:
             True when the request passes without authentication.
 
-        Example:
+        Examples:
             >>> from common_utils.auth import Exempt, Secret
             >>> auth = JWTAuthMiddleware(keys=Secret("s" * 32), issuer="i", audience="a",
             ...     algorithms=["HS256"], exempt=Exempt(routes=["/health"]))
@@ -321,43 +333,41 @@ class JWTAuthMiddleware:
     # -- Falcon hooks ---------------------------------------------------------
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Authenticate a request before routing (WSGI); see the class docstring.
-
-        Example:
-            >>> # Falcon calls it; install the middleware with falcon.App(middleware=[auth]).
-        """
-        if self._exempt(req, falcon_route(sys._getframe(1), req)):
-            return
-        token = self._bearer(req)
-        entry = self._tokens.get(token)
-        alg, kid = self._header(token) if entry is None else (entry.alg, entry.kid)
-        keys = self._keys
-        key = keys.lookup(kid, alg)
-        if keys.refresh_due(key is not None):
-            keys.refresh(wait=key is None)
-            key = keys.lookup(kid, alg)
-        req.context.auth = self._verify(token, alg, kid, key, keys, entry)
+        """Authenticate a request before routing (WSGI); see the class docstring."""
+        pending = self._start(req, falcon_route(sys._getframe(1), req))
+        if pending is not None:
+            if pending.refresh:
+                pending.keys.refresh(wait=pending.key is None)
+            self._finish(req, pending)
 
     async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Authenticate a request before routing (ASGI); a key fetch runs in a thread.
+        """Authenticate a request before routing (ASGI); a key fetch runs in a thread."""
+        pending = self._start(req, falcon_route(sys._getframe(1), req))
+        if pending is not None:
+            if pending.refresh:
+                # NOTE: the fetch blocks for up to the JWKS timeout; keep it off the event loop.
+                await asyncio.to_thread(pending.keys.refresh, wait=pending.key is None)
+            self._finish(req, pending)
 
-        Example:
-            >>> # Falcon calls it; install with falcon.asgi.App(middleware=[auth]).
-        """
-        if self._exempt(req, falcon_route(sys._getframe(1), req)):
-            return
+    # -- one implementation behind both -----------------------------------------
+
+    def _start(self, req: falcon.Request, route: Route | None) -> _Pending | None:
+        """Everything before a key fetch: None for an exempt request, else what to verify."""
+        if self._exempt(req, route):
+            return None
         token = self._bearer(req)
         entry = self._tokens.get(token)
         alg, kid = self._header(token) if entry is None else (entry.alg, entry.kid)
         keys = self._keys
         key = keys.lookup(kid, alg)
-        if keys.refresh_due(key is not None):
-            # NOTE: the fetch blocks for up to the JWKS timeout; keep it off the event loop.
-            await asyncio.to_thread(keys.refresh, wait=key is None)
+        return _Pending(token, entry, alg, kid, keys, key, keys.refresh_due(key is not None))
+
+    def _finish(self, req: falcon.Request, pending: _Pending) -> None:
+        """Verify once the keys are as fresh as they need to be; set ``req.context.auth``."""
+        token, entry, alg, kid, keys, key, refreshed = pending
+        if refreshed:
             key = keys.lookup(kid, alg)
         req.context.auth = self._verify(token, alg, kid, key, keys, entry)
-
-    # -- one implementation behind both -----------------------------------------
 
     def _exempt(self, req: falcon.Request, route: Route | None) -> bool:
         # Falcon never calls process_resource for sinks, static routes or falsy

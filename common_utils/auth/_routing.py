@@ -7,7 +7,7 @@ but before routing, and Falcon hands middleware no reference to its app. So the
 middleware asks the app's own router, found through the frame that called the hook.
 
 Both Falcon internals this needs (the calling frame is ``App.__call__``; the
-router's ``find`` as ``App._router_search``) are read in :mod:`common_utils._compat`
+router's ``find`` as ``App._router_search``) are read in `common_utils._compat`
 and pinned by ``tests/test_compat.py``: a Falcon release that changes either makes
 those tests fail, and the middleware then fails closed.
 """

@@ -70,7 +70,7 @@ _READY = _Ready()
 
 
 class ScopeHook(Protocol):
-    """The type of the hook :func:`require_scopes` builds: a ``falcon.before`` action.
+    """The type of the hook `require_scopes` builds: a ``falcon.before`` action.
 
     Typed as Falcon types a ``before`` action for either kind of app (an
     awaitable for ASGI requests, ``None`` for WSGI ones), so
@@ -94,7 +94,7 @@ class ScopeHook(Protocol):
 
 
 class _ScopeHook:
-    """The ``falcon.before`` action built by :func:`require_scopes`."""
+    """The ``falcon.before`` action built by `require_scopes`."""
 
     __slots__ = ("_required", "_scope_text", "scopes")
 
@@ -155,7 +155,7 @@ def require_scopes(*scopes: str) -> ScopeHook:
         ValueError: No scope given, or a name that is empty or holds a space,
             quote or backslash.
 
-    Example:
+    Examples:
         >>> import falcon
         >>> class Orders:
         ...     @falcon.before(require_scopes("orders.write"))
@@ -182,7 +182,7 @@ def scopes_required_by(responder: Callable[..., Any]) -> tuple[str, ...]:
         The required scopes in declaration order, without duplicates;
         empty when none is required.
 
-    Example:
+    Examples:
         >>> import falcon
         >>> @falcon.before(require_scopes("a"))
         ... @falcon.before(require_scopes("b", "a"))

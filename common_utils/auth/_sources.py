@@ -3,7 +3,7 @@
 One object per kind of source, each validating its own options when it is
 built, so a combination that means nothing (a secret with a JWKS refresh
 interval) cannot be written. The middleware binds a source to its algorithm
-allow-list (:meth:`KeySource._open`) and gets a key store back: one
+allow-list (`KeySource._open`) and gets a key store back: one
 interface for a fixed key and for a refreshed key set, so the hot path never
 asks which one it has.
 """
@@ -73,7 +73,7 @@ class _StaticKeys:
 
 
 class KeySource:
-    """Base of :class:`JWKS`, :class:`PublicKey` and :class:`Secret` (not for subclassing)."""
+    """Base of `JWKS`, `PublicKey` and `Secret` (not for subclassing)."""
 
     __slots__ = ()
 
@@ -95,7 +95,7 @@ class Secret(KeySource):
         AuthConfigError: The secret is short, not text or bytes, or looks like
             a public key.
 
-    Example:
+    Examples:
         >>> Secret("a-32-byte-long-secret-for-hs256!")
         Secret(<hidden>)
     """
@@ -131,7 +131,7 @@ class PublicKey(KeySource):
         AuthConfigError: Not a public key (private keys are refused too), a
             weak RSA key, or an unsupported key type.
 
-    Example:
+    Examples:
         >>> from cryptography.hazmat.primitives.asymmetric import ec
         >>> PublicKey(ec.generate_private_key(ec.SECP256R1()).public_key())
         PublicKey(ES256)
@@ -184,7 +184,7 @@ class JWKS(KeySource):
     Raises:
         AuthConfigError: A setting is out of range; the message names it.
 
-    Example:
+    Examples:
         >>> JWKS("https://uaa.example.com/token_keys", ttl=300)
         JWKS('https://uaa.example.com/token_keys', ttl=300)
     """
