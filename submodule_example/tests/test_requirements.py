@@ -11,6 +11,15 @@ from packaging.utils import canonicalize_name
 from unit_support import SERVICE_ROOT
 
 SERVERS = {"uwsgi"}
+# (input, lock) of each approach. A service keeps the pair(s) it uses: this repository's
+# sample keeps both; a service on the submodule approach deletes the pip pair.
+APPROACHES = {
+    "pip": ("requirements.in", "requirements.txt"),
+    "submodule": ("requirements-submodule.in", "requirements-submodule.txt"),
+}
+KEPT = {name: pair for name, pair in APPROACHES.items() if (SERVICE_ROOT / pair[0]).exists()}
+KEPT_FILES = [name for pair in KEPT.values() for name in pair]
+KEPT_LOCKS = [lock for _, lock in KEPT.values()]
 
 
 def requirements(path: Path) -> list[Requirement]:
@@ -58,13 +67,21 @@ def as_keys(reqs: list[Requirement]) -> set[tuple[str, frozenset[str], str]]:
     return {(canonicalize_name(r.name), frozenset(r.extras), str(r.specifier)) for r in reqs}
 
 
+def test_the_service_keeps_an_approach_and_the_lock_of_each_kept_approach() -> None:
+    assert KEPT, "neither requirements.in nor requirements-submodule.in: nothing to deploy"
+    for source, lock in KEPT.values():
+        assert (SERVICE_ROOT / lock).is_file(), f"{source} without {lock}: python lock.py"
+
+
 def test_submodule_requirements_are_exactly_the_librarys_dependencies_plus_the_server() -> None:
+    if "submodule" not in KEPT:
+        return  # a service on the pip approach only
     ours = requirements(SERVICE_ROOT / "requirements-submodule.in")
     library = [r for r in ours if canonicalize_name(r.name) not in SERVERS]
     assert as_keys(library) == as_keys(library_dependencies(library_pyproject()))
 
 
-@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-submodule.txt"])
+@pytest.mark.parametrize("lock", KEPT_LOCKS)
 def test_locks_pin_everything_with_hashes_and_name_no_index(lock: str) -> None:
     pins = locked(SERVICE_ROOT / lock)
     assert pins, f"{lock} is empty"
@@ -75,7 +92,7 @@ def test_locks_pin_everything_with_hashes_and_name_no_index(lock: str) -> None:
     assert "://" not in text
 
 
-@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-submodule.txt"])
+@pytest.mark.parametrize("lock", KEPT_LOCKS)
 def test_locks_satisfy_the_pinned_librarys_dependencies(lock: str) -> None:
     """The check of the submodule approach, extended to the lock (and done for pip too)."""
     pins = locked(SERVICE_ROOT / lock)
@@ -89,10 +106,14 @@ def test_locks_satisfy_the_pinned_librarys_dependencies(lock: str) -> None:
 
 
 def test_submodule_lock_holds_no_common_utils() -> None:
+    if "submodule" not in KEPT:
+        return  # a service on the pip approach only
     assert "common-utils" not in locked(SERVICE_ROOT / "requirements-submodule.txt")
 
 
 def test_requirements_in_pins_a_released_common_utils_and_the_server_and_the_lock_agrees() -> None:
+    if "pip" not in KEPT:
+        return  # a service on the submodule approach only
     pins = {
         canonicalize_name(r.name): str(r.specifier)
         for r in requirements(SERVICE_ROOT / "requirements.in")
@@ -106,13 +127,7 @@ def test_requirements_in_pins_a_released_common_utils_and_the_server_and_the_loc
 
 
 def test_requirements_never_name_an_extra_index() -> None:
-    for name in (
-        "requirements.in",
-        "requirements.txt",
-        "requirements-submodule.in",
-        "requirements-submodule.txt",
-        "manifest.yml",
-    ):
+    for name in (*KEPT_FILES, "manifest.yml"):
         text = (SERVICE_ROOT / name).read_text()
         active = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
         assert not any("--extra-index-url" in line for line in active), name
@@ -120,9 +135,9 @@ def test_requirements_never_name_an_extra_index() -> None:
 
 def test_every_requirements_file_pins_the_same_uwsgi() -> None:
     pins = set()
-    for name in ("requirements.in", "requirements-submodule.in", "requirements-server.txt"):
+    for name in (*(source for source, _ in KEPT.values()), "requirements-server.txt"):
         pins |= {str(r.specifier) for r in requirements(SERVICE_ROOT / name) if r.name == "uwsgi"}
-    for lock in ("requirements.txt", "requirements-submodule.txt"):
+    for lock in KEPT_LOCKS:
         pins.add(f"=={locked(SERVICE_ROOT / lock)['uwsgi'][0]}")
     assert len(pins) == 1
 

@@ -38,6 +38,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from devpitools import (
@@ -217,3 +218,51 @@ def install_from(index_url: str, requirement: str, venv_dir: Path) -> str:
     version, location = probe.stdout.split()
     assert Path(location).resolve().is_relative_to(venv_dir.resolve())
     return version
+
+
+# -- the consumer tests (helpers in consumers.py) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def uwsgi_in_devpi(devpi_server, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Put a uWSGI wheel (built once, here) into devpi's seeded base index.
+
+    uWSGI is published as an sdist only; building it once keeps every consumer
+    virtualenv from compiling it again, and the base index keeps installs offline.
+    """
+    from devpitools import seed_base_index
+
+    from tests.e2e.consumers import UWSGI_PIN, run
+
+    assert UWSGI_PIN, "requirements.txt must pin uwsgi"
+    wheels = tmp_path_factory.mktemp("uwsgi-wheel")
+    run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), UWSGI_PIN[0]],
+        timeout=900,
+    )
+    seed_base_index(devpi_server, wheels, index="root/deps")
+    return UWSGI_PIN[0]
+
+
+@pytest.fixture(scope="session")
+def release_index(
+    devpi_server, devpi_env: dict[str, str], make_release_checkout: Callable[..., Path]
+) -> str:
+    """Release the version pinned by requirements.txt through the real pipeline."""
+    from tests.e2e.consumers import PINNED_VERSION
+
+    checkout = make_release_checkout(f"v{PINNED_VERSION}")
+    # The pipeline's own test run is covered by the release tests; here the
+    # consumer's side is under test, so only the install from staging is verified.
+    done = run_release_cli(checkout, "--skip-tests", env=devpi_env, timeout=1800)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return devpi_server.simple_url(devpi_server.release_index)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Any]]:
+    """Sample services (``consumers.Gunicorn``) a test starts; stopped after it."""
+    started: list[Any] = []
+    yield started
+    for server in started:
+        server.stop()

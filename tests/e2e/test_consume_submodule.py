@@ -18,23 +18,18 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.test_consume_pip import (  # noqa: F401 - the fixture is used by name
+from tests.e2e.consumers import (
     PINNED_VERSION,
     copy_service,
+    git,
     lock_service,
     make_venv,
     pip_env,
     run,
     run_service_tests,
-    uwsgi_in_devpi,
 )
 
 TAG = f"v{PINNED_VERSION}"
-FILE_PROTOCOL = ("-c", "protocol.file.allow=always")
-
-
-def git(cwd: Path, *args: str) -> str:
-    return run(["git", *FILE_PROTOCOL, *args], cwd=cwd).stdout.strip()
 
 
 def make_service_repo(path: Path, library: Path) -> Path:
@@ -62,7 +57,7 @@ def make_service_repo(path: Path, library: Path) -> Path:
 def test_submodule_consumer_cloned_recursively_runs_on_the_pinned_tag(
     make_release_checkout: Callable[..., Path],
     devpi_server,
-    uwsgi_in_devpi: str,  # noqa: F811 - pytest fixture
+    uwsgi_in_devpi: str,
     tmp_path: Path,
 ) -> None:
     library = make_release_checkout(TAG)
@@ -81,11 +76,13 @@ def test_submodule_consumer_cloned_recursively_runs_on_the_pinned_tag(
     # Third-party dependencies only; the library itself comes from the submodule.
     # They come from devpi's seeded base index here (offline, with a prebuilt uWSGI);
     # any index will do, nothing private is installed.
-    python = make_venv(tmp_path / "venv")
+    python = make_venv(tmp_path / "venv", with_pip=True)
     clean = pip_env()
     # The lock is made from the index the service installs from (here the seeded base).
     # (The pip approach's input goes: common-utils is not on that index, nor needed.)
+    # A service on the submodule approach keeps only that pair (test_requirements.py knows).
     (clone / "requirements.in").unlink()
+    (clone / "requirements.txt").unlink()
     lock_service(clone, devpi_server.simple_url("root/deps"))
     for requirements in ("requirements-submodule.txt", "service_tests/requirements.txt"):
         run(

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from devsupport import free_port
 
-from tests.e2e.test_consume_pip import run
-from tests.e2e.test_locked_consumers import (
+from tests.e2e.consumers import (
     Gunicorn,
     library_with_tags,
+    run,
     service_with_submodule,
     stamp,
 )

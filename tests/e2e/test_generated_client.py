@@ -22,8 +22,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from tests.e2e.test_consume_pip import SERVICE_SRC, run
-from tests.e2e.test_locked_consumers import Gunicorn
+from tests.e2e.consumers import SERVICE_SRC, Gunicorn, run
 
 BIN = Path(sys.executable).parent
 

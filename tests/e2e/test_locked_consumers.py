@@ -15,47 +15,35 @@ Timings (lock against devpi, install) are printed with ``-s``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from devsupport import free_port
-
 from tests.e2e.conftest import next_version, pip_env, run_release_cli
-from tests.e2e.test_consume_pip import (  # noqa: F401 - fixtures used by name
+from tests.e2e.consumers import (
     PINNED_VERSION,
+    Gunicorn,
+    commit_all,
     copy_service,
+    git,
+    library_with_tags,
+    lock_pins,
     lock_service,
     make_venv,
-    release_index,
     run,
     run_service_tests,
-    uwsgi_in_devpi,
+    service_with_submodule,
+    stamp,
 )
-from tests.e2e.test_consume_submodule import git
 
 LIBRARY_DEPS = ("falcon", "pyjwt", "cerberus", "python-json-logger", "swagger-ui-py")
 
 
-def lock_pins(path: Path) -> dict[str, str]:
-    pins = {}
-    for line in path.read_text().splitlines():
-        if "==" in line and not line.startswith((" ", "#")):
-            name, version = line.split(" ")[0].split("==")
-            pins[name] = version
-    return pins
-
-
 def test_pip_lock_from_devpi_installs_with_require_hashes_and_relocks_to_a_new_release(
-    release_index: str,  # noqa: F811
-    uwsgi_in_devpi: str,  # noqa: F811
+    release_index: str,
+    uwsgi_in_devpi: str,
     devpi_env: dict[str, str],
     make_release_checkout: Callable[..., Path],
     tmp_path: Path,
@@ -70,7 +58,7 @@ def test_pip_lock_from_devpi_installs_with_require_hashes_and_relocks_to_a_new_r
     assert set(LIBRARY_DEPS) <= set(pins)
     assert "127.0.0.1" not in (root / "requirements.txt").read_text()
 
-    python = make_venv(tmp_path / "venv")
+    python = make_venv(tmp_path / "venv", with_pip=True)
     clean = pip_env({k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
     started = time.perf_counter()
     run(
@@ -140,118 +128,6 @@ def test_pip_lock_from_devpi_installs_with_require_hashes_and_relocks_to_a_new_r
 # --------------------------------------------------------------------------- submodule
 
 
-def commit_all(repo: Path, message: str) -> None:
-    git(repo, "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "add", "-A")
-    git(
-        repo, "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid",
-        "commit", "-q", "--allow-empty", "-m", message,
-    )  # fmt: skip
-
-
-def library_with_tags(make_release_checkout: Callable[..., Path], *tags: str) -> Path:
-    """A library repository tagged ``tags[0]`` on its first commit, then one commit per tag."""
-    library = make_release_checkout(tags[0])
-    for tag in tags[1:]:
-        (library / "RELEASE").write_text(tag)
-        commit_all(library, f"release {tag}")
-        git(library, "tag", tag)
-    return library
-
-
-def service_with_submodule(path: Path, library: Path, tag: str, service_tag: str) -> Path:
-    root = copy_service(path)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "submodule", "add", "-q", str(library), "submodules/common_utils")
-    git(root / "submodules" / "common_utils", "checkout", "-q", tag)
-    commit_all(root, f"service on common_utils {tag}")
-    git(root, "tag", service_tag)
-    return root
-
-
-def hs256_vcap() -> str:
-    creds = {
-        "issuer": "https://uaa.e2e.test/oauth/token",
-        "audience": "example-app",
-        "secret": "s" * 32,
-        "algorithms": ["HS256"],
-    }
-    return json.dumps(
-        {"user-provided": [{"name": "jwt", "label": "user-provided", "tags": ["jwt"],
-                            "credentials": creds}]}
-    )  # fmt: skip
-
-
-class Gunicorn:
-    """The sample under gunicorn (the test venv's) on a loopback port."""
-
-    def __init__(self, root: Path, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.err = workdir / f"gunicorn-{self.port}.err"
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "VCAP_SERVICES": hs256_vcap(),
-            "PYTHONPATH": str(root),
-            "PORT": str(self.port),
-        }
-        gunicorn = Path(sys.executable).parent / "gunicorn"
-        with self.err.open("wb") as err:
-            self.process = subprocess.Popen(
-                [
-                    str(gunicorn),
-                    "--preload",
-                    "--workers=1",
-                    f"--bind=127.0.0.1:{self.port}",
-                    "example_app:app",
-                ],
-                cwd=root,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
-
-    def wait(self, timeout: float = 60) -> bool:
-        """Wait until /health answers (True) or the process exits (False)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return True
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"not ready: {self.err.read_text()[-2000:]}")
-
-    def version(self) -> dict[str, object]:
-        with urllib.request.urlopen(f"{self.url}/version", timeout=5) as resp:
-            return dict(json.loads(resp.read()))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Gunicorn]]:
-    started: list[Gunicorn] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
-def stamp(root: Path) -> str:
-    return run([sys.executable, "-m", "example_app.stamp"], cwd=root,
-               env={**os.environ, "PYTHONPATH": str(root)}).stdout  # fmt: skip
-
-
 def test_submodule_moved_to_a_new_tag_needs_a_new_stamp_and_then_reports_it(
     make_release_checkout: Callable[..., Path], servers: list[Gunicorn], tmp_path: Path
 ) -> None:
@@ -309,7 +185,7 @@ def test_submodule_moved_to_a_new_tag_needs_a_new_stamp_and_then_reports_it(
 
 def test_submodule_lock_installs_with_require_hashes(
     devpi_server,
-    uwsgi_in_devpi: str,  # noqa: F811
+    uwsgi_in_devpi: str,
     tmp_path: Path,
 ) -> None:
     root = copy_service(tmp_path / "svc")
@@ -324,7 +200,7 @@ def test_submodule_lock_installs_with_require_hashes(
     pins = lock_pins(root / "requirements-submodule.txt")
     assert "common-utils" not in pins
     assert set(LIBRARY_DEPS) <= set(pins)
-    python = make_venv(tmp_path / "venv")
+    python = make_venv(tmp_path / "venv", with_pip=True)
     run(
         [
             str(python),
