@@ -31,21 +31,17 @@ from release import ReleaseConfig, run_release
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _runtime_requirements() -> list[str]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return list(meta["project"]["dependencies"])
-
-
 def _checkout(dest: Path, tag: str) -> Path:
     return make_checkout(dest, tag=tag)
 
 
 def _start_to_ready(tmp: Path) -> tuple[float, float]:
-    server = DevpiServer(serverdir=tmp / "server", port=0, root_password="bench-root")
+    server = DevpiServer(
+        serverdir=tmp / "server",
+        port=0,
+        root_password="bench-root",
+        release_password="bench-release",
+    )
     started = time.perf_counter()
     server.init()
     initialised = time.perf_counter()
@@ -69,7 +65,11 @@ def run(quick: bool) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-release-") as tmp_name:
         tmp = Path(tmp_name)
-        wheelhouse = build_wheelhouse(tmp / "wheelhouse", _runtime_requirements())
+        # Exactly what the release's verify step installs (hash-checked, wheels only).
+        verify_lock = ROOT / "requirements" / "verify.lock"
+        wheelhouse = build_wheelhouse(
+            tmp / "wheelhouse", ["--only-binary", ":all:", "-r", str(verify_lock)]
+        )
         server = DevpiServer.temporary(bases=("root/deps",))
         started = time.perf_counter()
         server.init()
@@ -93,7 +93,9 @@ def run(quick: bool) -> list[Result]:
         )
         with server:
             seed_base_index(server, tmp / "wheelhouse")
-            config = ReleaseConfig(url=server.url, password=server.password)
+            config = ReleaseConfig(
+                url=server.url, user=server.release_user, password=server.release_password
+            )
             totals: list[float] = []
             steps: dict[str, list[float]] = {}
             builds: list[float] = []

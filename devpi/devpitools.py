@@ -96,7 +96,8 @@ _BIN = Path(sys.executable).parent
 _INIT_CODE = (
     "import sys; from devpi_server.init import init; "
     "pw = sys.stdin.readline().rstrip('\\n'); "
-    "sys.exit(init(argv=['devpi-init', *sys.argv[1:], *(['--root-passwd', pw] if pw else [])]))"
+    # NOTE: "--root-passwd=PW", one word: a password that starts with "-" is no option.
+    "sys.exit(init(argv=['devpi-init', *sys.argv[1:], *(['--root-passwd=' + pw] if pw else [])]))"
 )
 # A registered project needs one version entry (metadata only, no file): pip
 # never sees it, but devpi then knows the name is private (see bootstrap).
