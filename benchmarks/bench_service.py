@@ -57,7 +57,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -70,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import Result
+from devsupport import free_port
 
 from common_utils.testing import JWKSServer, TokenIssuer, vcap_services
 
@@ -213,12 +213,6 @@ app.add_route("/health", Health())
 # --------------------------------------------------------------------------- helpers
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _uwsgi() -> str | None:
     beside = Path(sys.executable).parent / "uwsgi"
     return str(beside) if beside.exists() else shutil.which("uwsgi")
@@ -226,7 +220,7 @@ def _uwsgi() -> str | None:
 
 @contextmanager
 def _uwsgi_server(uwsgi: str, cwd: Path, ini: Path, env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     # stderr goes to a file, not a pipe nobody reads while wrk runs: the HTTP router
     # logs every connection wrk resets (~2 KB per run), and a full 64 KiB pipe would
     # block uWSGI. A session of its own lets the cleanup reach every worker.

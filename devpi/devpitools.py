@@ -3,10 +3,10 @@
 ``devpi/server.py`` (the operator's command) and ``devpi/release.py`` (the release
 pipeline) are thin front ends over this module, and the end-to-end tests, the
 benchmarks and the demo import it to run throwaway servers. ``devpi/`` is not a
-package (a ``devpi`` package would shadow devpi-client's), so put the directory on
-``sys.path`` first::
+package (a ``devpi`` package would shadow devpi-client's): the scripts beside it
+find it as their own directory, and pytest (``pythonpath`` in pyproject.toml) and
+tox (``PYTHONPATH``) put ``devpi/`` on the path for everything else::
 
-    sys.path.insert(0, str(REPO_ROOT / "devpi"))
     from devpitools import DevpiServer, seed_base_index
 
 Public API:

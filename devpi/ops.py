@@ -52,8 +52,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+# Run as a script, its own directory (devpi/) is first on sys.path: devpitools imports.
 from devpitools import DevpiError, DevpiServer
 
 __all__ = [

@@ -102,8 +102,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+# Run as a script, its own directory (devpi/) is first on sys.path: devpitools imports.
 from devpitools import DevpiAPI, DevpiError, clean_pip_env, scrub_env, sha256_of
 from release_rules import (
     RELEASE_TAG_RE,

@@ -50,8 +50,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
+# Run as a script, its own directory (devpi/) is first on sys.path: devpitools imports.
 from devpitools import (
     DEFAULT_BASES,
     DEFAULT_PROJECTS,

@@ -361,7 +361,6 @@ def test_failed_pipeline_keeps_the_tag_says_how_to_retry_and_the_retry_publishes
 
 @pytest.mark.parametrize("module", ["release_hooks", "install_hooks"])
 def test_hook_modules_docstring_examples(module: str) -> None:
-    sys.path.insert(0, str(DEVPI_DIR / "githooks"))
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
