@@ -522,7 +522,11 @@ def test_deeply_nested_jose_header_gets_401_not_500(
     assert len(f"Bearer {tok}") < 8192
     with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
         result = client.simulate_get("/orders", headers=bearer(tok))
-    assert_challenge(result, 401, invalid_token("malformed token"))
+    # Python <= 3.12 cannot parse the nesting (RecursionError): "malformed token". Python 3.13
+    # parses it, and the changed header no longer matches the signature. Either way: a 401.
+    reasons = ("malformed token", "signature verification failed")
+    assert result.headers["WWW-Authenticate"] in [invalid_token(r) for r in reasons]
+    assert_challenge(result, 401, result.headers["WWW-Authenticate"])
     assert caplog.records == []
 
 
