@@ -220,10 +220,16 @@ class Demo:
     def start_devpi(self) -> None:
         say = self.console.detail
         wheelhouse = self.workdir / "wheelhouse"
-        requirements = _requirement_lines(SERVICE_SRC / "requirements-submodule.txt")
-        requirements += _requirement_lines(ROOT / "requirements" / "test.txt")
         say("downloading the dependency wheels the demo indexes hold (pip cache makes it quick)")
-        build_wheelhouse(wheelhouse, requirements)
+        # The release's verify step installs exactly requirements/verify.lock (hash-checked,
+        # wheels only); the services install their own lock's packages.
+        verify_lock = ROOT / "requirements" / "verify.lock"
+        build_wheelhouse(wheelhouse / "verify", ["--only-binary", ":all:", "-r", str(verify_lock)])
+        service = _requirement_lines(SERVICE_SRC / "requirements-submodule.txt")
+        build_wheelhouse(wheelhouse / "service", service)
+        for file in [*wheelhouse.glob("verify/*.*"), *wheelhouse.glob("service/*.*")]:
+            if not (wheelhouse / file.name).exists():
+                shutil.copy2(file, wheelhouse / file.name)
         self.server = DevpiServer.temporary(bases=("root/deps",)).start()
         seed_base_index(self.server, wheelhouse, index="root/deps")
         created = self.server.bootstrap()

@@ -122,6 +122,12 @@ def serve() -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+@pytest.fixture(autouse=True)
+def _no_index_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default --index-url is $PIP_INDEX_URL; the release's verify step sets one."""
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+
+
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
     server, url = serve()
