@@ -178,38 +178,13 @@ def compile_lock(
     bare ``name==version`` lines, and every hash comes from the index, now.
     """
     scratch = root / f".{output}.locking"
-    existing = pins(root / output)
-    scratch.write_text("".join(f"{pin}\n" for pin in existing))
-    try:
-        _run_uv(uv, root, source, scratch.name, index_url=index_url,
-                python_version=python_version, python_platform=python_platform,
-                upgrade=upgrade, upgrade_packages=upgrade_packages,
-                constraints=constraints)  # fmt: skip
-        scratch.replace(root / output)
-    finally:
-        scratch.unlink(missing_ok=True)
-
-
-def _run_uv(
-    uv: list[str],
-    root: Path,
-    source: str,
-    output: str,
-    *,
-    index_url: str,
-    python_version: str,
-    python_platform: str,
-    upgrade: bool,
-    upgrade_packages: Sequence[str],
-    constraints: str | None = None,
-) -> None:
     cmd = [
         *uv,
         "pip",
         "compile",
         source,
         "--output-file",
-        output,
+        scratch.name,
         "--generate-hashes",
         "--index-url",
         index_url,
@@ -223,20 +198,22 @@ def _run_uv(
         "--custom-compile-command",
         COMPILE_COMMAND,
         "--quiet",
+        *(["--constraints", constraints] if constraints else []),
+        *(["--upgrade"] if upgrade else []),
+        *(arg for name in upgrade_packages for arg in ("--upgrade-package", name)),
     ]
-    if constraints:
-        cmd += ["--constraints", constraints]
-    if upgrade:
-        cmd.append("--upgrade")
-    for name in upgrade_packages:
-        cmd += ["--upgrade-package", name]
-    done = subprocess.run(  # noqa: S603 - our argv, no shell
-        cmd, cwd=root, env=uv_env(), capture_output=True, text=True, check=False, timeout=600
-    )
-    if done.returncode != 0:
-        # uv's own error, with the index URL's credentials (if any) masked.
-        detail = re.sub(r"//[^/@\s]+@", "//***@", (done.stderr or done.stdout).strip())
-        raise LockError(f"uv pip compile {source} failed: {detail}")
+    scratch.write_text("".join(f"{pin}\n" for pin in pins(root / output)))
+    try:
+        done = subprocess.run(  # noqa: S603 - our argv, no shell
+            cmd, cwd=root, env=uv_env(), capture_output=True, text=True, check=False, timeout=600
+        )
+        if done.returncode != 0:
+            # uv's own error, with the index URL's credentials (if any) masked.
+            detail = re.sub(r"//[^/@\s]+@", "//***@", (done.stderr or done.stdout).strip())
+            raise LockError(f"uv pip compile {source} failed: {detail}")
+        scratch.replace(root / output)
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def check_constraints(text: str, source: str) -> int:

@@ -62,6 +62,24 @@ def run(
     return done
 
 
+def pip_install_from(
+    python: Path,
+    index_url: str,
+    *requirement_files: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    require_hashes: bool = False,
+) -> None:
+    """``pip install -r FILE ...`` into ``python``'s venv from ``index_url`` only."""
+    hashes = ["--require-hashes"] if require_hashes else []
+    files = [arg for name in requirement_files for arg in ("-r", name)]
+    run(
+        [str(python), "-m", "pip", "install", "-q", *hashes, "--index-url", index_url, *files],
+        cwd=cwd,
+        env=env,
+    )
+
+
 def copy_service(dest: Path) -> Path:
     """Copy the sample service's files (not its caches or submodules) to ``dest``."""
     shutil.copytree(SERVICE_SRC, dest, ignore=_NOT_SOURCE)

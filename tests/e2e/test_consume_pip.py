@@ -21,6 +21,7 @@ from tests.e2e.consumers import (
     lock_service,
     make_venv,
     pip_env,
+    pip_install_from,
     run,
     run_service_tests,
 )
@@ -36,35 +37,10 @@ def test_pip_consumer_installs_from_devpi_only_and_passes_its_service_tests(
     # The team's one command: lock from devpi (the committed lock names another devpi's files).
     lock_service(root, release_index)
     # Exactly what the buildpack does with PIP_INDEX_URL from manifest.yml: a hashed lock.
-    run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--require-hashes",
-            "--index-url",
-            release_index,
-            "-r",
-            "requirements.txt",
-        ],
-        cwd=root,
-        env=clean,
+    pip_install_from(
+        python, release_index, "requirements.txt", cwd=root, env=clean, require_hashes=True
     )
-    run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--index-url",
-            release_index,
-            "-r",
-            "service_tests/requirements.txt",
-        ],
-        cwd=root,
-        env=clean,
-    )
+    pip_install_from(python, release_index, "service_tests/requirements.txt", cwd=root, env=clean)
 
     shown = run([str(python), "-m", "pip", "show", "common-utils"], env=clean).stdout
     assert f"Version: {PINNED_VERSION}" in shown

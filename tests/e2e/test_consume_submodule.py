@@ -25,6 +25,7 @@ from tests.e2e.consumers import (
     lock_service,
     make_venv,
     pip_env,
+    pip_install_from,
     run,
     run_service_tests,
 )
@@ -84,21 +85,10 @@ def test_submodule_consumer_cloned_recursively_runs_on_the_pinned_tag(
     (clone / "requirements.in").unlink()
     (clone / "requirements.txt").unlink()
     lock_service(clone, devpi_server.simple_url("root/deps"))
+    # One pip run each: a hashed lock puts pip in --require-hashes mode for every file with it.
     for requirements in ("requirements-submodule.txt", "service_tests/requirements.txt"):
-        run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--index-url",
-                devpi_server.simple_url("root/deps"),
-                "-r",
-                requirements,
-            ],
-            cwd=clone,
-            env=clean,
+        pip_install_from(
+            python, devpi_server.simple_url("root/deps"), requirements, cwd=clone, env=clean
         )
     # The unit tests' tools (schemathesis for the contract test) from the public index.
     run([str(python), "-m", "pip", "install", "-q", "-r", "tests/requirements.txt"], cwd=clone)

@@ -32,6 +32,7 @@ from tests.e2e.consumers import (
     lock_pins,
     lock_service,
     make_venv,
+    pip_install_from,
     run,
     run_service_tests,
     service_with_submodule,
@@ -61,21 +62,8 @@ def test_pip_lock_from_devpi_installs_with_require_hashes_and_relocks_to_a_new_r
     python = make_venv(tmp_path / "venv", with_pip=True)
     clean = pip_env({k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
     started = time.perf_counter()
-    run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--require-hashes",
-            "--index-url",
-            release_index,
-            "-r",
-            "requirements.txt",
-        ],
-        cwd=root,
-        env=clean,
+    pip_install_from(
+        python, release_index, "requirements.txt", cwd=root, env=clean, require_hashes=True
     )
     print(f"pip install --require-hashes: {time.perf_counter() - started:.1f} s")
     frozen = run([str(python), "-m", "pip", "freeze"], env=clean).stdout.lower()
@@ -84,21 +72,7 @@ def test_pip_lock_from_devpi_installs_with_require_hashes_and_relocks_to_a_new_r
     )
     for name, version in pins.items():
         assert installed.get(name) == version, (name, version, installed.get(name))
-    run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--index-url",
-            release_index,
-            "-r",
-            "service_tests/requirements.txt",
-        ],
-        cwd=root,
-        env=clean,
-    )
+    pip_install_from(python, release_index, "service_tests/requirements.txt", cwd=root, env=clean)
     run_service_tests(
         python, root, "service_tests",
         EXPECT_LIBRARY_SOURCE="pip", EXPECT_LIBRARY_VERSION=PINNED_VERSION,
@@ -201,20 +175,7 @@ def test_submodule_lock_installs_with_require_hashes(
     assert "common-utils" not in pins
     assert set(LIBRARY_DEPS) <= set(pins)
     python = make_venv(tmp_path / "venv", with_pip=True)
-    run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--require-hashes",
-            "--index-url",
-            index,
-            "-r",
-            "requirements-submodule.txt",
-        ],
-        cwd=root,
-        env=pip_env(),
+    pip_install_from(
+        python, index, "requirements-submodule.txt", cwd=root, env=pip_env(), require_hashes=True
     )
     run([str(python), "-c", "import falcon, jwt, cerberus, pythonjsonlogger, swagger_ui"])
