@@ -189,7 +189,15 @@ def write_stamp(checkout: Path, package_dir: Path) -> Stamp:
     if commit:
         lines.append(f"__commit_id__ = commit_id = {commit!r}\n")
     path.write_text("".join(lines), encoding="utf-8")
+    _drop_cached_bytecode(path)
     return Stamp(version, commit or None, path)
+
+
+def _drop_cached_bytecode(source: Path) -> None:
+    # A cached .pyc is trusted while the source's mtime (whole seconds) and size
+    # match; a re-stamp within the same second ("1.2.3" -> "1.2.4") matches both.
+    for cached in (source.parent / "__pycache__").glob(f"{source.stem}.*.pyc"):
+        cached.unlink(missing_ok=True)
 
 
 def verify_stamp(checkout: Path, package_dir: Path) -> Stamp | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,6 +92,33 @@ def test_write_stamp_records_version_and_commit_and_is_read_back(tmp_path: Path)
     namespace: dict[str, object] = {}
     exec(stamp.path.read_text(), namespace)  # noqa: S102 - our own file, as Python imports it
     assert namespace["__version__"] == namespace["version"] == "1.2.3"
+
+
+def imported_version(root: Path) -> str:
+    """``pkg._version.version`` as a fresh interpreter imports it (bytecode cache on)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import pkg._version as v; print(v.version)"],
+        cwd=root, capture_output=True, text=True, check=True, timeout=60,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_a_restamp_in_the_same_second_is_what_the_next_import_sees(tmp_path: Path) -> None:
+    # Python trusts a cached .pyc whose recorded source mtime (whole seconds) and
+    # size match: "1.2.3" -> "1.2.4" keeps the size, so a re-stamp within the
+    # second the last import cached it would serve the old version.
+    root = make_repo(tmp_path / "svc")
+    first = write_stamp(root, root / "pkg")
+    assert imported_version(root) == "1.2.3"
+    assert list((root / "pkg" / "__pycache__").glob("_version.*.pyc"))
+    old = first.path.stat()
+    git(root, "commit", "-q", "--allow-empty", "-m", "fix")
+    git(root, "tag", "v1.2.4")
+    again = write_stamp(root, root / "pkg")
+    assert again.path.stat().st_size == old.st_size
+    os.utime(again.path, ns=(old.st_atime_ns, old.st_mtime_ns))  # the same second, for sure
+    assert imported_version(root) == "1.2.4"
 
 
 def test_write_stamp_without_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
