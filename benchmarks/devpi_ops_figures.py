@@ -31,6 +31,7 @@ import zipfile
 from pathlib import Path
 
 from devpitools import DevpiServer
+from devsupport import twine_upload
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,23 +57,7 @@ def _wheel(dest: Path, version: str) -> Path:
 
 
 def _upload(server: DevpiServer, files: list[Path]) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "twine",
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{server.url}/bench/release/",
-            *map(str, files),
-        ],
-        env={**os.environ, "TWINE_USERNAME": "bench", "TWINE_PASSWORD": PASSWORD},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = twine_upload(f"{server.url}/bench/release/", files, user="bench", password=PASSWORD)
     if done.returncode:
         raise SystemExit(done.stdout[-500:] + done.stderr[-500:])
 

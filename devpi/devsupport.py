@@ -40,7 +40,7 @@ import sys
 import time
 import urllib.request
 import venv
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -103,6 +103,29 @@ def run(
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def twine_upload(
+    index_url: str,
+    files: Iterable[Path],
+    *,
+    user: str,
+    password: str,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Upload ``files`` with twine to the devpi index at ``index_url`` as ``user``.
+
+    The credentials go through twine's environment variables, never its
+    command line; ``env=None`` starts from this process's environment. The
+    caller checks the exit code.
+    """
+    cmd = [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar"]
+    credentials = {"TWINE_USERNAME": user, "TWINE_PASSWORD": password}
+    return run(
+        [*cmd, "--repository-url", index_url, *map(str, files)],
+        env={**(os.environ if env is None else env), **credentials},
+        timeout=120,
     )
 
 

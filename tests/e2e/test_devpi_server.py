@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from devpitools import DevpiAPI, DevpiServer
-from devsupport import free_port, git
+from devsupport import free_port, git, twine_upload
 
 from .conftest import SERVER_PY, install_from, next_version, pip_env, run_release_cli
 
@@ -228,19 +228,6 @@ def side_indexes(server: DevpiServer, owner: str, *, bases: tuple[str, ...]) -> 
     return side
 
 
-def twine_upload(url: str, user: str, password: str, *files: Path) -> subprocess.CompletedProcess:
-    env = {
-        **pip_env(),
-        "TWINE_USERNAME": user,
-        "TWINE_PASSWORD": password,
-        "TWINE_NON_INTERACTIVE": "1",
-    }
-    cmd = [sys.executable, "-m", "twine", "upload", "--disable-progress-bar", "--repository-url"]
-    return subprocess.run(
-        [*cmd, url, *map(str, files)], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 def tiny_wheel(dest: Path, version: str, name: str = "common_utils") -> Path:
     """A minimal valid wheel of ``name`` ``version`` (imports as an empty package)."""
     import zipfile
@@ -269,10 +256,18 @@ def test_a_persons_credentials_cannot_upload_or_push_to_release_but_the_release_
     wheel = tiny_wheel(tmp_path, "8.8.8")
     for user, password in (("alice", "alice-Pw-1"), (devpi_server.user, devpi_server.password)):
         for index_url in (devpi_server.release_url, devpi_server.staging_url):
-            done = twine_upload(index_url + "/", user, password, wheel)
+            done = twine_upload(
+                index_url + "/", [wheel], user=user, password=password, env=pip_env()
+            )
             assert done.returncode != 0
             assert "403" in done.stdout + done.stderr, done.stdout + done.stderr
-    own = twine_upload(f"{devpi_server.url}/alice/dev/", "alice", "alice-Pw-1", wheel)
+    own = twine_upload(
+        f"{devpi_server.url}/alice/dev/",
+        [wheel],
+        user="alice",
+        password="alice-Pw-1",
+        env=pip_env(),
+    )
     assert own.returncode == 0, own.stdout + own.stderr
     # devpi push from the person's own index into team/release
     client = tmp_path / "client"
@@ -299,9 +294,10 @@ def test_a_persons_credentials_cannot_upload_or_push_to_release_but_the_release_
     # the release user can (on the staging index, which is volatile, so nothing lingers)
     ok = twine_upload(
         devpi_server.staging_url + "/",
-        devpi_server.release_user,
-        devpi_server.release_password,
-        wheel,
+        [wheel],
+        user=devpi_server.release_user,
+        password=devpi_server.release_password,
+        env=pip_env(),
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     status, _ = devpi_server.api(as_release=True).request(

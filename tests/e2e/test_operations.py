@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 from devpitools import DevpiAPI, DevpiServer, free_port
+from devsupport import twine_upload
 
 from .conftest import DEVPI_DIR, REPO_ROOT, pip_env
 
@@ -84,24 +85,7 @@ def make_wheel(dest: Path, version: str, name: str = PROBE) -> Path:
 
 def upload(server: DevpiServer, wheel: Path, index: str = INDEX) -> None:
     """Upload ``wheel`` to ``index`` with twine as the index owner."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "twine",
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{server.url}/{index}/",
-            str(wheel),
-        ],
-        env={**os.environ, "TWINE_USERNAME": OWNER, "TWINE_PASSWORD": OWNER_PW},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = twine_upload(f"{server.url}/{index}/", [wheel], user=OWNER, password=OWNER_PW)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -847,23 +831,11 @@ def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
             server.simple_url(INDEX), f"{PROBE}==1.0.0", tmp_path / "from-replica", env=env
         )
         assert served.returncode == 0, served.stdout + served.stderr
-        refused = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "twine",
-                "upload",
-                "--non-interactive",
-                "--disable-progress-bar",
-                "--repository-url",
-                f"{server.url}/{INDEX}/",
-                str(make_wheel(tmp_path / "w", "9.9.9")),
-            ],
-            env={**os.environ, "TWINE_USERNAME": OWNER, "TWINE_PASSWORD": OWNER_PW},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
+        refused = twine_upload(
+            f"{server.url}/{INDEX}/",
+            [make_wheel(tmp_path / "w", "9.9.9")],
+            user=OWNER,
+            password=OWNER_PW,
         )
         assert refused.returncode != 0
     finally:
