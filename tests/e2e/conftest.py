@@ -173,10 +173,11 @@ def released(
     )
 
 
-def install_from(index_url: str, requirement: str, venv_dir: Path) -> str:
+def install_from(index_url: str, requirement: str, venv_dir: Path, *pip_args: str) -> str:
     """Install ``requirement`` from ``index_url`` only into a new venv; return the version.
 
-    Fails the test unless the package imports from that venv.
+    ``pip_args`` go before the requirement (``"--pre"``). Fails the test unless
+    the package imports from that venv.
     """
     import venv
 
@@ -184,17 +185,8 @@ def install_from(index_url: str, requirement: str, venv_dir: Path) -> str:
     python = venv_dir / "bin" / "python"
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "-q",
-            "--no-cache-dir",
-            "--index-url",
-            index_url,
-            requirement,
+            *(sys.executable, "-m", "pip", "--python", str(python), "install", "-q"),
+            *("--no-cache-dir", "--index-url", index_url, *pip_args, requirement),
         ],
         env=pip_env(),
         capture_output=True,

@@ -20,7 +20,6 @@ import os
 import re
 import subprocess
 import sys
-import venv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import pytest
 from devpitools import DevpiServer, seed_base_index
 from devsupport import GIT_ENV, git, make_checkout
 
-from .conftest import DEVPI_DIR, install_from, pip_env
+from .conftest import DEVPI_DIR, install_from
 
 INSTALL_HOOKS = DEVPI_DIR / "install_hooks.py"
 STEP_NAMES = ("guards", "build", "login", "upload", "verify", "push")
@@ -165,32 +164,6 @@ def pushed_v110(host: GitHost) -> str:
     return output
 
 
-def install(index_url: str, args: list[str], venv_dir: Path) -> str:
-    """``pip install --index-url INDEX ARGS`` into a new venv; return common_utils' version."""
-    venv.create(venv_dir, with_pip=False, symlinks=True)
-    python = venv_dir / "bin" / "python"
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "pip", "--python", str(python), "install", "-q"),
-            *("--no-cache-dir", "--index-url", index_url, *args),
-        ],
-        env=pip_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    probe = subprocess.run(
-        [str(python), "-I", "-c", "import common_utils; print(common_utils.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=venv_dir,
-    )
-    return probe.stdout.strip()
-
-
 def test_pushing_a_release_tag_publishes_it_and_shows_the_steps(
     host: GitHost, pushed_v110: str, tmp_path: Path
 ) -> None:
@@ -292,9 +265,9 @@ def test_release_candidate_is_published_as_a_prerelease(
         "common_utils-1.2.0rc1.tar.gz",
     ]
     url = host.release_url
-    assert install(url, ["common-utils"], tmp_path / "no-pin") == "1.1.0"
-    assert install(url, ["--pre", "common-utils"], tmp_path / "pre") == "1.2.0rc1"
-    assert install(url, ["common-utils==1.2.0rc1"], tmp_path / "pin") == "1.2.0rc1"
+    assert install_from(url, "common-utils", tmp_path / "no-pin") == "1.1.0"
+    assert install_from(url, "common-utils", tmp_path / "pre", "--pre") == "1.2.0rc1"
+    assert install_from(url, "common-utils==1.2.0rc1", tmp_path / "pin") == "1.2.0rc1"
 
 
 def test_hotfix_on_a_release_branch_is_published_while_main_is_ahead(
