@@ -60,7 +60,7 @@ _MAX_JOSE_HEADER_CHARS = 4096
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 # UAA and XSUAA write ID tokens with exactly this scope (IdToken.java in cloudfoundry/uaa).
 _ID_TOKEN_SCOPES = frozenset({"openid"})
-_UNKNOWN_ROUTE = Route(None, None)
+_UNKNOWN_ROUTE: Route = (None, None)
 
 # Fixed, short reasons: clients and logs never see exception text or claim values.
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
@@ -76,15 +76,14 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 
 
 class _Pending(NamedTuple):
-    """A request between reading its token and verifying it (a key fetch may come between)."""
+    """A request whose token is verified after a key fetch."""
 
     token: str
     entry: Entry | None
     alg: str
     kid: str | None
     keys: KeyStore
-    key: VerificationKey | None
-    refresh: bool
+    key: VerificationKey | None  # before the fetch: None makes the fetch wait for its answer
 
 
 class JWTAuthMiddleware:
@@ -336,23 +335,25 @@ class JWTAuthMiddleware:
         """Authenticate a request before routing (WSGI); see the class docstring."""
         pending = self._start(req, falcon_route(sys._getframe(1), req))
         if pending is not None:
-            if pending.refresh:
-                pending.keys.refresh(wait=pending.key is None)
+            pending.keys.refresh(wait=pending.key is None)
             self._finish(req, pending)
 
     async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Authenticate a request before routing (ASGI); a key fetch runs in a thread."""
         pending = self._start(req, falcon_route(sys._getframe(1), req))
         if pending is not None:
-            if pending.refresh:
-                # NOTE: the fetch blocks for up to the JWKS timeout; keep it off the event loop.
-                await asyncio.to_thread(pending.keys.refresh, wait=pending.key is None)
+            # NOTE: the fetch blocks for up to the JWKS timeout; keep it off the event loop.
+            await asyncio.to_thread(pending.keys.refresh, wait=pending.key is None)
             self._finish(req, pending)
 
     # -- one implementation behind both -----------------------------------------
 
     def _start(self, req: falcon.Request, route: Route | None) -> _Pending | None:
-        """Everything before a key fetch: None for an exempt request, else what to verify."""
+        """Authenticate, or say what to verify once the keys are refreshed.
+
+        Returns None when the request is settled (exempt, or ``req.context.auth``
+        set), else a `_Pending` for `_finish` after a key fetch.
+        """
         if self._exempt(req, route):
             return None
         token = self._bearer(req)
@@ -360,13 +361,16 @@ class JWTAuthMiddleware:
         alg, kid = self._header(token) if entry is None else (entry.alg, entry.kid)
         keys = self._keys
         key = keys.lookup(kid, alg)
-        return _Pending(token, entry, alg, kid, keys, key, keys.refresh_due(key is not None))
+        if keys.refresh_due(key is not None):
+            return _Pending(token, entry, alg, kid, keys, key)
+        # PERF: no key fetch due (nearly every request): verify now, no _Pending to build.
+        req.context.auth = self._verify(token, alg, kid, key, keys, entry)
+        return None
 
     def _finish(self, req: falcon.Request, pending: _Pending) -> None:
-        """Verify once the keys are as fresh as they need to be; set ``req.context.auth``."""
-        token, entry, alg, kid, keys, key, refreshed = pending
-        if refreshed:
-            key = keys.lookup(kid, alg)
+        """Verify after a key fetch, with the refreshed key set; set ``req.context.auth``."""
+        token, entry, alg, kid, keys, _ = pending
+        key = keys.lookup(kid, alg)
         req.context.auth = self._verify(token, alg, kid, key, keys, entry)
 
     def _exempt(self, req: falcon.Request, route: Route | None) -> bool:
@@ -381,9 +385,10 @@ class JWTAuthMiddleware:
                     "Exempt routes and resource overrides are not applied, "
                     "every request needs a token"
                 )
+        resource, uri_template = route
         # Falcon sets it again after routing; set now, access logs of refused requests name it.
-        req.uri_template = route.uri_template
-        return self._exemptions.exempt(req.path, route.uri_template, req.method, route.resource)
+        req.uri_template = uri_template
+        return self._exemptions.exempt(req.path, uri_template, req.method, resource)
 
     def _bearer(self, req: falcon.Request) -> str:
         """Return the bearer token of the Authorization header, or raise 400/401."""
@@ -392,6 +397,9 @@ class JWTAuthMiddleware:
             raise unauthorized(self._realm)
         if len(value) > self._max_header:
             raise self._reject(invalid_request(self._realm, "authorization header too large"))
+        token = value[7:]
+        if value.startswith("Bearer ") and token and " " not in token:
+            return token  # PERF: the usual shape needs none of the general parsing below
         scheme, _, rest = value.partition(" ")
         if scheme.lower() != "bearer":
             raise unauthorized(self._realm)
