@@ -17,6 +17,9 @@ What is used, and why:
 - ``Validator._schema`` is set to the expanded plain dict once, so no request
   pays for Cerberus' per-call schema copy and re-check.
 - ``Validator._errors`` is read for the flat error list.
+- ``Validator._normalize_coerce``, ``_normalize_rename`` and
+  ``_normalize_rename_handler`` (called by the normalization pass for every
+  field) must not be overridden for `normalization_is_noop` to hold.
 """
 
 from __future__ import annotations
@@ -27,7 +30,22 @@ from typing import Any
 import cerberus
 import cerberus.errors
 
-__all__ = ["ErrorsCut", "LinearErrorsValidator", "keep_expanded_schema", "recorded_errors"]
+__all__ = [
+    "ErrorsCut",
+    "LinearErrorsValidator",
+    "keep_expanded_schema",
+    "normalization_is_noop",
+    "recorded_errors",
+]
+
+# Field rules that make Cerberus' normalization pass act on a field besides the
+# normalization rules themselves: the container rules it recurses through (each
+# recursion copies the container) and ``readonly`` (checked there, ahead of the rest).
+_PASS_RULES = frozenset(
+    {"allow_unknown", "items", "keysrules", "purge_unknown", "readonly", "schema", "valuesrules"}
+)
+# Methods the normalization pass calls for every field whatever the rules; and validate().
+_PASS_METHODS = ("_normalize_coerce", "_normalize_rename", "_normalize_rename_handler", "validate")
 
 
 class ErrorsCut(cerberus.errors.ValidationError):  # type: ignore[misc]
@@ -132,6 +150,31 @@ def keep_expanded_schema(validator: cerberus.Validator) -> None:
     validators get plain dicts instead. Call this right after construction.
     """
     validator._schema = validator.schema.schema
+
+
+def normalization_is_noop(validator: cerberus.Validator) -> bool:
+    """Tell whether Cerberus' normalization pass leaves every document as it is.
+
+    True when no field's rules hold a normalization rule (``coerce``,
+    ``default``, ``rename`` ... any of the class's ``normalization_rules``), a
+    container rule or ``readonly``; no rules are a registry name; unknown fields
+    are neither purged nor given rules; and the class keeps Cerberus' own
+    normalization hooks. Then the pass reads the schema and nothing else: it
+    records no error and copies nothing below the top-level copy that
+    ``validate()`` makes anyway, so ``validate(document, normalize=False)``
+    gives the same result, errors and ``document``. Cerberus 1.3 never
+    normalizes inside ``*of`` branches, so their rules do not matter.
+    """
+    cls = type(validator)
+    if any(getattr(cls, name) is not getattr(cerberus.Validator, name) for name in _PASS_METHODS):
+        return False
+    if validator.purge_unknown or validator.purge_readonly:
+        return False
+    if not isinstance(validator.allow_unknown, bool):  # a rules dict or a registry name
+        return False
+    acting = _PASS_RULES.union(cls.normalization_rules)
+    schema: Mapping[Any, Any] = validator.schema
+    return all(isinstance(rules, Mapping) and acting.isdisjoint(rules) for rules in schema.values())
 
 
 def recorded_errors(validator: cerberus.Validator) -> list[Any]:

@@ -233,3 +233,49 @@ def test_the_linear_validator_keeps_cerberus_anyof_semantics() -> None:
         ours = LinearErrorsValidator(schema)
         theirs = __import__("cerberus").Validator(schema)
         assert ours.validate(document) is theirs.validate(document) is valid, document
+
+
+def test_cerberus_normalization_pass_is_what_normalization_is_noop_assumes() -> None:
+    """Pins ``_normalize_coerce``, ``_normalize_rename``, ``_normalize_rename_handler``,
+    ``normalization_rules``, ``validate(normalize=)`` and what the pass copies."""
+    import inspect
+
+    import cerberus
+
+    from common_utils._compat_cerberus import keep_expanded_schema, normalization_is_noop
+
+    for name in ("_normalize_coerce", "_normalize_rename", "_normalize_rename_handler"):
+        assert callable(getattr(cerberus.Validator, name, None)), name
+    assert "normalize" in inspect.signature(cerberus.Validator.validate).parameters
+    assert set(cerberus.Validator.normalization_rules) == {
+        "coerce",
+        "default",
+        "default_setter",
+        "purge_unknown",
+        "rename",
+        "rename_handler",
+    }
+    # Without rules to act on, the pass copies nothing: nested values stay shared.
+    document = {"a": {"b": [1]}, "c": [{"d": 1}], "e": 1}
+    for normalize in (True, False):
+        validator = cerberus.Validator({"a": {"type": "dict"}, "c": {}}, allow_unknown=True)
+        keep_expanded_schema(validator)
+        assert normalization_is_noop(validator)
+        assert validator.validate(document, normalize=normalize)
+        assert validator.document == document
+        assert validator.document is not document
+        assert validator.document["a"] is document["a"]
+        assert validator.document["c"] is document["c"]
+    # A container rule makes the pass copy the container.
+    nested = {"a": {"b": [1]}}
+    validator = cerberus.Validator({"a": {"type": "dict", "schema": {"b": {"type": "list"}}}})
+    assert not normalization_is_noop(validator)
+    assert validator.validate(nested)
+    assert validator.document == nested
+    assert validator.document["a"] is not nested["a"]
+    # Cerberus 1.3 never normalizes inside *of branches.
+    schema = {"a": {"type": "dict", "anyof_schema": [{"y": {"rename": "z", "coerce": int}}]}}
+    validator = cerberus.Validator(schema)
+    assert normalization_is_noop(validator)
+    assert validator.validate({"a": {"y": "1"}})
+    assert validator.document == {"a": {"y": "1"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
@@ -37,8 +38,7 @@ def _finite_float(literal: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
-def is_json_media_type(content_type: str) -> bool:
-    """Tell whether a Content-Type is JSON (any parameters, ``+json``) in UTF-8."""
+def _is_json_media_type(content_type: str) -> bool:
     media_type, _, parameters = content_type.partition(";")
     media_type = media_type.strip().lower()
     if media_type != "application/json" and not (
@@ -53,6 +53,19 @@ def is_json_media_type(content_type: str) -> bool:
         ):
             return False
     return True
+
+
+# PERF: clients send the same few values, parsed once each here. The cache is bounded
+# and holds only short values: the attacker-chosen strings it keeps total a few KB.
+_cached_is_json_media_type = functools.lru_cache(maxsize=64)(_is_json_media_type)
+_CACHED_LENGTH = 100
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Tell whether a Content-Type is JSON (any parameters, ``+json``) in UTF-8."""
+    if len(content_type) <= _CACHED_LENGTH:
+        return _cached_is_json_media_type(content_type)
+    return _is_json_media_type(content_type)
 
 
 def parse_json(data: bytes, *, max_depth: int, max_items: int) -> Any:

@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import falcon
 
 from common_utils._compat import has_parsed_media, parsed_media, set_parsed_media
-from common_utils._compat_cerberus import keep_expanded_schema, recorded_errors
+from common_utils._compat_cerberus import (
+    keep_expanded_schema,
+    normalization_is_noop,
+    recorded_errors,
+)
 from common_utils.errors import ConfigurationError
 from common_utils.validation._body import is_json_media_type, parse_json, too_large, unsupported
 from common_utils.validation._errors import flat_errors
@@ -245,8 +249,11 @@ class _Checker:
         if spec.params is not None:
             self._schemas["params"] = params_schema(spec.params)
         self._local = threading.local()
+        # Whether Cerberus' normalization pass could change a document, per kind.
+        self._normalizes: dict[str, bool] = {}
         for kind in self._schemas:  # check the schemas now: fail at import, not per request
-            self._validator(kind)
+            # PERF: a pass that provably changes nothing costs as much as the validation.
+            self._normalizes[kind] = not normalization_is_noop(self._validator(kind))
 
     def _validator(self, kind: str) -> Validator:
         # Cerberus validators keep per-call state: never share one between threads.
@@ -265,7 +272,12 @@ class _Checker:
 
     def _check(self, kind: str, document: Mapping[str, Any], noun: str, subject: str) -> Any:
         validator = self._validator(kind)
-        if validator.validate(document, update=self.spec.update):
+        if not self._normalizes[kind]:
+            # Same errors and document as with the pass (see normalization_is_noop), whose
+            # values are those the caller checked: no second walk.
+            if validator.validate(document, update=self.spec.update, normalize=False):
+                return validator.document
+        elif validator.validate(document, update=self.spec.update):
             # Coercers (``float`` on "nan", "number" on "1e999") may create what JSON cannot carry.
             check_document(
                 validator.document, subject, max_depth=sys.maxsize, max_items=sys.maxsize
