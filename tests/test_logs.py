@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -467,6 +468,41 @@ class TestSetupLogging:
         assert logs._iso_utc(86400.25) == "1970-01-02T00:00:00.250Z"
         assert logs._iso_utc(86400.875) == "1970-01-02T00:00:00.875Z"
 
+    def test_extras_follow_each_records_own_attributes_in_order(self) -> None:
+        out = io.StringIO()
+        handler = setup_logging(stream=out, environ={})
+        log = logging.getLogger("shapes")
+
+        def stamp(record: logging.LogRecord) -> bool:
+            if record.getMessage() == "stamped":
+                record.added_by_filter = "yes"
+            return True
+
+        handler.addFilter(stamp)
+        try:
+            log.info("plain", extra={"b": 1, "a": 2})
+            log.info("stamped", extra={"b": 3, "a": 4})  # same call shape, one attribute more
+            log.info("plain", extra={"b": 5, "a": 6})
+            log.info("other order", extra={"a": 7, "b": 8})
+            log.info("none")
+        finally:
+            handler.removeFilter(stamp)
+        lines = out.getvalue().splitlines()
+        extras = [list(json.loads(line))[4:] for line in lines]
+        assert extras == [["b", "a"], ["b", "a", "added_by_filter"], ["b", "a"], ["a", "b"], []]
+        assert [json.loads(line).get("b") for line in lines] == [1, 3, 5, 8, None]
+
+    def test_extras_cache_stays_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(logs, "_MAX_SHAPES", 3)
+        out = io.StringIO()
+        formatter = setup_logging(stream=out, environ={}).formatter
+        for n in range(7):
+            logging.getLogger("many").info("shape %d", n, extra={f"field_{n}": n})
+        assert len(formatter._extras_by_shape) <= 3  # type: ignore[union-attr]
+        lines = json_lines(out.getvalue())
+        assert [line[f"field_{n}"] for n, line in enumerate(lines)] == list(range(7))
+        assert all(len(line) == 5 for line in lines)
+
     def test_newline_in_message_stays_inside_one_line(self) -> None:
         out = io.StringIO()
         setup_logging(stream=out, environ={"LOG_FORMAT": "JSON"})
@@ -574,6 +610,59 @@ class TestMiddleware:
         assert len(own) == 36
         assert own.count("-") == 4
 
+    def test_access_line_has_exactly_these_fields_in_this_order(
+        self, asgi: bool, captured: io.StringIO
+    ) -> None:
+        client = falcon.testing.TestClient(make_app(asgi, headers=["X-Trace"]))
+        client.simulate_get(
+            "/items/o",
+            query_string="q=1",
+            headers={"X-Request-Id": "req-o", "X-Test-Auth": "yes", "X-Trace": "t-9"},
+        )
+        access = json_lines(captured.getvalue())[-1]
+        assert list(access) == [
+            "timestamp",
+            "level",
+            "logger",
+            "message",
+            "method",
+            "route",
+            "path",
+            "status",
+            "duration_ms",
+            "bytes",
+            "user_agent",
+            "subject",
+            "header_x_trace",
+            "request_id",
+        ]
+        duration = access.pop("duration_ms")
+        assert isinstance(duration, float)
+        assert duration >= 0
+        del access["timestamp"]
+        assert access == {
+            "level": "INFO",
+            "logger": "common_utils.access",
+            "message": "GET /items/o 200",
+            "method": "GET",
+            "route": "/items/{item}",
+            "path": "/items/o",
+            "status": 200,
+            "bytes": len('{"request_id": "req-o", "item": "o"}'),
+            "user_agent": "falcon-client/" + falcon.__version__,
+            "subject": "svc-account",
+            "header_x_trace": "t-9",
+            "request_id": "req-o",
+        }
+
+    def test_access_line_in_text_format(self, asgi: bool) -> None:
+        out = io.StringIO()
+        setup_logging("INFO", "text", out, environ={})
+        client = falcon.testing.TestClient(make_app(asgi))
+        client.simulate_get("/items/t", headers={"X-Request-Id": "req-t"})
+        line = out.getvalue().splitlines()[-1]
+        assert line.split(" ", 1)[1] == "INFO     common_utils.access [req-t] GET /items/t 200"
+
     def test_longest_allowed_id_is_kept(self, asgi: bool, captured: io.StringIO) -> None:
         client = falcon.testing.TestClient(make_app(asgi))
         ok = "a" * 200
@@ -662,6 +751,16 @@ class TestAccessLogOptions:
         result = falcon.testing.TestClient(app).simulate_get("/")
         assert "X-Request-Id" not in result.headers
         assert current_request_id() is None
+
+
+def test_generated_request_ids_are_uuid4_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    for _ in range(200):
+        own = logs._new_request_id()
+        parsed = uuid.UUID(own)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, own)
+    for raw in (bytes(16), b"\xff" * 16, bytes(range(16))):
+        monkeypatch.setattr(logs.os, "urandom", lambda n, raw=raw: raw[:n])
+        assert logs._new_request_id() == str(uuid.UUID(bytes=raw, version=4))
 
 
 def test_public_surface_is_listed() -> None:
