@@ -134,6 +134,18 @@ def test_scheme_word_is_case_insensitive(client: Any, rsa_key: Any) -> None:
         assert result.status_code == 200
 
 
+def test_spaces_around_the_bearer_token_are_allowed(client: Any, rsa_key: Any) -> None:
+    tok = token(rsa_key)
+    for value in (f"Bearer  {tok}", f"Bearer {tok} ", f"bearer   {tok}  ", f"Bearer {tok}"):
+        result = client.simulate_get("/orders", headers={"Authorization": value})
+        assert result.status_code == 200, value
+
+
+def test_an_empty_scope_array_means_no_scopes(client: Any, rsa_key: Any) -> None:
+    result = client.simulate_get("/orders", headers=bearer(token(rsa_key, scope=[])))
+    assert result.json["scopes"] == []
+
+
 def test_space_delimited_scope_string_is_parsed(client: Any, rsa_key: Any) -> None:
     tok = token(rsa_key, scope="a b  c", jti=None, sub=None)
     result = client.simulate_get("/orders", headers=bearer(tok))
