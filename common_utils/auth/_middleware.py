@@ -22,7 +22,6 @@ from common_utils.auth._cache import (
     TokenCache,
     TokenCacheInfo,
     VerifiedTokens,
-    time_window,
 )
 from common_utils.auth._context import AuthContext
 from common_utils.auth._errors import (
@@ -476,9 +475,7 @@ class JWTAuthMiddleware:
         ctx = AuthContext._verified(claims, scopes, self._realm)
         tokens = self._tokens
         if tokens.maxsize:
-            not_before, expires = time_window(claims, self._leeway)
-            stale_at = time.monotonic() + tokens.max_age
-            tokens.put(token, Entry(key, kid, alg, ctx, not_before, expires, stale_at))
+            tokens.put(token, key, kid, alg, ctx, claims, self._leeway)
         return ctx
 
     def _from_cache(
