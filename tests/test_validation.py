@@ -1128,3 +1128,126 @@ def test_field_list_reaches_clients_of_an_app_with_falcons_default_serializer() 
     assert result.status_code == 422
     assert result.json["description"] == "1 field is invalid"
     assert result.json["errors"] == [{"field": "sku", "message": "must be of string type"}]
+
+
+# --- membership rules over arrays holding arrays or objects ------------------------------------
+
+
+class Tags:
+    @validate(
+        body={
+            "tags": {"type": "list", "forbidden": ["admin", 1]},
+            "roles": {"type": "list", "contains": ["reader"]},
+            "kinds": {"type": "list", "allowed": frozenset({"a", "b"})},
+        }
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = req.context.body
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        ({"tags": [["admin"]]}, None),
+        ({"tags": [{"admin": 1}]}, None),
+        ({"roles": [["reader"]]}, "must contain reader"),
+        ({"roles": [{"reader": True}, "writer"]}, "must contain reader"),
+        ({"kinds": [["a"]]}, "unallowed values, allowed: a, b"),
+        ({"kinds": [{"a": 1}]}, "unallowed values, allowed: a, b"),
+    ],
+)
+def test_arrays_or_objects_inside_an_array_never_crash_membership_rules(body, refused):
+    # Cerberus computes forbidden/contains with sets (and `allowed` may be a set):
+    # an unhashable member made it raise TypeError, a 500 for any client.
+    result = _client(Tags()).simulate_post("/r", json=body)
+    if refused is None:
+        assert result.status_code == 200, result.text
+        assert result.json == body
+    else:
+        errors = _problem(result, 422)["errors"]
+        assert errors == [{"field": next(iter(body)), "message": refused}]
+
+
+def test_membership_rules_judge_nested_members_by_equality_as_before():
+    client = _client(Tags())
+    ok = {"tags": [["admin"], "user", 2], "roles": ["reader", ["x"]], "kinds": ["a", "b"]}
+    assert client.simulate_post("/r", json=ok).json == ok
+    refused = {"tags": ["admin", [1], 1.0], "roles": [["reader"]], "kinds": ["a", ["b"], "c"]}
+    errors = _problem(client.simulate_post("/r", json=refused), 422)["errors"]
+    assert {e["field"]: e["message"] for e in errors} == {
+        "kinds": "unallowed values, allowed: a, b",
+        "roles": "must contain reader",
+        "tags": "forbidden values",
+    }
+
+
+def test_repeated_rule_values_and_values_that_are_not_arrays_keep_their_meaning():
+    class Pairs:
+        @validate(
+            body={
+                "pairs": {"contains": ["a", "a", 1], "forbidden": [0, 0]},
+                "name": {"type": "string", "contains": "x"},
+                "doc": {"type": "dict", "contains": "id"},
+            }
+        )
+        def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.media = req.context.body
+
+    client = _client(Pairs())
+    for ok in ({"pairs": [["a"], "a", 1, "b"]}, {"name": "xyz"}, {"doc": {"id": 1}}):
+        assert client.simulate_post("/r", json=ok).json == ok
+    refused = {"pairs": [["a"], 1, 0, [0]], "name": "abc", "doc": {"ID": 1}}
+    errors = _problem(client.simulate_post("/r", json=refused), 422)["errors"]
+    assert [(e["field"], e["message"].split(" ")[0]) for e in errors] == [
+        ("doc", "must"),
+        ("name", "must"),
+        ("pairs", "forbidden"),
+        ("pairs", "must"),
+    ]
+
+
+ANYOF = "must match at least one of the allowed definitions"
+
+
+class Shapes:
+    @validate(
+        body={
+            "shape": {"anyof_schema": [{"radius": {"type": "number"}}, {"side": {"min": 0}}]},
+            "point": {"schema": {"x": {"type": "integer"}}},
+            "names": {"schema": {"type": "string"}},
+            "count": {"schema": {"n": {"type": "integer", "coerce": int}}},  # normalized too
+        }
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = req.context.body
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        ({"count": [{"n": "1"}]}, ("count", "must be of dict type")),
+        ({"shape": [1]}, ("shape", ANYOF)),
+        ({"shape": [{"radius": 1}]}, ("shape", ANYOF)),
+        ({"point": [{"x": 1}]}, ("point", "must be of dict type")),
+        ({"point": []}, ("point", "must be of dict type")),
+        ({"shape": {"side": 2}, "point": {"x": 1}, "names": ["a", "b"]}, None),
+        ({"names": ["a", 1]}, ("names.1", "must be of string type")),
+    ],
+)
+def test_an_array_where_a_field_schema_wants_an_object_gets_422_not_500(body, refused):
+    # Without a "type", Cerberus applied the field names of a `schema` (or `*of_schema`)
+    # to each item of an array as if they were rules, and raised RuntimeError: a 500.
+    result = _client(Shapes()).simulate_post("/r", json=body)
+    if refused is None:
+        assert result.status_code == 200, result.text
+    else:
+        errors = _problem(result, 422)["errors"]
+        assert (errors[0]["field"], errors[0]["message"]) == refused
+
+
+@pytest.mark.parametrize("rule", ["allowed", "contains", "forbidden", "schema"])
+def test_rules_judged_anew_keep_cerberus_own_constraints_on_the_schema(rule):
+    # Cerberus reads a rule's constraints from its method's docstring.
+    assert Validator.validation_rules[rule] == cerberus.Validator.validation_rules[rule]
+    with pytest.raises(cerberus.SchemaError):
+        Validator({"f": {rule: 5 if rule != "contains" else []}})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+import cerberus.errors
 
 from common_utils._compat_cerberus import ErrorsCut, LinearErrorsValidator
 
@@ -41,6 +43,53 @@ class Validator(LinearErrorsValidator):
         >>> v.validate({"dry_run": "yes"}), v.document
         (True, {'dry_run': True})
     """
+
+    # Cerberus judges ``forbidden`` and ``contains`` (and ``allowed`` given as a set)
+    # with sets: an array or object inside a JSON array is unhashable, and the
+    # TypeError was a 500 for any client. These judge list members by equality, as
+    # Cerberus does for everything hashable; the docstrings are the rules' own
+    # constraints, which Cerberus reads from them.
+
+    def _validate_allowed(self, allowed_values: Any, field: Any, value: Any) -> None:
+        """{'type': 'container'}"""  # noqa: D415 - the rule's constraints, read by Cerberus
+        if isinstance(value, list) and isinstance(allowed_values, (set, frozenset)):
+            unallowed = tuple(x for x in value if not _in_set(x, allowed_values))
+            if unallowed:
+                self._error(field, cerberus.errors.UNALLOWED_VALUES, unallowed)
+            return
+        super()._validate_allowed(allowed_values, field, value)
+
+    def _validate_contains(self, expected_values: Any, field: Any, value: Any) -> None:
+        """{'empty': False }"""  # noqa: D415 - the rule's constraints, read by Cerberus
+        if not isinstance(value, list):
+            super()._validate_contains(expected_values, field, value)
+            return
+        if isinstance(expected_values, str) or not isinstance(expected_values, Iterable):
+            expected_values = (expected_values,)
+        found = _found_in(value, expected_values)
+        missing = [x for x in dict.fromkeys(expected_values) if x not in found]
+        if missing:
+            self._error(field, cerberus.errors.MISSING_MEMBERS, missing)
+
+    def _validate_forbidden(self, forbidden_values: Any, field: Any, value: Any) -> None:
+        """{'type': 'list'}"""  # noqa: D415 - the rule's constraints, read by Cerberus
+        if not isinstance(value, list):
+            super()._validate_forbidden(forbidden_values, field, value)
+            return
+        forbidden = _found_in(value, forbidden_values)
+        if forbidden:
+            self._error(field, cerberus.errors.FORBIDDEN_VALUES, forbidden)
+
+    def _validate_schema(self, schema: Any, field: Any, value: Any) -> None:
+        """{'type': ['dict', 'string'],
+        'anyof': [{'check_with': 'schema'}, {'check_with': 'bulk_schema'}]}"""  # noqa: D205, D209, D415
+        fields = isinstance(schema, Mapping) and not all(name in self.rules for name in schema)
+        if fields and isinstance(value, list):
+            # Fields, not rules: it wants an object. Cerberus applied the field names to
+            # each item as rules and raised RuntimeError (a 500) for any array.
+            self._error(field, cerberus.errors.BAD_TYPE_FOR_SCHEMA)
+            return
+        super()._validate_schema(schema, field, value)
 
     def _normalize_coerce_integer(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -86,3 +135,21 @@ def _add_coercer(rules: dict[str, Any]) -> None:
     coercer = _PARAM_COERCERS.get(rules.get("type"))  # type: ignore[arg-type]
     if coercer is not None and "coerce" not in rules:
         rules["coerce"] = coercer
+
+
+def _in_set(value: Any, values: set[Any] | frozenset[Any]) -> bool:
+    return _hashable(value) and value in values  # unhashable: equal to no member of a set
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _found_in(array: list[Any], wanted: Iterable[Any]) -> list[Any]:
+    """The ``wanted`` values (hashable: Cerberus hashes the schema) that ``array`` holds."""
+    members = {item for item in array if _hashable(item)}
+    return [value for value in dict.fromkeys(wanted) if value in members]
