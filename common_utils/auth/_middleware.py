@@ -396,9 +396,6 @@ class JWTAuthMiddleware:
             raise unauthorized(self._realm)
         if len(value) > self._max_header:
             raise self._reject(invalid_request(self._realm, "authorization header too large"))
-        token = value[7:]
-        if value.startswith("Bearer ") and token and " " not in token:
-            return token  # PERF: the usual shape needs none of the general parsing below
         scheme, _, rest = value.partition(" ")
         if scheme.lower() != "bearer":
             raise unauthorized(self._realm)
