@@ -687,6 +687,44 @@ def test_random_json_documents_never_get_a_server_error(doc):
     _assert_client_error_or_success(_WSGI_CLIENT.simulate_post("/r", json=doc))
 
 
+# Rules that look at submitted values, most without a "type" to narrow what they get.
+EVERY_RULE_SCHEMA: dict[str, Any] = {
+    "allowed": {"allowed": ["a", 1, None]},
+    "allowed_set": {"allowed": frozenset({"a", 1})},
+    "forbidden": {"forbidden": ["a", 1]},
+    "contains": {"contains": ["a", 1]},
+    "fields": {"schema": {"x": {"type": "integer"}}},
+    "items": {"schema": {"type": "string"}},
+    "of": {"anyof_schema": [{"x": {"min": 1}}, {"y": {}}]},
+    "pair": {"items": [{"type": "string"}, {"min": 0}]},
+    "keys": {"keysrules": {"regex": "[a-z]+"}, "valuesrules": {"max": 3}},
+    "bounds": {"min": 1, "max": "z", "minlength": 1, "maxlength": 3, "regex": "a+"},
+    "needs": {"dependencies": {"allowed": ["a"]}, "excludes": "forbidden"},
+    "empty": {"empty": False, "nullable": True},
+}
+
+
+class EveryValueRule:
+    @validate(body=EVERY_RULE_SCHEMA)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = req.context.body
+
+
+_EVERY_RULE_CLIENT = _client(EveryValueRule())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    doc=st.dictionaries(
+        st.sampled_from(sorted(EVERY_RULE_SCHEMA)),
+        _json_values,
+        max_size=6,
+    )
+)
+def test_any_json_value_under_any_value_rule_gets_an_answer_not_a_server_error(doc):
+    _assert_client_error_or_success(_EVERY_RULE_CLIENT.simulate_post("/r", json=doc))
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     raw=st.binary(max_size=200),
@@ -1245,9 +1283,23 @@ def test_an_array_where_a_field_schema_wants_an_object_gets_422_not_500(body, re
         assert (errors[0]["field"], errors[0]["message"]) == refused
 
 
-@pytest.mark.parametrize("rule", ["allowed", "contains", "forbidden", "schema"])
+@pytest.mark.parametrize("rule", ["allowed", "contains", "forbidden", "items", "schema"])
 def test_rules_judged_anew_keep_cerberus_own_constraints_on_the_schema(rule):
     # Cerberus reads a rule's constraints from its method's docstring.
     assert Validator.validation_rules[rule] == cerberus.Validator.validation_rules[rule]
     with pytest.raises(cerberus.SchemaError):
         Validator({"f": {rule: 5 if rule != "contains" else []}})
+
+
+@pytest.mark.parametrize(
+    ("value", "status"), [(5, 422), (True, 422), ("ab", 422), ({"0": "a"}, 422), (["a", 1], 200)]
+)
+def test_items_rule_takes_arrays_only(value, status):
+    # Cerberus took len() of the value: a number was a TypeError (500), a string was
+    # checked character by character.
+    result = _EVERY_RULE_CLIENT.simulate_post("/r", json={"pair": value})
+    assert result.status_code == status, result.text
+    if status == 422:
+        assert _problem(result, 422)["errors"] == [
+            {"field": "pair", "message": "must be of list type"}
+        ]

@@ -80,6 +80,15 @@ class Validator(LinearErrorsValidator):
         if forbidden:
             self._error(field, cerberus.errors.FORBIDDEN_VALUES, forbidden)
 
+    def _validate_items(self, items: Any, field: Any, values: Any) -> None:
+        """{'type': 'list', 'check_with': 'items'}"""  # noqa: D415 - constraints, read by Cerberus
+        if not isinstance(values, list):
+            # Cerberus took len() of any value: a number was a TypeError (a 500), and a
+            # string or an object was checked item by item.
+            self._error(field, "must be of list type")
+            return
+        super()._validate_items(items, field, values)
+
     def _validate_schema(self, schema: Any, field: Any, value: Any) -> None:
         """{'type': ['dict', 'string'],
         'anyof': [{'check_with': 'schema'}, {'check_with': 'bulk_schema'}]}"""  # noqa: D205, D209, D415
