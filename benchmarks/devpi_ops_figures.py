@@ -57,7 +57,9 @@ def _wheel(dest: Path, version: str) -> Path:
 
 
 def _upload(server: DevpiServer, files: list[Path]) -> None:
-    done = twine_upload(f"{server.url}/bench/release/", files, user="bench", password=PASSWORD)
+    done = twine_upload(
+        f"{server.url}/bench/release/", files, user="bench", password=PASSWORD, timeout=1800
+    )
     if done.returncode:
         raise SystemExit(done.stdout[-500:] + done.stderr[-500:])
 
@@ -135,22 +137,23 @@ def measure(n: int, work: Path) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> int:
-    """Measure each N of ``argv`` and print the table."""
+    """Measure each N of ``argv`` and print the table, a row as soon as it is measured."""
     sizes = [int(a) for a in argv] or [50, 200]
-    rows = []
-    for n in sizes:
-        with tempfile.TemporaryDirectory(prefix="bench-ops-") as tmp:
-            rows.append((n, measure(n, Path(tmp))))
     print(
         "| releases | export size | `ops.py backup` (export) | `devpi-import` | drill check "
         "(download + sha256) | new replica in sync | replica catch-up after N more |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for n, r in rows:
-        print(
-            f"| {n} | {r['export_mib']:.1f} MiB | {r['export_s']:.1f} s | {r['import_s']:.1f} s "
-            f"| {r['drill_check_s']:.1f} s | {r['new_replica_s']:.1f} s | {r['catch_up_s']:.1f} s |"
-        )
+    print("|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-ops-") as tmp:
+            r = measure(n, Path(tmp))
+        cells = [
+            f"{n}",
+            f"{r['export_mib']:.1f} MiB",
+            *(f"{r[k]:.1f} s" for k in ("export_s", "import_s", "drill_check_s")),
+            *(f"{r[k]:.1f} s" for k in ("new_replica_s", "catch_up_s")),
+        ]
+        print(f"| {' | '.join(cells)} |", flush=True)
     return 0
 
 

@@ -113,19 +113,20 @@ def twine_upload(
     user: str,
     password: str,
     env: Mapping[str, str] | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Upload ``files`` with twine to the devpi index at ``index_url`` as ``user``.
 
     The credentials go through twine's environment variables, never its
     command line; ``env=None`` starts from this process's environment. The
-    caller checks the exit code.
+    caller checks the exit code (a run past ``timeout`` seconds raises).
     """
     cmd = [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar"]
     credentials = {"TWINE_USERNAME": user, "TWINE_PASSWORD": password}
     return run(
         [*cmd, "--repository-url", index_url, *map(str, files)],
         env={**(os.environ if env is None else env), **credentials},
-        timeout=120,
+        timeout=timeout,
     )
 
 
