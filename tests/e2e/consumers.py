@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import devsupport
 from devsupport import ServerProcess, free_port, make_venv
 
 from tests.conftest import REPO_ROOT
@@ -47,15 +48,8 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float = 900,
 ) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """Run ``cmd`` with devsupport's runner; fail the test unless it exits 0."""
+    done = devsupport.run(cmd, cwd=cwd, env=env, timeout=timeout)
     assert done.returncode == 0, (
         f"{' '.join(cmd)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     )
