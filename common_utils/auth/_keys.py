@@ -1,13 +1,22 @@
-"""Algorithm families and verification keys bound to them."""
+"""Algorithm families and verification keys bound to them.
+
+The key types accepted are a deliberate list, not whatever cryptography can load: RSA of
+at least 2048 bits (``RS*``/``PS*``), EC on P-256, P-384 and P-521 (``ES256``/``ES384``/
+``ES512``) and Ed25519 (``EdDSA``). DSA, Ed448, secp256k1, Brainpool and every other type
+is refused at start-up with one line naming the setting.
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.utils import CryptographyDeprecationWarning
 from jwt.algorithms import HMACAlgorithm
 
 from common_utils.auth._errors import AuthConfigError
@@ -18,7 +27,6 @@ _EC_BY_CURVE = {
     "secp256r1": "ES256",
     "secp384r1": "ES384",
     "secp521r1": "ES512",
-    "secp256k1": "ES256K",
 }
 EC_ALGORITHMS = frozenset(_EC_BY_CURVE.values())
 EDDSA_ALGORITHMS = frozenset({"EdDSA"})
@@ -27,9 +35,7 @@ SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS | EDDSA_
 MIN_HMAC_SECRET_BYTES = 32
 MIN_RSA_BITS = 2048
 
-PublicKeyObject = (
-    rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
-)
+PublicKeyObject = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 
 class VerificationKey:
@@ -69,7 +75,7 @@ def algorithms_for_key(key: object) -> frozenset[str]:
     if isinstance(key, ec.EllipticCurvePublicKey):
         alg = _EC_BY_CURVE.get(key.curve.name)
         return frozenset({alg}) if alg else frozenset()
-    if isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+    if isinstance(key, ed25519.Ed25519PublicKey):
         return EDDSA_ALGORITHMS
     return frozenset()
 
@@ -107,7 +113,9 @@ def load_public_key(value: object) -> tuple[PublicKeyObject, frozenset[str]]:
         key = _load_pem(value)
     family = algorithms_for_key(key)
     if not family:
-        raise AuthConfigError("PublicKey: not an RSA, EC or EdDSA public key")
+        raise AuthConfigError(
+            "PublicKey: not an RSA, EC (P-256, P-384, P-521) or Ed25519 public key"
+        )
     if not key_is_strong(key):
         raise AuthConfigError(f"PublicKey: RSA keys must have at least {MIN_RSA_BITS} bits")
     return key, family  # type: ignore[return-value]  # the family says which type it is
@@ -115,10 +123,14 @@ def load_public_key(value: object) -> tuple[PublicKeyObject, frozenset[str]]:
 
 def _load_pem(data: bytes) -> Any:
     try:
-        if b"-----BEGIN CERTIFICATE-----" in data:
-            return x509.load_pem_x509_certificate(data).public_key()
-        return load_pem_public_key(data)
-    except (ValueError, TypeError):
+        # A refused type (DSA) must not warn first: the caller gets one clear line, not a
+        # deprecation warning that a -W error service turns into a traceback.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            if b"-----BEGIN CERTIFICATE-----" in data:
+                return x509.load_pem_x509_certificate(data).public_key()
+            return load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise AuthConfigError(
             "PublicKey: not a PEM public key or certificate "
             "(private keys and HMAC secrets are refused)"

@@ -120,9 +120,9 @@ class Secret(KeySource):
 class PublicKey(KeySource):
     """A fixed public key: PEM, an X.509 certificate, or a ``cryptography`` key object.
 
-    Parsed once, here. RSA (at least 2048 bits), EC (P-256, P-384, P-521,
-    secp256k1) and Ed25519/Ed448 keys; each verifies the algorithms of its
-    own family only. This is UAA's ``verificationkey``.
+    Parsed once, here. RSA (at least 2048 bits), EC (P-256, P-384, P-521)
+    and Ed25519 keys; each verifies the algorithms of its own family only.
+    DSA and every other key type is refused. This is UAA's ``verificationkey``.
 
     Args:
         value: The PEM text (str or bytes) or a public key object.
