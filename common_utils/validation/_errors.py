@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,8 +42,23 @@ _MESSAGES: dict[int, str] = {
 }
 
 
+# Bounds of what a 422 holds whatever the client sent (docs/validation.md): path elements
+# can be keys the client chose (valuesrules, keysrules, unknown keys), as long as a body.
+MAX_ELEMENT_CHARS = 64
+MAX_FIELD_CHARS = 256
+MAX_MESSAGE_CHARS = 256
+MAX_ERRORS_BYTES = 64 * 1024
+TRUNCATED = "\u2026(truncated)"
+
+
 def flat_errors(errors: Iterable[Any], limit: int) -> tuple[list[dict[str, str]], bool]:
     """Flatten, sort and cut Cerberus errors; tell whether any were left out.
+
+    Each path element is cut at `MAX_ELEMENT_CHARS`, each ``field`` at
+    `MAX_FIELD_CHARS` and each message at `MAX_MESSAGE_CHARS` (a cut ends
+    with `TRUNCATED`), and the list stops before its JSON (as Python's
+    ``json.dumps`` writes it, ASCII-escaped: the longest form) exceeds
+    `MAX_ERRORS_BYTES`. Only bounded strings are ever built.
 
     Args:
         errors: A validator's ``_errors``.
@@ -64,7 +80,15 @@ def flat_errors(errors: Iterable[Any], limit: int) -> tuple[list[dict[str, str]]
     leaves.sort(key=lambda e: (_path_key(e.document_path), e.code))
     if len(leaves) > limit:
         leaves, cut = leaves[:limit], True
-    return [{"field": _dotted(e.document_path), "message": _message(e)} for e in leaves], cut
+    out: list[dict[str, str]] = []
+    size = 2  # the brackets of the list
+    for error in leaves:
+        entry = {"field": _dotted(error.document_path), "message": _cap(_message(error))}
+        size += len(json.dumps(entry)) + 2  # and ", " before the next one
+        if size > MAX_ERRORS_BYTES:
+            return out, True
+        out.append(entry)
+    return out, cut
 
 
 def _collect(errors: Iterable[Any], out: list[Any]) -> bool:
@@ -85,10 +109,32 @@ def _path_key(path: tuple[Any, ...]) -> tuple[tuple[int, int, str], ...]:
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
-    # JSON-Pointer-style escapes keep a key containing "." unambiguous.
-    return ".".join(
-        str(p) if isinstance(p, int) else str(p).replace("~", "~0").replace(".", "~1") for p in path
-    )
+    # JSON-Pointer-style escapes keep a key containing "." unambiguous. Each element is
+    # cut before it is escaped or joined: a 1 MiB key never becomes a 1 MiB string here.
+    parts: list[str] = []
+    length = -1
+    for p in path:
+        text = str(p) if isinstance(p, int) else _element(p)
+        length += len(text) + 1
+        if length > MAX_FIELD_CHARS:
+            return _cut(".".join([*parts, text]), MAX_FIELD_CHARS)
+        parts.append(text)
+    return ".".join(parts)
+
+
+def _element(key: Any) -> str:
+    text = key if isinstance(key, str) else str(key)
+    escaped = text[: MAX_ELEMENT_CHARS + 1].replace("~", "~0").replace(".", "~1")
+    return _cut(escaped, MAX_ELEMENT_CHARS) if len(escaped) > MAX_ELEMENT_CHARS else escaped
+
+
+def _cut(text: str, limit: int) -> str:
+    # Never half an escape: every "~" of an escaped text starts "~0" or "~1".
+    return text[:limit].removesuffix("~") + TRUNCATED
+
+
+def _cap(message: str) -> str:
+    return _cut(message, MAX_MESSAGE_CHARS) if len(message) > MAX_MESSAGE_CHARS else message
 
 
 def _fmt(constraint: Any) -> str:
