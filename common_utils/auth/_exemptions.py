@@ -84,9 +84,17 @@ class Exemptions:
         self._overrides: dict[int, tuple[object, _Override | None]] = {}
 
     def exempt(
-        self, path: str | None, uri_template: str | None, method: str, resource: object | None
+        self,
+        path: str | None,
+        uri_template: str | None,
+        method: str | None,
+        resource: object | None,
     ) -> bool:
-        """Say whether the request passes without a token (``method`` as sent)."""
+        """Say whether the request passes without a token (``method`` as sent).
+
+        ``method`` is ``None`` for a WebSocket handshake: no method exemption
+        applies to it.
+        """
         route_exempt = uri_template in self._routes or (
             path is not None and bool(self._prefixes) and self._under_prefix(path)
         )

@@ -38,6 +38,7 @@ from common_utils.auth._scopes import DEFAULT_REALM, parse_scopes
 from common_utils.auth._sources import KeySource, KeyStore, number
 
 if TYPE_CHECKING:
+    import falcon.asgi
     from jwt.types import Options
 
 __all__ = ["JWTAuthMiddleware"]
@@ -90,8 +91,10 @@ class JWTAuthMiddleware:
 
     One middleware for WSGI (``falcon.App``) and ASGI (``falcon.asgi.App``).
     Every request is checked, whatever serves it: routed resources, sinks,
-    static routes and unrouted paths (401 before 404) alike; exemptions are
-    decided before routing with the app's own router. The keys come from one
+    static routes and unrouted paths (401 before 404) alike, and WebSocket
+    handshakes under ASGI (a refused one is closed with 3000 + the status,
+    such as 3401); exemptions are decided before routing with the app's own
+    router. The keys come from one
     key source: `JWKS` (fetched from a URL and cached),
     `PublicKey` (PEM or certificate) or `Secret` (HMAC); each
     key verifies only the algorithms of its own family from ``algorithms``.
@@ -345,15 +348,31 @@ class JWTAuthMiddleware:
             await asyncio.to_thread(pending.keys.refresh, wait=pending.key is None)
             self._finish(req, pending)
 
-    # -- one implementation behind both -----------------------------------------
+    async def process_request_ws(self, req: falcon.asgi.Request, ws: falcon.asgi.WebSocket) -> None:
+        """Authenticate a WebSocket handshake before routing (ASGI).
 
-    def _start(self, req: falcon.Request, route: Route | None) -> _Pending | None:
+        The same rules as for HTTP requests, except that method exemptions
+        never apply: a handshake arrives as a GET, but exempting reads does
+        not open a live channel. A refused handshake is never accepted:
+        Falcon closes it with 3000 + the HTTP status (3401, 3400, 3503; a
+        ``require_scopes`` hook on ``on_websocket`` gives 3403).
+        """
+        pending = self._start(req, falcon_route(sys._getframe(1), req), websocket=True)
+        if pending is not None:
+            await asyncio.to_thread(pending.keys.refresh, wait=pending.key is None)
+            self._finish(req, pending)
+
+    # -- one implementation behind all three ------------------------------------
+
+    def _start(
+        self, req: falcon.Request, route: Route | None, *, websocket: bool = False
+    ) -> _Pending | None:
         """Authenticate, or say what to verify once the keys are refreshed.
 
         Returns None when the request is settled (exempt, or ``req.context.auth``
         set), else a `_Pending` for `_finish` after a key fetch.
         """
-        if self._exempt(req, route):
+        if self._exempt(req, route, websocket):
             return None
         token = self._bearer(req)
         entry = self._tokens.get(token)
@@ -372,7 +391,7 @@ class JWTAuthMiddleware:
         key = keys.lookup(kid, alg)
         req.context.auth = self._verify(token, alg, kid, key, keys, entry)
 
-    def _exempt(self, req: falcon.Request, route: Route | None) -> bool:
+    def _exempt(self, req: falcon.Request, route: Route | None, websocket: bool) -> bool:
         # Falcon never calls process_resource for sinks, static routes or falsy
         # resources, so the decision is made here, before routing, for every request.
         if route is None:
@@ -387,7 +406,8 @@ class JWTAuthMiddleware:
         resource, uri_template = route
         # Falcon sets it again after routing; set now, access logs of refused requests name it.
         req.uri_template = uri_template
-        return self._exemptions.exempt(req.path, uri_template, req.method, resource)
+        method = None if websocket else req.method
+        return self._exemptions.exempt(req.path, uri_template, method, resource)
 
     def _bearer(self, req: falcon.Request) -> str:
         """Return the bearer token of the Authorization header, or raise 400/401."""
