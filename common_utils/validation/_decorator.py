@@ -115,6 +115,11 @@ def validate(
     schema raises `cerberus.SchemaError` at import time. On a class,
     every ``on_*`` responder without its own ``@validate`` is wrapped.
 
+    ``require_scopes`` hooks beneath it (``falcon.before`` below
+    ``@validate``) are checked first: a caller without the scope gets 403
+    (401 without a verified token) before anything is read, whatever the
+    order of the decorators.
+
     On success ``req.context.body`` holds the normalized body (coerced,
     defaults set) and ``req.context.params`` the normalized query parameters;
     ``req.get_media()`` returns the parsed body. Neither holds a non-finite
@@ -201,13 +206,32 @@ def validate(
     return decorator
 
 
+def _scope_check(responder: Callable[..., Any]) -> Callable[..., Any] | None:
+    """Return a hook for the scopes ``require_scopes`` demands beneath ``responder``.
+
+    `validate` runs it before it reads anything, so whatever order a service
+    stacks the decorators in, a caller without the scope gets 401/403 before
+    any parameter or body is read and before any schema is revealed.
+    """
+    # NOTE: require_scopes hooks exist only once common_utils.auth was imported; importing
+    # it here would make every service that only validates pay for PyJWT.
+    auth = sys.modules.get("common_utils.auth")
+    if auth is None:
+        return None
+    scopes = auth.scopes_required_by(responder)
+    return cast("Callable[..., Any]", auth.require_scopes(*scopes)) if scopes else None
+
+
 def _wrap(responder: Callable[..., Any], checker: _Checker) -> Callable[..., Any]:
+    scope_check = _scope_check(responder)
     if inspect.iscoroutinefunction(responder):
 
         @functools.wraps(responder)
         async def async_wrapper(
             resource: Any, req: falcon.asgi.Request, resp: Any, *args: Any, **kwargs: Any
         ) -> Any:
+            if scope_check is not None:
+                await scope_check(req, resp, resource, kwargs)
             checker.check_params(req)
             if checker.has_body:
                 data = None
@@ -223,6 +247,8 @@ def _wrap(responder: Callable[..., Any], checker: _Checker) -> Callable[..., Any
         def sync_wrapper(
             resource: Any, req: falcon.Request, resp: falcon.Response, *args: Any, **kwargs: Any
         ) -> Any:
+            if scope_check is not None:
+                scope_check(req, resp, resource, kwargs)
             checker.check_params(req)
             if checker.has_body:
                 data = None
