@@ -37,6 +37,8 @@ from urllib.parse import unquote, urlparse
 
 import falcon
 
+from common_utils.openapi import operation
+
 if TYPE_CHECKING:
     import falcon.asgi
 
@@ -124,6 +126,12 @@ class HealthResource:
             resp.media = {"status": "ok", "checks": results}
         resp.cache_control = ["no-store"]
 
+    @operation(
+        responses={
+            200: "Every check passed (`checks` names each one's outcome).",
+            503: "A check failed or timed out; `failing` names them.",
+        }
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Run the checks and answer 200 or 503."""
         futures = self._start()

@@ -697,6 +697,100 @@ class TestMiddleware:
         assert out.getvalue() == ""
 
 
+# Each is a forged line, a cleared screen, a hidden title change or reordered text.
+ATTACKS = {
+    "crlf": "\r\n2026-01-01T00:00:00.000Z ERROR    auth [-] admin logged in",
+    "lf": '\n{"level": "ERROR", "message": "forged"}',
+    "escape_clear_screen": "\x1b[2J\x1b[H",
+    "escape_title": "\x1b]0;pwned\x07",
+    "c1_csi": "\x9b2J",
+    "next_line_c1": "a\x85b",
+    "line_separator": "a\u2028b",
+    "paragraph_separator": "a\u2029b",
+    "bidi_override": "user\u202egnp.exe",
+    "bidi_isolate": "a\u2066b\u2069",
+    "nul_and_del": "a\x00b\x7f",
+    "vertical_tab_form_feed": "a\x0bb\x0c",
+}
+
+
+def _is_clean(line: str) -> bool:
+    return line.isprintable()
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+def test_text_lines_escape_what_a_client_puts_in_the_path_and_headers(
+    asgi: bool, attack: str
+) -> None:
+    """A path or header a client sends never breaks a text line or reaches the terminal raw."""
+    out = io.StringIO()
+    setup_logging("INFO", "text", out, environ={})
+    payload = ATTACKS[attack]
+    client = falcon.testing.TestClient(make_app(asgi))
+    # On the wire a header is bytes: non-Latin-1 characters arrive as their UTF-8 bytes.
+    header = payload.encode("utf-8").decode("latin-1")
+    client.simulate_get("/items/" + payload, headers={"User-Agent": header})
+    logging.getLogger("app").info("agent %s", payload)
+    lines = out.getvalue().split("\n")
+    assert lines[-1] == ""  # every record ends its line, and only there
+    records = lines[:-1]
+    assert len(records) == 3, records
+    assert all(_is_clean(line) for line in records), records
+    escaped = payload.encode("unicode_escape").decode("ascii")
+    assert records[-1].endswith(" agent " + escaped)
+
+
+def test_text_lines_keep_a_traceback_on_its_one_line() -> None:
+    """One record is one line in the text format too: the traceback's newlines are escaped."""
+    out = io.StringIO()
+    setup_logging("INFO", "text", out, environ={})
+    try:
+        raise ValueError("bad\r\nvalue")
+    except ValueError:
+        logging.getLogger("x").exception("failed")
+    (line,) = out.getvalue().splitlines()
+    assert "failed\\nTraceback (most recent call last):\\n" in line
+    assert line.endswith("ValueError: bad\\r\\nvalue")
+
+
+def test_text_lines_keep_printable_unicode_as_is() -> None:
+    """Escaping is for what a terminal would act on, not for letters: é and ☃ stay readable."""
+    out = io.StringIO()
+    setup_logging("INFO", "text", out, environ={})
+    logging.getLogger("x").info("caf\u00e9 \u2603 tab\tend")
+    assert out.getvalue().endswith("caf\u00e9 \u2603 tab\\tend\n")
+
+
+class Refuse:
+    """A middleware that answers before the resource, as auth does for a missing token."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raise falcon.HTTPUnauthorized()
+
+    async def process_request_async(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
+    ) -> None:
+        self.process_request(req, resp)
+
+
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+@pytest.mark.parametrize("order", ["access_first", "access_after_auth"])
+def test_refused_requests_are_measured_wherever_the_access_log_sits(
+    asgi: bool, order: str, captured: io.StringIO
+) -> None:
+    """With RequestIdMiddleware first, a request auth refuses still has its duration."""
+    access, refuse = AccessLogMiddleware(), Refuse()
+    middle = [access, refuse] if order == "access_first" else [refuse, access]
+    middleware: list[Any] = [RequestIdMiddleware(), *middle]
+    app: Any = falcon.asgi.App(middleware=middleware) if asgi else falcon.App(middleware=middleware)
+    assert falcon.testing.TestClient(app).simulate_get("/x").status_code == 401
+    (line,) = json_lines(captured.getvalue())
+    assert line["status"] == 401
+    assert isinstance(line["duration_ms"], float)
+    assert line["duration_ms"] >= 0
+
+
 class TestAccessLogOptions:
     def test_stream_with_known_length_logs_it(self, captured: io.StringIO) -> None:
         client = falcon.testing.TestClient(make_app(False))
@@ -772,6 +866,7 @@ def test_public_surface_is_listed() -> None:
         "LoggingConfigError",
         "RequestIdMiddleware",
         "current_request_id",
+        "server_logging_config",
         "setup_logging",
     }
     assert Path(logs.__file__).name == "logs.py"
@@ -842,17 +937,119 @@ def test_every_json_line_is_ascii_and_valid_json_whatever_the_extras() -> None:
     assert (line["huge"], line["by_id"]) == (2**70, {"7": "seven"})
 
 
-def test_setup_turns_the_process_info_switches_off_unless_asked_to_keep_them() -> None:
+SWITCHES = ("logThreads", "logProcesses", "logMultiprocessing")
+
+
+def test_setup_leaves_the_logging_modules_switches_and_other_formats_working() -> None:
+    """A server's own format with %(process)d still formats after setup_logging (gunicorn's)."""
+    before = {name: getattr(logging, name) for name in SWITCHES}
+    setup_logging("INFO", "json", io.StringIO(), environ={})
+    assert {name: getattr(logging, name) for name in SWITCHES} == before
+    record = logging.LogRecord("gunicorn.error", logging.INFO, "f.py", 1, "Booting", None, None)
+    line = logging.Formatter("[%(process)d] [%(thread)d] %(message)s").format(record)
+    assert line.startswith(f"[{os.getpid()}] [")
+
+
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+def test_access_records_carry_the_fields_a_standard_record_has(asgi: bool) -> None:
+    """Another handler formatting thread and process fields gets them on access lines too."""
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    falcon.testing.TestClient(make_app(asgi)).simulate_get("/items/a1")
+    (record,) = [r for r in seen if r.name == "common_utils.access"]
+    plain = logging.LogRecord("x", logging.INFO, __file__, 0, "m", None, None)
+    assert set(record.__dict__) >= set(plain.__dict__)
+    assert (record.process, record.processName) == (plain.process, plain.processName)
+    assert isinstance(record.thread, int)
+    assert isinstance(record.threadName, str)
+    assert (record.filename, record.module, record.funcName) == ("logs.py", "logs", "access")
+    assert abs(record.created - time.time()) < 60
+    assert record.getMessage() == "GET /items/a1 200"
+    text = logging.Formatter("%(asctime)s [%(process)d] %(threadName)s %(message)s")
+    assert text.format(record).endswith(f"[{os.getpid()}] {record.threadName} GET /items/a1 200")
+
+
+def test_access_records_follow_the_switches_and_a_record_factory_of_the_service() -> None:
+    """Switched off, the fields are None as on any record; a record factory is honoured."""
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    client = falcon.testing.TestClient(make_app(False))
+    factory = logging.getLogRecordFactory()
+
+    def tagged(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.tagged = True
+        return record
+
     try:
-        setup_logging("INFO", "json", io.StringIO(), environ={})
-        record = logging.LogRecord("x", logging.INFO, "f.py", 1, "m", None, None)
-        assert (record.thread, record.process, record.processName) == (None, None, None)
-        setup_logging("INFO", "json", io.StringIO(), environ={}, process_info=True)
-        record = logging.LogRecord("x", logging.INFO, "f.py", 1, "m", None, None)
-        assert record.thread is not None
-        assert record.process == os.getpid()
+        for name in SWITCHES:
+            setattr(logging, name, False)
+        client.simulate_get("/items/a1")
+        logging.setLogRecordFactory(tagged)
+        client.simulate_get("/items/a2")
     finally:
-        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = True
+        logging.setLogRecordFactory(factory)
+        for name in SWITCHES:
+            setattr(logging, name, True)
+    first, second = [r for r in seen if r.name == "common_utils.access"]
+    assert (first.thread, first.threadName, first.process, first.processName) == (None,) * 4
+    assert getattr(second, "tagged", False) is True
+    assert second.getMessage() == "GET /items/a2 200"
+
+
+def test_server_logging_config_makes_gunicorn_and_uvicorn_lines_json() -> None:
+    """The recipe: the servers' loggers through the JSON handler, their access lines off."""
+    import logging.config
+
+    server_loggers = ("gunicorn.error", "gunicorn.access", "uvicorn", "uvicorn.error")
+    saved = {name: logging.getLogger(name).propagate for name in server_loggers}
+    out = io.StringIO()
+    try:
+        logging.config.dictConfig(logs.server_logging_config())
+        root = logging.getLogger()
+        (handler,) = [h for h in root.handlers if h.get_name() == "common_utils.logs"]
+        handler.setStream(out)  # type: ignore[attr-defined]
+        logging.getLogger("gunicorn.error").info("Booting worker with pid: %s", 42)
+        logging.getLogger("uvicorn.error").warning("Application startup failed")
+        logging.getLogger("gunicorn.access").info("GET / 200")
+        logging.getLogger("uvicorn.access").info("GET / 200")
+        # The service's own setup replaces the server's handler: never a line twice.
+        setup_logging("INFO", "json", out, environ={})
+        logging.getLogger("gunicorn.error").info("Worker exiting")
+    finally:
+        for name, propagate in saved.items():
+            logging.getLogger(name).propagate = propagate
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    lines = json_lines(out.getvalue())
+    assert [(line["logger"], line["message"]) for line in lines] == [
+        ("gunicorn.error", "Booting worker with pid: 42"),
+        ("uvicorn.error", "Application startup failed"),
+        ("gunicorn.error", "Worker exiting"),
+    ]
+    assert logs.server_logging_config() == json.loads(json.dumps(logs.server_logging_config()))
+
+
+def test_server_logging_config_does_not_read_log_level() -> None:
+    """A bad LOG_LEVEL is the service's start-up error (one line), not a server traceback."""
+    env = dict(os.environ, LOG_LEVEL="LOUD")
+    code = (
+        "import logging, logging.config\n"
+        "from common_utils.logs import server_logging_config\n"
+        "logging.config.dictConfig(server_logging_config())\n"
+        "logging.getLogger('gunicorn.error').info('up')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    (line,) = json_lines(done.stdout)
+    assert (line["logger"], line["message"]) == ("gunicorn.error", "up")
 
 
 def test_access_lines_pass_through_the_loggers_filters_and_handlers() -> None:

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import falcon
+import falcon.asgi
 
 from common_utils.errors import ConfigurationError
 from common_utils.openapi._convert import (
@@ -141,9 +142,11 @@ class OpenAPI:
     def register(self, *, spec_route: str = "/openapi.json", docs_route: str = "/docs") -> None:
         """Add ``GET spec_route`` (the JSON document) and ``GET docs_route`` (Swagger UI).
 
-        Swagger UI's files are served under ``docs_route + "/{name}"``. These
-        routes are public: ``JWTAuthMiddleware`` lets requests to them through
-        without a token, with no ``exempt_routes`` entry needed.
+        Swagger UI's files are served under ``docs_route + "/{name}"``. On a
+        ``falcon.asgi.App`` the same routes get coroutine responders, so WSGI
+        and ASGI apps register the same way. These routes are public:
+        ``JWTAuthMiddleware`` lets requests to them through without a token,
+        with no ``exempt_routes`` entry needed.
 
         Keyword Args:
             spec_route: Route of the JSON document.
@@ -163,9 +166,12 @@ class OpenAPI:
             title=self._info["title"], spec_route=spec_route, docs_route=docs_route
         )
         asset_route = docs_route.rstrip("/") + "/{name}"
-        self._app.add_route(spec_route, _SpecResource(self))
-        self._app.add_route(docs_route, ui)
-        self._app.add_route(asset_route, ui, suffix="asset")
+        # Falcon's ASGI app takes only coroutine responders: mount their async twins.
+        asgi = isinstance(self._app, falcon.asgi.App)
+        twins: dict[str, str] = {"suffix": "async"} if asgi else {}
+        self._app.add_route(spec_route, _SpecResource(self), **twins)
+        self._app.add_route(docs_route, ui, **twins)
+        self._app.add_route(asset_route, ui, suffix="asset_async" if asgi else "asset")
         self._own_routes.extend([spec_route, docs_route, asset_route])
 
     def _serialized(self) -> bytes:
@@ -184,3 +190,7 @@ class _SpecResource:
         resp.content_type = falcon.MEDIA_JSON
         resp.data = self._openapi._serialized()
         resp.cache_control = ["no-cache"]
+
+    async def on_get_async(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        # NOTE: the first build walks the routes in memory; no I/O to hand off.
+        self.on_get(req, resp)

@@ -222,6 +222,19 @@ def _docstring(responder: Callable[..., Any]) -> tuple[str | None, str | None]:
     return summary.strip() or None, rest.strip() or None
 
 
+def _sync_twin(responder: Callable[..., Any], resource_class: type) -> Callable[..., Any]:
+    """Return the sync responder an ``on_<method>_async`` twin mirrors, else the responder.
+
+    A resource serving WSGI and ASGI (``suffix="async"``) documents the operation
+    once, on the sync responder; its async twin says only that it is one.
+    """
+    name = getattr(responder, "__name__", "")
+    if not name.endswith("_async"):
+        return responder
+    twin = getattr(resource_class, name[: -len("_async")], None)
+    return twin if callable(twin) else responder
+
+
 def _operation(
     template: str,
     method: str,
@@ -232,8 +245,9 @@ def _operation(
 ) -> tuple[dict[str, Any], list[str], bool]:
     from common_utils.validation import validation_spec_of
 
-    extra: dict[str, Any] = getattr(responder, _DOC_ATTR, None) or {}
-    summary, description = _docstring(responder)
+    documented = _sync_twin(responder, resource_class)
+    extra: dict[str, Any] = getattr(documented, _DOC_ATTR, None) or {}
+    summary, description = _docstring(documented)
     slug = re.sub(r"[^A-Za-z0-9]+", "_", _FIELD_RE.sub(r"\g<name>", template)).strip("_")
     op: dict[str, Any] = {
         "operationId": f"{method.lower()}_{slug}" if slug else method.lower(),

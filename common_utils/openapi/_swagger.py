@@ -8,9 +8,12 @@ import importlib.util
 import json
 import threading
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import falcon
+
+if TYPE_CHECKING:
+    import falcon.asgi
 
 __all__ = ["ASSETS", "SwaggerUIResource", "swagger_ui_static_dir"]
 
@@ -143,6 +146,16 @@ class SwaggerUIResource:
                 return
         resp.content_type = content_type
         resp.data = data
+
+    async def on_get_async(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """Serve the Swagger UI page (``falcon.asgi.App``)."""
+        self.on_get(req, resp)
+
+    async def on_get_asset_async(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, name: str
+    ) -> None:
+        """Serve one Swagger UI file (``falcon.asgi.App``); read from disk once, then cached."""
+        self.on_get_asset(req, resp, name)
 
     def _load(self, name: str) -> tuple[bytes, str]:
         with self._lock:

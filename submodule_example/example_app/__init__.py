@@ -8,11 +8,12 @@ Importing this package does two things and nothing else:
    be installed in the same environment: which code runs is decided by the
    commit the service pins, not by what some earlier ``pip install`` left
    behind. ``/version`` and a start-up warning report such a shadowed copy.
-2. It exposes the WSGI callable ``app`` lazily (PEP 562): the application is
-   built from ``os.environ`` on first access of ``example_app.app`` (what
-   uWSGI's ``--module example_app:app`` and gunicorn's ``example_app:app``
-   do), so tests can import :func:`example_app.app.create_app` and build apps
-   from their own environment.
+2. It exposes the WSGI callable ``app`` and the ASGI callable ``asgi_app``
+   lazily (PEP 562): the application is built from ``os.environ`` on first
+   access of ``example_app.app`` (what uWSGI's ``--module example_app:app`` and
+   gunicorn's ``example_app:app`` do) or ``example_app.asgi_app`` (uvicorn's
+   ``example_app:asgi_app``), so tests can import
+   :func:`example_app.app.create_app` and build apps from their own environment.
 
 uWSGI looks the callable up in the module's ``__dict__`` (not with
 ``getattr``), so it cannot see a PEP 562 attribute: ``uwsgi.ini`` names
@@ -44,6 +45,7 @@ __all__ = [
     "SUBMODULE_DIR",
     "__version__",
     "app",
+    "asgi_app",
 ]
 
 APP_NAME = "example-app"
@@ -104,7 +106,7 @@ def _configuration_error(message: str) -> SystemExit:
     return SystemExit(CONFIGURATION_ERROR_EXIT_STATUS)
 
 
-def _load_app() -> Any:
+def _load_app(*, asgi: bool = False) -> Any:
     if SUBMODULE_DIR.is_dir() and not (SUBMODULE_DIR / "common_utils").is_dir():
         raise _configuration_error(
             f"{SUBMODULE_DIR} is empty (cloned without --recurse-submodules?); "
@@ -121,7 +123,7 @@ def _load_app() -> Any:
     from example_app.app import CONFIGURATION_ERRORS, create_app
 
     try:
-        return create_app()
+        return create_app(asgi=asgi)
     except CONFIGURATION_ERRORS as ex:
         raise _configuration_error(str(ex)) from None
 
@@ -136,7 +138,8 @@ def __getattr__(name: str) -> Any:
         name: The attribute looked up on the package.
 
     Returns:
-        The :class:`falcon.App` for ``name == "app"``, the service's version for
+        The :class:`falcon.App` for ``name == "app"``, the
+        :class:`falcon.asgi.App` for ``name == "asgi_app"``, the service's version for
         ``name == "__version__"`` (each computed once, then cached).
 
     Raises:
@@ -151,9 +154,9 @@ def __getattr__(name: str) -> Any:
         ...
         AttributeError: module 'example_app' has no attribute 'no_such_name'
     """
-    if name == "app":
-        application = _load_app()
-        globals()["app"] = application
+    if name in ("app", "asgi_app"):
+        application = _load_app(asgi=name == "asgi_app")
+        globals()[name] = application
         return application
     if name == "__version__":
         version = _service_version()

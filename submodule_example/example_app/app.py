@@ -40,6 +40,7 @@ from datetime import date
 from typing import Any, ClassVar, TextIO
 
 import falcon
+import falcon.asgi
 
 from common_utils.auth import Exempt, JWTAuthMiddleware, require_scopes
 from common_utils.cfenv import CFEnv
@@ -61,6 +62,7 @@ __all__ = [
     "SampleResource",
     "create_app",
     "log_unhandled_error",
+    "log_unhandled_error_async",
 ]
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,16 @@ class SampleResource:
         """
         resp.media = _keys_starting_with_a(req.context.body)
 
+    async def on_get_async(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """ASGI twin of `on_get` (documented by it)."""
+        self.on_get(req, resp)
+
+    @falcon.before(require_scopes(FILTER_SCOPE))
+    @validate(body={}, allow_unknown=True)
+    async def on_post_async(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """ASGI twin of `on_post` (documented by it)."""
+        resp.media = _keys_starting_with_a(req.context.body)
+
 
 @deprecated(since=V1_DEPRECATED, sunset=V1_SUNSET, link=V1_MIGRATION_NOTES)
 class FilterV1Resource:
@@ -160,6 +172,12 @@ class FilterV1Resource:
         """
         resp.media = _keys_starting_with_a(req.context.body)
 
+    @falcon.before(require_scopes(FILTER_SCOPE))
+    @validate(body={}, allow_unknown=True)
+    async def on_post_async(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        """ASGI twin of `on_post` (documented by it)."""
+        resp.media = _keys_starting_with_a(req.context.body)
+
 
 def log_unhandled_error(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: Mapping[str, Any]
@@ -183,6 +201,16 @@ def log_unhandled_error(
     """
     log.error("unhandled %s in %s %s", type(ex).__name__, req.method, req.path, exc_info=ex)
     raise falcon.HTTPInternalServerError()
+
+
+async def log_unhandled_error_async(
+    req: falcon.asgi.Request,
+    resp: falcon.asgi.Response,
+    ex: Exception,
+    params: Mapping[str, Any],
+) -> None:
+    """ASGI twin of `log_unhandled_error` (``falcon.asgi.App`` takes coroutine handlers)."""
+    log_unhandled_error(req, resp, ex, params)
 
 
 _fd1_stream: TextIO | None = None
@@ -209,8 +237,14 @@ def _stdout() -> TextIO:
     return sys.stdout
 
 
-def create_app(environ: Mapping[str, str] | None = None) -> falcon.App[Any, Any]:
+def create_app(
+    environ: Mapping[str, str] | None = None, *, asgi: bool = False
+) -> falcon.App[Any, Any]:
     """Build the service from an environment (``os.environ`` by default).
+
+    The same service as a WSGI app (``falcon.App``, for uWSGI and gunicorn) or,
+    with ``asgi=True``, as an ASGI app (``falcon.asgi.App``, for uvicorn): the
+    same routes, middleware, errors, log lines and OpenAPI document.
 
     Configuration is read once, here: ``LOG_LEVEL``/``LOG_FORMAT``, ``PORT``
     and ``VCAP_SERVICES`` (a bound service tagged ``jwt``).
@@ -218,8 +252,11 @@ def create_app(environ: Mapping[str, str] | None = None) -> falcon.App[Any, Any]
     Args:
         environ: The environment variables to read; ``None`` reads ``os.environ``.
 
+    Keyword Args:
+        asgi: Build a ``falcon.asgi.App`` (async responders) instead of a ``falcon.App``.
+
     Returns:
-        The WSGI application.
+        The WSGI (or ASGI) application.
 
     Raises:
         common_utils.errors.ConfigurationError: The environment cannot be used:
@@ -244,14 +281,16 @@ def create_app(environ: Mapping[str, str] | None = None) -> falcon.App[Any, Any]
 
     # Auth decides in process_request: the access log starts its clock before it.
     middleware: list[Any] = [RequestIdMiddleware(), AccessLogMiddleware(), auth]
-    app: falcon.App[Any, Any] = falcon.App(middleware=middleware)
+    app: falcon.App[Any, Any] = (falcon.asgi.App if asgi else falcon.App)(middleware=middleware)
     app.set_error_serializer(problem_error_serializer)
     # NOTE: for Exception only; Falcon's own HTTPError handler is more specific and still wins.
-    app.add_error_handler(Exception, log_unhandled_error)
-    app.add_route("/", SampleResource())
-    app.add_route("/v1/filter", FilterV1Resource())
-    app.add_route("/health", HealthResource())
-    app.add_route("/version", VersionResource(app_name=APP_NAME, app_version=__version__))
+    app.add_error_handler(Exception, log_unhandled_error_async if asgi else log_unhandled_error)
+    # The ASGI app routes to the resources' async twins (on_get_async ...).
+    twins: dict[str, str] = {"suffix": "async"} if asgi else {}
+    app.add_route("/", SampleResource(), **twins)
+    app.add_route("/v1/filter", FilterV1Resource(), **twins)
+    app.add_route("/health", HealthResource(), **twins)
+    app.add_route("/version", VersionResource(app_name=APP_NAME, app_version=__version__), **twins)
     OpenAPI(app, title=APP_NAME, version=__version__, auth=auth).register()
 
     # VersionResource has already logged a WARNING if another copy is installed.

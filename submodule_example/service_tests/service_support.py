@@ -3,12 +3,13 @@
 The service runs as Cloud Foundry runs it: ``uwsgi --ini uwsgi.ini --http
 ...`` from the service root, configured only through environment variables
 (``VCAP_SERVICES`` with a user-provided service tagged ``jwt`` whose ``jwks_uri``
-points at a loopback JWKS server started here). gunicorn is the second server.
+points at a loopback JWKS server started here). gunicorn is the second server,
+uvicorn (the ASGI app, ``example_app:asgi_app``) the third.
 
 Environment knobs (used by the end-to-end tests, which run these tests inside a
 freshly built virtualenv):
 
-- ``SERVICE_SERVERS``: comma-separated servers to test (default ``uwsgi,gunicorn``).
+- ``SERVICE_SERVERS``: comma-separated servers to test (default ``uwsgi,gunicorn,uvicorn``).
 - ``SERVICE_ROOT``: directory holding ``example_app/`` (default: this file's parent's parent).
 - ``EXPECT_LIBRARY_SOURCE`` / ``EXPECT_LIBRARY_VERSION``: what ``/version`` must report.
 """
@@ -35,7 +36,8 @@ from common_utils.testing import TokenIssuer
 from common_utils.testing import vcap_services as testing_vcap_services
 
 SERVICE_ROOT = Path(os.environ.get("SERVICE_ROOT") or Path(__file__).resolve().parent.parent)
-SERVERS = [s.strip() for s in os.environ.get("SERVICE_SERVERS", "uwsgi,gunicorn").split(",") if s]
+_SERVERS = os.environ.get("SERVICE_SERVERS", "uwsgi,gunicorn,uvicorn")
+SERVERS = [s.strip() for s in _SERVERS.split(",") if s]
 ISSUER = "https://uaa.example-app.test/oauth/token"
 AUDIENCE = "example-app"
 START_TIMEOUT_S = 60.0
@@ -77,14 +79,28 @@ def server_command(server: str, port: int) -> list[str]:
     if server == "gunicorn":
         # --preload builds the app once in the arbiter: a configuration error is
         # reported once and stops gunicorn, instead of every worker failing in turn.
+        # gunicorn.conf.py (read from the service root) makes gunicorn's own lines JSON.
         return [
             server_executable("gunicorn"),
+            "--config=gunicorn.conf.py",
             "--preload",
             "--workers=2",
             "--worker-class=gthread",
             "--threads=4",
             f"--bind={bind}",
             "example_app:app",
+        ]
+    if server == "uvicorn":
+        # uvicorn-logging.json is common_utils.logs.server_logging_config() as a file:
+        # uvicorn's own lines as JSON on stdout; the app's access log is the request line.
+        host, _, port_text = bind.partition(":")
+        return [
+            server_executable("uvicorn"),
+            "--log-config=uvicorn-logging.json",
+            "--no-access-log",
+            f"--host={host}",
+            f"--port={port_text}",
+            "example_app:asgi_app",
         ]
     raise ValueError(f"unknown server {server!r}")
 

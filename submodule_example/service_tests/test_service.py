@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from service_support import (
     RunningService,
     base_environ,
     run_to_exit,
+    spawn,
     vcap_services,
+    wait_until_ready,
 )
 
 from common_utils.testing import TokenIssuer
@@ -259,6 +262,44 @@ def test_every_stdout_line_is_a_json_object_with_access_lines(
     assert access[-1]["status"] == 200
     assert access[-1]["route"] == "/"
     assert token not in service.stdout_path.read_text(encoding="utf-8")
+
+
+# The logger each server writes its own lines with, once configured by the service's files.
+SERVER_LOGGERS = {"gunicorn": "gunicorn.error", "uvicorn": "uvicorn.error"}
+
+
+def test_the_servers_own_lines_are_json_on_stdout_and_stderr_stays_empty(
+    server: str, service_env: dict[str, str], issuer: TokenIssuer, tmp_path: Path
+) -> None:
+    """A whole life (boot, requests, a refused one, SIGTERM): only JSON lines, only on stdout."""
+    if server not in SERVER_LOGGERS:
+        pytest.skip(f"{server} writes its own banner to stderr as text (uwsgi.ini)")
+    running = spawn(server, service_env, tmp_path)
+    try:
+        wait_until_ready(running)
+        assert running.request("GET", "/").status == 200
+        assert post(running, json.dumps(TALK_INPUT), None, "application/json").status == 401
+        token = issuer.token()
+        assert post(running, json.dumps(TALK_INPUT), token, "application/json").status == 200
+    finally:
+        # uvicorn re-raises SIGTERM after its graceful shutdown: -15 is a clean stop too.
+        assert running.stop() in (0, -signal.SIGTERM)
+    stderr = running.stderr_text()
+    assert "Logging error" not in stderr
+    assert stderr == ""
+    records = []
+    for line in running.stdout_lines():
+        record = json.loads(line)
+        assert isinstance(record, dict), line
+        records.append(record)
+    loggers = {record["logger"] for record in records}
+    assert SERVER_LOGGERS[server] in loggers  # the server's own lines, now JSON
+    assert "common_utils.access" in loggers
+    # The access log is the one request line: the server's own is switched off.
+    assert not any(name.endswith(".access") for name in loggers - {"common_utils.access"})
+    refused = [r for r in records if r.get("status") == 401]
+    assert refused
+    assert isinstance(refused[0]["duration_ms"], float)
 
 
 # --------------------------------------------------------------------------- bad configuration
