@@ -23,7 +23,9 @@ __all__ = [
     "RouteResponders",
     "calling_app",
     "has_parsed_media",
+    "is_own_responder",
     "parsed_media",
+    "router_find",
     "router_search",
     "routes",
     "set_parsed_media",
@@ -109,11 +111,31 @@ def router_search(app: falcon.App[Any, Any], req: falcon.Request) -> tuple[objec
     Returns ``(None, None)`` when no resource route matches (sinks, static
     routes, nothing).
     """
+    resource, template, _ = router_find(app, req)
+    return resource, template
+
+
+def router_find(
+    app: falcon.App[Any, Any], req: falcon.Request
+) -> tuple[object, str | None, dict[str, Any] | None]:
+    """Return the resource, URI template and method map the app's router picks for ``req``.
+
+    As `router_search`, plus the route's method map (HTTP method -> the
+    responder Falcon will call: the resource's own, or one Falcon made, such
+    as its default OPTIONS responder or a 405). ``(None, None, None)`` when no
+    resource route matches.
+    """
     found: Any = app._router_search(req.path, req=req)
     if found is None or found[0] is None:
-        return None, None
+        return None, None, None
     # NOTE: older routers answer (resource, method_map, params) without a template.
-    return found[0], found[3] if len(found) > 3 else None
+    return found[0], found[3] if len(found) > 3 else None, found[1]
+
+
+def is_own_responder(resource: object, responder: Any) -> bool:
+    """Tell whether a method map's ``responder`` is the resource's own (not one Falcon made)."""
+    function: Any = responder.func if isinstance(responder, functools.partial) else responder
+    return getattr(function, "__self__", None) is resource
 
 
 # -- the parsed body, for common_utils.validation --------------------------------------------

@@ -702,7 +702,8 @@ def test_is_exempt_reads_the_resource_auth_dict(rsa_auth: JWTAuthMiddleware) -> 
     assert not rsa_auth.is_exempt("/health", "OPTIONS", Private())
     assert rsa_auth.is_exempt("/health", "GET", Unrelated())
     assert not rsa_auth.is_exempt("/x", "get", Unrelated())
-    assert rsa_auth.is_exempt("/x", "options")
+    assert rsa_auth.is_exempt("/x", "options", Unrelated())  # Falcon's default OPTIONS
+    assert not rsa_auth.is_exempt("/x", "options")  # no routed resource: a sink, say
     assert not rsa_auth.is_exempt(None, "GET", None)
 
 
@@ -842,7 +843,7 @@ def test_exempt_route_and_exempt_prefixes_still_pass_without_token(
     assert c.simulate_get("/files/secret.txt").text == "internal\n"
     assert c.simulate_get("/filesystem").status_code == 401  # a prefix ends at a segment
     assert c.simulate_get("/proxy/x").status_code == 401
-    assert c.simulate_options("/proxy/x").status_code == 200  # exempt_methods apply too
+    assert c.simulate_options("/proxy/x").status_code == 401  # method exemptions never open sinks
 
 
 def test_resource_override_applies_to_a_falsy_resource(rsa_auth: JWTAuthMiddleware) -> None:
@@ -869,7 +870,8 @@ def test_without_the_falcon_app_every_request_needs_a_token(
     assert len(caplog.records) == 1
     assert "cannot see the Falcon app" in caplog.text
     options = falcon.testing.create_req(path="/health", method="OPTIONS")
-    rsa_auth.process_request(options, falcon.Response())  # exempt_methods still apply
+    with pytest.raises(falcon.HTTPError):  # no routed resource: no method exemption either
+        rsa_auth.process_request(options, falcon.Response())
     ok = falcon.testing.create_req(path="/health", headers=bearer(token(rsa_key)))
     rsa_auth.process_request(ok, falcon.Response())
     assert ok.context.auth.subject == "alice"

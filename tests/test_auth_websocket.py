@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import falcon
 import falcon.asgi
@@ -43,11 +43,11 @@ class ScopedChat(Chat):
 
 
 class PublicChat(Chat):
-    auth = {"exempt": True}
+    auth: ClassVar[dict[str, Any]] = {"exempt": True}
 
 
 class GetIsPublic(Chat):
-    auth = {"exempt_methods": ["GET", "HEAD", "OPTIONS"]}
+    auth: ClassVar[dict[str, Any]] = {"exempt_methods": ["GET", "HEAD", "OPTIONS"]}
 
 
 async def _sink(req: falcon.asgi.Request, resp: Any, ws: Any = None, **params: Any) -> None:
@@ -56,7 +56,9 @@ async def _sink(req: falcon.asgi.Request, resp: Any, ws: Any = None, **params: A
     await ws.receive_text()
 
 
-def _app(cache: TokenCache | None = None, **kwargs: Any) -> tuple[falcon.asgi.App, JWTAuthMiddleware]:
+def _app(
+    cache: TokenCache | None = None, **kwargs: Any
+) -> tuple[falcon.asgi.App, JWTAuthMiddleware]:
     auth = JWTAuthMiddleware(
         keys=Secret(SECRET),
         issuer=ISSUER,

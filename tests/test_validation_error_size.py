@@ -100,7 +100,8 @@ def test_a_long_key_is_cut_and_the_field_says_so():
         "message": "must be of integer type",
     }
     # 101 errors of ~100 bytes each fit: nothing else was cut.
-    assert len(body["errors"]) == 100 and body["errors_truncated"] is True
+    assert len(body["errors"]) == 100
+    assert body["errors_truncated"] is True
 
 
 def test_a_path_of_many_long_keys_is_cut_at_256_characters():
@@ -126,7 +127,9 @@ def test_errors_beyond_64_kib_are_cut_and_marked_truncated():
     body = _client({"a": {"type": "integer"}}).simulate_post("/r", json=doc).json
     assert body["errors_truncated"] is True
     assert 0 < len(body["errors"]) < 100
-    assert body["detail"] == f"Too many fields are invalid; listing the first {len(body['errors'])}."
+    assert (
+        body["detail"] == f"Too many fields are invalid; listing the first {len(body['errors'])}."
+    )
     _assert_bounded(body["errors"])
 
 
@@ -136,7 +139,7 @@ def test_a_long_custom_message_is_cut():
 
     class Chatty(Validator):
         def _validate_chatty(self, chatty: bool, field: str, value: Any) -> None:
-            """{'type': 'boolean'}"""  # noqa: D415 - the rule's constraints, read by Cerberus
+            """{'type': 'boolean'}"""
             if chatty:
                 self._error(field, "x" * 10_000)
 
@@ -181,8 +184,7 @@ _RULES = st.sampled_from(
 )
 _VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=30)
-    | st.dictionaries(_KEYS, children, max_size=6),
+    lambda children: st.lists(children, max_size=30) | st.dictionaries(_KEYS, children, max_size=6),
     max_leaves=60,
 )
 

@@ -36,8 +36,11 @@ class Exempt:
         prefixes: Paths under which nothing needs a token, for public sinks
             and static routes: ``"/static"`` covers ``/static`` and
             ``/static/...``, not ``/statics``.
-        methods: Methods that need no token anywhere; CORS preflight
-            (``OPTIONS``) by default, ``()`` for none.
+        methods: Methods that need no token where Falcon itself answers
+            them on a routed resource (its default OPTIONS responder, which
+            CORS preflight uses, or a 405); never on a resource's own
+            responder, a sink, a static route or an unrouted path. HEAD
+            follows GET. ``("OPTIONS",)`` by default, ``()`` for none.
 
     Raises:
         AuthConfigError: A value is not a list of strings, or a prefix is not
@@ -89,24 +92,35 @@ class Exemptions:
         uri_template: str | None,
         method: str | None,
         resource: object | None,
+        falcon_answers: bool,
     ) -> bool:
         """Say whether the request passes without a token (``method`` as sent).
 
-        ``method`` is ``None`` for a WebSocket handshake: no method exemption
-        applies to it.
+        A method exemption applies only to a routed ``resource``: a global one
+        (`Exempt.methods`) only where ``falcon_answers`` (the responder is one
+        Falcon made: its default OPTIONS responder or a 405), a resource's own
+        ``exempt_methods`` to its responders. HEAD is decided as GET. ``method``
+        is ``None`` for a WebSocket handshake: no method exemption applies.
         """
         route_exempt = uri_template in self._routes or (
             path is not None and bool(self._prefixes) and self._under_prefix(path)
         )
-        methods = self.methods
+        methods: frozenset[str] | None = None
         if resource is not None:
             override = self._override(resource)
             if override is not None:
                 if override.exempt is not None:
                     route_exempt = override.exempt
-                if override.methods is not None:
-                    methods = override.methods
-        return route_exempt or method in methods
+                methods = override.methods
+        if route_exempt:
+            return True
+        if method is None or resource is None:
+            return False
+        if method == "HEAD":  # HEAD tells what GET would: it follows GET's rule
+            method = "GET"
+        if methods is not None:
+            return method in methods
+        return falcon_answers and method in self.methods
 
     def _under_prefix(self, path: str) -> bool:
         # A prefix ends at a segment boundary: "/files" covers "/files/a", not "/filesystem".

@@ -33,7 +33,7 @@ from common_utils.auth._errors import (
 )
 from common_utils.auth._exemptions import Exempt, Exemptions, strings
 from common_utils.auth._keys import VerificationKey, check_algorithms
-from common_utils.auth._routing import Route, falcon_route
+from common_utils.auth._routing import Route, falcon_answers, falcon_route, resource_answers
 from common_utils.auth._scopes import DEFAULT_REALM, parse_scopes
 from common_utils.auth._sources import KeySource, KeyStore, number
 
@@ -60,7 +60,7 @@ _MAX_JOSE_HEADER_CHARS = 4096
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 # UAA and XSUAA write ID tokens with exactly this scope (IdToken.java in cloudfoundry/uaa).
 _ID_TOKEN_SCOPES = frozenset({"openid"})
-_UNKNOWN_ROUTE: Route = (None, None)
+_UNKNOWN_ROUTE: Route = (None, None, None)
 
 # Fixed, short reasons: clients and logs never see exception text or claim values.
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
@@ -311,11 +311,21 @@ class JWTAuthMiddleware:
         that cannot be read is logged once at ERROR and protects every
         method of that resource.
 
+        Method exemptions apply only to a routed resource: ``Exempt.methods``
+        where the resource has no ``on_<method>`` of its own (Falcon answers:
+        its default OPTIONS responder or a 405), ``exempt_methods`` to the
+        resource's own responders; HEAD is decided as GET. Without a
+        ``resource`` (a sink, a static route) no method is exempt.
+
+        .. versionchanged:: 1.0.0
+            Method exemptions no longer apply without a routed resource or
+            to a resource's own responder for a global method.
+
         Args:
             uri_template: The route's URI template (``req.uri_template``).
             method: The HTTP method.
             resource: The routed resource (or its class), for its ``auth``
-                override.
+                override and its responders.
 
         Returns:
             True when the request passes without authentication.
@@ -324,12 +334,16 @@ class JWTAuthMiddleware:
             >>> from common_utils.auth import Exempt, Secret
             >>> auth = JWTAuthMiddleware(keys=Secret("s" * 32), issuer="i", audience="a",
             ...     algorithms=["HS256"], exempt=Exempt(routes=["/health"]))
-            >>> auth.is_exempt("/health", "GET"), auth.is_exempt("/orders", "OPTIONS")
+            >>> class Orders:
+            ...     def on_get(self, req, resp): ...
+            >>> auth.is_exempt("/health", "GET"), auth.is_exempt("/orders", "OPTIONS", Orders())
             (True, True)
             >>> auth.is_exempt("/orders", "GET")
             False
         """
-        return self._exemptions.exempt(None, uri_template, method.upper(), resource)
+        method = method.upper()
+        falcon_answers = resource is not None and not resource_answers(resource, method)
+        return self._exemptions.exempt(None, uri_template, method, resource, falcon_answers)
 
     # -- Falcon hooks ---------------------------------------------------------
 
@@ -403,11 +417,15 @@ class JWTAuthMiddleware:
                     "Exempt routes and resource overrides are not applied, "
                     "every request needs a token"
                 )
-        resource, uri_template = route
+        resource, uri_template, _ = route
         # Falcon sets it again after routing; set now, access logs of refused requests name it.
         req.uri_template = uri_template
-        method = None if websocket else req.method
-        return self._exemptions.exempt(req.path, uri_template, method, resource)
+        if websocket:
+            return self._exemptions.exempt(req.path, uri_template, None, resource, False)
+        method = req.method
+        return self._exemptions.exempt(
+            req.path, uri_template, method, resource, falcon_answers(route, method)
+        )
 
     def _bearer(self, req: falcon.Request) -> str:
         """Return the bearer token of the Authorization header, or raise 400/401."""

@@ -15,17 +15,18 @@ those tests fail, and the middleware then fails closed.
 from __future__ import annotations
 
 from types import FrameType
+from typing import Any
 
 import falcon
 
-from common_utils._compat import calling_app, router_search
+from common_utils._compat import calling_app, is_own_responder, router_find
 
-__all__ = ["Route", "falcon_route"]
+__all__ = ["Route", "falcon_answers", "falcon_route", "resource_answers"]
 
 
-# What the router found: the resource and its URI template, or two ``None``. (A plain
-# tuple: PERF, a NamedTuple costs a Python-level __new__ on every request.)
-Route = tuple[object | None, str | None]
+# What the router found: the resource, its URI template and its method map, or three
+# ``None``. (A plain tuple: PERF, a NamedTuple costs a Python-level __new__ per request.)
+Route = tuple[object | None, str | None, dict[str, Any] | None]
 
 
 def falcon_route(caller: FrameType | None, req: falcon.Request) -> Route | None:
@@ -36,10 +37,31 @@ def falcon_route(caller: FrameType | None, req: falcon.Request) -> Route | None:
         req: The request, before routing.
 
     Returns:
-        The resource and URI template (``(None, None)`` when no resource
-        route matches), or ``None`` when the caller is not a ``falcon.App``.
+        The resource, URI template and method map (three ``None`` when no
+        resource route matches), or ``None`` when the caller is not a
+        ``falcon.App``.
     """
     app = calling_app(caller)
     if app is None:
         return None
-    return router_search(app, req)
+    return router_find(app, req)
+
+
+def falcon_answers(route: Route, method: str) -> bool:
+    """Tell whether Falcon itself answers ``method`` on a routed resource.
+
+    True when the route's responder for the method is one Falcon made (its
+    default OPTIONS responder, which CORS middleware answers preflight with,
+    or a 405), False for the resource's own responder and for everything
+    that is not a routed resource (sinks, static routes, nothing).
+    """
+    resource, _, method_map = route
+    if resource is None or method_map is None:
+        return False
+    responder = method_map.get(method)
+    return responder is None or not is_own_responder(resource, responder)
+
+
+def resource_answers(resource: object, method: str) -> bool:
+    """Tell whether ``resource`` has its own ``on_<method>`` (for tools, without a route)."""
+    return callable(getattr(resource, f"on_{method.lower()}", None))
