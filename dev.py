@@ -10,7 +10,10 @@ first time, then hands over to tox, which builds every other environment.
   (whose report goes to the ignored ``.benchmarks/``: no tracked file changes).
   Under CI (``CI`` set to ``true`` or ``1``) a missing interpreter fails the run
   instead of being skipped.
+- ``lock``: re-lock every ``requirements/*.lock`` from its input (tox -e lock).
 - anything else is passed to tox as it is (``python3 dev.py -e lint``).
+
+tox itself comes from ``requirements/tox.lock`` (hash-checked), so the same tox runs on any day.
 """
 
 from __future__ import annotations
@@ -23,19 +26,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 BOOTSTRAP = ROOT / ".venv-bootstrap"
-TOX_REQUIREMENT = "tox>=4.11,<5"
+TOX_LOCK = ROOT / "requirements" / "tox.lock"
 
 
 def _tox() -> Path:
-    """Return the bootstrap tox, creating its virtualenv on first use."""
+    """Return the bootstrap tox, (re)creating its virtualenv when the lock changed."""
     bindir = BOOTSTRAP / ("Scripts" if os.name == "nt" else "bin")
     tox = bindir / "tox"
-    if not tox.exists():
-        print(f"bootstrap: creating {BOOTSTRAP.name}/ with {TOX_REQUIREMENT}", flush=True)
+    stamp = BOOTSTRAP / "tox.lock"
+    lock = TOX_LOCK.read_bytes()
+    if not tox.exists() or not stamp.exists() or stamp.read_bytes() != lock:
+        print(f"bootstrap: creating {BOOTSTRAP.name}/ from requirements/tox.lock", flush=True)
         venv.create(BOOTSTRAP, with_pip=True, clear=True)
         subprocess.run(
-            [str(bindir / "python"), "-m", "pip", "install", "-q", TOX_REQUIREMENT], check=True
-        )
+            [str(bindir / "python"), "-m", "pip", "install", "-q", "--require-hashes",
+             "--no-deps", "-r", str(TOX_LOCK)],
+            check=True,
+        )  # fmt: skip
+        stamp.write_bytes(lock)
     return tox
 
 
@@ -62,6 +70,8 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "test"
     if command == "demo":
         runs = [[tox, "run", "-e", "demo", "--", *argv[1:]]]
+    elif command == "lock":
+        runs = [[tox, "run", "-e", "lock", "--", *argv[1:]]]
     elif command == "test":
         strict = ["--skip-missing-interpreters", "false"] if _under_ci() else []
         runs = [

@@ -110,7 +110,7 @@ def _check_python(python: str) -> None:
         missing = (done.stderr.strip().splitlines() or ["?"])[-1]
         raise InstallError(
             f"--python {python} cannot import the release toolchain ({missing}): "
-            "install requirements/devpi.txt into it"
+            "install it with pip install --require-hashes -r requirements/release.lock"
         )
 
 
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--python",
         default=sys.executable,
-        help="interpreter that runs the hooks and the pipeline (with requirements/devpi.txt)",
+        help="interpreter that runs the hooks and the pipeline (with requirements/release.lock installed)",
     )
     parser.add_argument("--log-dir", type=Path, default=None, help="default: REPO/release-logs")
     parser.add_argument(

@@ -23,7 +23,7 @@ with ``git rm``, and the maintainer commits both). So the default mode, given a 
   recommends ``--write`` before the next tag (exit status 0).
 
 Only ``--draft``, ``--write``, ``--fallback-draft`` and the release-candidate case need towncrier
-(``requirements/release-notes.txt``); printing a committed section is standard library only.
+(``requirements/release-notes.in``); printing a committed section is standard library only.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _towncrier(root: Path, *args: str) -> str:
         raise NotesError(
             "towncrier failed: "
             + (problem[-1] if problem else f"exit status {done.returncode}")
-            + " (pip install -r requirements/release-notes.txt)"
+            + " (pip install -r requirements/release-notes.in)"
         )
     return done.stdout
 

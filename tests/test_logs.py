@@ -915,7 +915,7 @@ def _probe(mode: str) -> list[str]:
 
 def test_json_lines_are_the_same_with_and_without_the_optional_orjson() -> None:
     with_orjson, without = _probe("with-orjson"), _probe("without-orjson")
-    assert with_orjson[-1] == "True", "orjson is in requirements/test.txt"
+    assert with_orjson[-1] == "True", "orjson is in requirements/test.lock"
     assert without[-1] == "False"
     assert with_orjson[:-1] == without[:-1]
     lines = [json.loads(line) for line in without[:-1]]

@@ -65,7 +65,7 @@ def _fragment(root: Path, name: str, text: str) -> None:
 class TestReleaseNotes:
     @pytest.fixture(autouse=True)
     def _towncrier(self) -> None:
-        pytest.importorskip("towncrier")  # requirements/release-notes.txt
+        pytest.importorskip("towncrier")  # requirements/release-notes.in
 
     def test_draft_renders_the_four_sections_in_order(self, repo: Path) -> None:
         """Breaking changes, Deprecations, Features, Fixes; issue numbers become links."""

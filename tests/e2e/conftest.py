@@ -3,7 +3,7 @@
 Fixtures other e2e tests use:
 
 - ``devpi_wheelhouse`` -> ``Path``: the wheels of ``requirements/verify.lock``
-  (common_utils' dependencies and ``requirements/test.txt``, hash-checked),
+  (common_utils' dependencies and ``requirements/test.in``, hash-checked),
   downloaded once per session with pip (set ``COMMON_UTILS_WHEELHOUSE`` to a
   directory to reuse it across sessions: a subdirectory per lock content).
 - ``devpi_server`` -> ``devpitools.DevpiServer``: one running, bootstrapped
@@ -78,7 +78,7 @@ def project_requirements() -> list[str]:
         import tomli as tomllib  # type: ignore[no-redef]
     meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     reqs = list(meta["project"]["dependencies"])
-    for line in (REPO_ROOT / "requirements" / "test.txt").read_text().splitlines():
+    for line in (REPO_ROOT / "requirements" / "test.in").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
             reqs.append(line)

@@ -1,6 +1,6 @@
-"""The forge release jobs pass their real linters and keep the release rules.
+"""The forge CI and release jobs pass their real linters and keep their rules.
 
-``.github/workflows/release.yml`` is checked against the GitHub workflow schema
+``.github/workflows/{ci,latest,release}.yml`` are checked against the GitHub workflow schema
 bundled with check-jsonschema and, where its binary is installed, by actionlint;
 ``.gitlab-ci.yml`` against check-jsonschema's bundled GitLab CI schema. The
 linters run offline (proxies point at a closed port, so a download would fail).
@@ -21,6 +21,9 @@ import yaml
 from tests.conftest import REPO_ROOT
 
 GITHUB_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "release.yml"
+GITHUB_CI = REPO_ROOT / ".github" / "workflows" / "ci.yml"
+GITHUB_LATEST = REPO_ROOT / ".github" / "workflows" / "latest.yml"
+GITHUB_WORKFLOWS = (GITHUB_WORKFLOW, GITHUB_CI, GITHUB_LATEST)
 GITLAB_CI = REPO_ROOT / ".gitlab-ci.yml"
 PINNED_ACTION = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
 
@@ -53,7 +56,10 @@ def actionlint_binary() -> str | None:
     ("schema", "path"),
     [
         pytest.param("vendor.gitlab-ci", GITLAB_CI, id="gitlab-ci"),
-        pytest.param("vendor.github-workflows", GITHUB_WORKFLOW, id="github-workflow"),
+        *(
+            pytest.param("vendor.github-workflows", path, id=f"github-{path.stem}")
+            for path in GITHUB_WORKFLOWS
+        ),
     ],
 )
 def test_workflow_passes_its_bundled_schema_offline(schema: str, path: Path) -> None:
@@ -89,7 +95,8 @@ def test_schema_check_rejects_a_broken_copy(schema: str, path: Path, spoil, tmp_
     assert done.returncode == 1, done.stdout + done.stderr
 
 
-def test_github_workflow_passes_actionlint() -> None:
+@pytest.mark.parametrize("workflow", GITHUB_WORKFLOWS, ids=lambda path: path.stem)
+def test_github_workflow_passes_actionlint(workflow: Path) -> None:
     binary = actionlint_binary()
     if binary is None:
         pytest.skip(
@@ -98,7 +105,7 @@ def test_github_workflow_passes_actionlint() -> None:
             "download works, or put an actionlint binary on PATH)"
         )
     done = subprocess.run(
-        [binary, "-no-color", str(GITHUB_WORKFLOW)],
+        [binary, "-no-color", str(workflow)],
         capture_output=True,
         text=True,
         check=False,
@@ -157,3 +164,67 @@ def test_both_forges_run_the_same_command_as_the_docs() -> None:
     assert "tox -e release" in docs or "tox run -e release" in docs
     release_env = (REPO_ROOT / "tox.ini").read_text().split("[testenv:release]", 1)[1]
     assert "devpi/release.py" in release_env.split("\n[", 1)[0]
+
+
+def tox_label(name: str) -> list[str]:
+    """The environments of a tox label, expanded as tox expands py3{10,11}."""
+    import configparser
+
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(REPO_ROOT / "tox.ini")
+    line = next(
+        entry.split("=", 1)[1]
+        for entry in config["tox"]["labels"].splitlines()
+        if entry.split("=", 1)[0].strip() == name
+    )
+    envs: list[str] = []
+    for item in re.findall(r"[\w.-]+(?:\{[^}]*\})?", line):
+        base, _, alternatives = item.partition("{")
+        envs += (
+            [base + alt for alt in alternatives.rstrip("}").split(",")] if alternatives else [base]
+        )
+    return envs
+
+
+def test_pull_request_pipelines_run_every_environment_of_the_ci_gate() -> None:
+    """Both forges check a pull/merge request with the envs .ci/run runs, from the locks."""
+    gate = set(tox_label("ci")) | {"bench"}  # dev.py test adds the quick benchmark run
+    github = yaml.safe_load(GITHUB_CI.read_text())
+    on = github[True] if True in github else github["on"]
+    assert "pull_request" in on
+    assert on["push"] == {"branches": ["main"]}
+    assert github["permissions"] == {"contents": "read"}
+    jobs = github["jobs"]
+    github_envs = {row["env"] for row in jobs["unit"]["strategy"]["matrix"]["include"]}
+    github_envs |= set(jobs["checks"]["strategy"]["matrix"]["env"])
+    assert github_envs == gate
+    for job in jobs.values():
+        assert "permissions" not in job
+        for step in job["steps"]:
+            if "uses" in step:
+                assert PINNED_ACTION.match(step["uses"].split(" ")[0]), step["uses"]
+            if "cache" in step.get("uses", ""):
+                assert "hashFiles('requirements/*.lock'" in step["with"]["key"]
+
+    gitlab = yaml.safe_load(GITLAB_CI.read_text())
+    assert {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'} in gitlab["workflow"]["rules"]
+    gitlab_envs = {
+        f"py{py.replace('.', '')}" for py in gitlab["unit"]["parallel"]["matrix"][0]["PYTHON"]
+    }
+    gitlab_envs |= set(gitlab["checks"]["parallel"]["matrix"][0]["TOX_ENV"])
+    gitlab_envs |= set(gitlab["integration"]["parallel"]["matrix"][0]["TOX_ENV"])
+    assert gitlab_envs == gate
+    for text in (GITHUB_CI.read_text(), GITLAB_CI.read_text(), GITHUB_LATEST.read_text()):
+        # tox only from its lock
+        assert "pip install tox" not in text
+        assert '"tox>=' not in text
+
+
+def test_the_latest_check_runs_on_a_schedule_and_never_gates_a_merge() -> None:
+    github = yaml.safe_load(GITHUB_LATEST.read_text())
+    on = github[True] if True in github else github["on"]
+    assert set(on) == {"schedule", "workflow_dispatch"}
+    assert "python3 dev.py run -e latest" in GITHUB_LATEST.read_text()
+    gitlab = yaml.safe_load(GITLAB_CI.read_text())
+    assert gitlab["latest"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert gitlab["latest"]["script"] == ["python3 dev.py run -e latest"]

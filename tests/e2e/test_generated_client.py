@@ -1,7 +1,7 @@
 """End to end: a Python client generated from the running sample's /openapi.json.
 
 The sample runs under gunicorn on loopback; openapi-python-client (a real
-generator, from requirements/e2e.txt) generates a package from the document the
+generator, from requirements/e2e.lock) generates a package from the document the
 service serves, pip installs it (no index: its dependencies, httpx and attrs,
 are already in the test environment), and a separate interpreter calls
 ``POST /`` through it with a token (200, the filtered object) and without one
@@ -30,7 +30,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def sample(tmp_path: Path) -> Iterator[Gunicorn]:
     if shutil.which("openapi-python-client", path=str(BIN)) is None:
-        pytest.fail("openapi-python-client is not installed (pip install -r requirements/e2e.txt)")
+        pytest.fail("openapi-python-client is not installed (pip install -r requirements/e2e.lock)")
     server = Gunicorn(SERVICE_SRC, tmp_path)
     try:
         assert server.wait()

@@ -422,7 +422,7 @@ def test_swap():
 
 
 def test_verify_lock_covers_the_dependencies_and_the_test_tools() -> None:
-    """requirements/verify.lock must pin everything pyproject.toml and test.txt name."""
+    """requirements/verify.lock must pin everything pyproject.toml and test.in name."""
     import re
 
     from .conftest import REPO_ROOT
@@ -441,7 +441,7 @@ def test_verify_lock_covers_the_dependencies_and_the_test_tools() -> None:
     locked = {name(line) for line in lock.splitlines() if "==" in line and not line[0].isspace()}
     meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     wanted = {name(r) for r in meta["project"]["dependencies"]}
-    for line in (REPO_ROOT / "requirements" / "test.txt").read_text().splitlines():
+    for line in (REPO_ROOT / "requirements" / "test.in").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
             wanted.add(name(line))
