@@ -1,10 +1,10 @@
 """Logging for 12-factor services: JSON lines on stdout, request ids, access log.
 
 Call `setup_logging` once at start-up, then add `RequestIdMiddleware`
-first and `AccessLogMiddleware` last to the Falcon app::
+first and `AccessLogMiddleware` second, before auth, to the Falcon app::
 
     setup_logging()                     # LOG_LEVEL and LOG_FORMAT from the environment
-    app = falcon.App(middleware=[RequestIdMiddleware(), auth, AccessLogMiddleware()])
+    app = falcon.App(middleware=[RequestIdMiddleware(), AccessLogMiddleware(), auth])
 
 Every record becomes one JSON object on one line (``timestamp``, ``level``,
 ``logger``, ``message``, ``request_id``, ``exception``, extras, and ``app`` /
@@ -632,8 +632,11 @@ class AccessLogMiddleware(_RequestHookForAsgi):
     ``req.context.auth`` has one) and the extra ``headers`` asked for, as
     ``header_<name>``. Query strings are never logged (they carry tokens), and
     neither are the headers in ``redact``, even when listed in ``headers``.
-    Works in ``falcon.App`` and ``falcon.asgi.App``; put it last in the
-    middleware list so it sees the auth result and the request id.
+    Works in ``falcon.App`` and ``falcon.asgi.App``; put it right after
+    `RequestIdMiddleware` and before auth: it writes its line on the way out,
+    so it still sees the auth result, and a request auth refuses is measured
+    (its clock starts in `RequestIdMiddleware`, so even an access log placed
+    after auth measures it).
 
     Keyword Args:
         logger: The logger or its name (default ``common_utils.access``).

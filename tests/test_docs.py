@@ -312,3 +312,31 @@ def test_doctest_blocks_share_the_page_namespace(tmp_path: Path) -> None:
     page.write_text("```python\n>>> 1 + 1\n3\n```\n", encoding="utf-8")
     with pytest.raises(pytest.fail.Exception, match="Expected"):
         _run_page(page)
+
+
+_MIDDLEWARE_LIST = re.compile(r"middleware\s*(?::[^=\n]*)?=\s*\[([^\]]*)\]")
+
+
+def _sources_with_middleware() -> list[Path]:
+    sample = REPO_ROOT / "submodule_example" / "example_app"
+    return [
+        *_pages(),
+        REPO_ROOT / "README.md",
+        REPO_ROOT / "common_utils" / "logs.py",
+        *sorted(sample.glob("*.py")),
+    ]
+
+
+def test_every_page_puts_the_access_log_before_auth() -> None:
+    """One middleware order everywhere: request id, access log, then auth (refusals measured)."""
+    lists = []
+    for source in _sources_with_middleware():
+        for match in _MIDDLEWARE_LIST.finditer(source.read_text(encoding="utf-8")):
+            items = [item.strip() for item in match.group(1).split(",") if item.strip()]
+            names = [item.split("(")[0] for item in items]
+            if "AccessLogMiddleware" in names and "auth" in names:
+                lists.append((source.name, names))
+                assert names.index("AccessLogMiddleware") < names.index("auth"), (source, names)
+            if "RequestIdMiddleware" in names:
+                assert names[0] == "RequestIdMiddleware", (source, names)
+    assert {"index.md", "logs.md", "README.md", "logs.py", "app.py"} <= {n for n, _ in lists}

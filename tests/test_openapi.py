@@ -459,3 +459,67 @@ def test_same_named_decorated_classes_resolve_to_the_routed_one():
         app.add_route("/twins", routed())
         post = OpenAPI(app, title="t", version="1").document()["paths"]["/twins"]["post"]
         assert post["summary"] == routed.on_post.__doc__
+
+
+# --------------------------------------------------------------------------- issue 31
+
+
+def test_response_schema_documents_the_one_success_status_given_instead_of_200() -> None:
+    """response_schema with responses={201: ...}: the 201 carries the schema (it vanished)."""
+    from common_utils.openapi import operation
+
+    class Orders:
+        @operation(responses={201: "Order created"}, response_schema={"type": "object"})
+        def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+            """Create an order."""
+
+    app = falcon.App()
+    app.add_route("/orders", Orders())
+    responses = OpenAPI(app, title="t", version="1").document()["paths"]["/orders"]["post"][
+        "responses"
+    ]
+    assert responses == {
+        "201": {
+            "description": "Order created",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
+
+
+def test_response_schema_with_several_success_statuses_is_a_start_up_error() -> None:
+    """Which of 201 and 202 the schema describes is not said: refused where it is declared."""
+    from common_utils.errors import ConfigurationError
+    from common_utils.openapi import operation
+
+    with pytest.raises(ConfigurationError, match="201, 202"):
+        operation(responses={201: "Created", 202: "Accepted"}, response_schema={})
+
+
+def _asgi_and_wsgi_documents() -> tuple[dict[str, Any], dict[str, Any], Any]:
+    import falcon.asgi
+
+    from common_utils.resources import HealthResource, VersionResource
+
+    documents = []
+    asgi_app = falcon.asgi.App()
+    for app, twins in ((asgi_app, {"suffix": "async"}), (falcon.App(), {})):
+        app.add_route("/health", HealthResource(), **twins)
+        app.add_route("/version", VersionResource(app_name="a", app_version="1"), **twins)
+        OpenAPI(app, title="t", version="1").register()
+        documents.append(falcon.testing.TestClient(app).simulate_get("/openapi.json").json)
+    return documents[0], documents[1], asgi_app
+
+
+def test_register_on_an_asgi_app_serves_the_document_and_swagger_ui() -> None:
+    """OpenAPI(asgi_app).register() works (it raised TypeError) and documents as under WSGI."""
+    asgi_doc, wsgi_doc, asgi_app = _asgi_and_wsgi_documents()
+    assert asgi_doc == wsgi_doc
+    client = falcon.testing.TestClient(asgi_app)
+    page = client.simulate_get("/docs")
+    assert page.status_code == 200
+    assert "swagger" in page.text.lower()
+    assert client.simulate_get("/docs/swagger-ui-bundle.js").status_code == 200
+    health = asgi_doc["paths"]["/health"]["get"]
+    assert health["summary"] == "Run the checks and answer 200 or 503."
+    assert "503" in health["responses"]
+    assert asgi_doc["paths"]["/version"]["get"]["summary"] == "Answer the version document."

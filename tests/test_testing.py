@@ -257,3 +257,123 @@ def test_the_pytest_plugin_gives_an_issuer_and_a_resettable_jwks_server(
         """
     )
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+# --------------------------------------------------------------------------- known keys
+
+
+def test_an_hs256_issuer_signs_with_a_known_secret() -> None:
+    """TokenIssuer(secret=...): the same secret a shell command or the service's binding holds."""
+    secret = "a-known-development-secret-of-32-bytes"
+    issuer = TokenIssuer(algorithm="HS256", secret=secret)
+    claims = jwt.decode(issuer.token(), secret, algorithms=["HS256"], audience="test-app")
+    assert (claims["sub"], claims["aud"], claims["iss"]) == (
+        "test-user",
+        ["test-app"],
+        "https://uaa.test/oauth/token",
+    )
+    assert issuer.secret == secret.encode()
+    assert secret not in repr(issuer)
+
+
+def test_a_key_pair_issuer_signs_with_a_known_private_key() -> None:
+    """TokenIssuer(private_key=PEM): tokens another tool verifies with the known public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    issuer = TokenIssuer(algorithm="ES256", private_key=pem)
+    claims = jwt.decode(issuer.token(), key.public_key(), algorithms=["ES256"], audience="test-app")
+    assert claims["sub"] == "test-user"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"algorithm": "RS256", "secret": "s" * 32}, "secret"),
+        ({"algorithm": "HS256", "private_key": "x"}, "private_key"),
+        ({"algorithm": "RS256", "private_key": "not a pem"}, "private_key"),
+    ],
+)
+def test_a_key_that_does_not_fit_the_algorithm_is_refused(
+    kwargs: dict[str, Any], named: str
+) -> None:
+    """A secret for a key pair, a PEM for HMAC or a broken PEM: ValueError naming the argument."""
+    with pytest.raises(ValueError, match=named):
+        TokenIssuer(**kwargs)
+
+
+# --------------------------------------------------------------------------- log lines
+
+
+def test_the_log_records_fixture_sees_an_app_built_in_another_fixture(
+    pytester: pytest.Pytester,
+) -> None:
+    """log_records parses the lines of an app whose setup_logging ran in a fixture first."""
+    pytester.makeconftest('pytest_plugins = ["common_utils.testing.pytest_plugin"]')
+    pytester.makepyfile(
+        """
+        import logging, sys
+
+        import falcon, falcon.testing, pytest
+
+        from common_utils.logs import AccessLogMiddleware, RequestIdMiddleware, setup_logging
+
+
+        class Hello:
+            def on_get(self, req, resp):
+                logging.getLogger("hello").info("greeting", extra={"who": "you"})
+                resp.text = "hi"
+
+
+        @pytest.fixture
+        def client():
+            setup_logging("INFO", "json", sys.stdout, environ={})  # as create_app does
+            app = falcon.App(middleware=[RequestIdMiddleware(), AccessLogMiddleware()])
+            app.add_route("/", Hello())
+            return falcon.testing.TestClient(app)
+
+
+        def test_lines(client, log_records):
+            client.simulate_get("/", headers={"X-Request-Id": "r-1"})
+            (greeting,) = log_records.lines("hello")
+            assert (greeting["who"], greeting["request_id"]) == ("you", "r-1")
+            (access,) = log_records.lines("common_utils.access")
+            assert access["status"] == 200
+
+
+        def test_logging_was_reset():
+            names = [h.get_name() for h in logging.getLogger().handlers]
+            assert "common_utils.logs" not in names
+            assert "common_utils.testing.capture" not in names
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly").assert_outcomes(
+        passed=2
+    )
+
+
+def test_reset_logging_removes_only_the_librarys_handlers() -> None:
+    """reset_logging: setup_logging's handler gone, root at WARNING, other handlers kept."""
+    import io
+    import logging
+
+    from common_utils.logs import setup_logging
+    from common_utils.testing import reset_logging
+
+    other = logging.NullHandler()
+    root = logging.getLogger()
+    root.addHandler(other)
+    try:
+        setup_logging("DEBUG", "json", io.StringIO(), environ={})
+        reset_logging()
+        assert other in root.handlers
+        assert "common_utils.logs" not in [h.get_name() for h in root.handlers]
+        assert root.level == logging.WARNING
+    finally:
+        root.removeHandler(other)

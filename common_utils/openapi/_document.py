@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import http
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 import falcon
 
 from common_utils._compat import routes
+from common_utils.errors import ConfigurationError
 from common_utils.openapi._convert import cerberus_rules_to_json_schema, cerberus_to_json_schema
 from common_utils.problems import PROBLEM_JSON
 
@@ -85,11 +87,19 @@ def operation(
         responses: Extra responses: status -> description, or an OpenAPI
             Response Object. They replace the generated ones of that status.
         response_schema: JSON Schema of the ``application/json`` body of the
-            ``200`` response.
+            success response: ``200``, or the one 2xx status ``responses``
+            documents instead (``{201: "Created"}``); a description given
+            there is kept, and so is the schema.
         deprecated: Mark the operation deprecated.
 
     Returns:
         A decorator that returns the responder unchanged (it only attaches data).
+
+    Raises:
+        ConfigurationError: ``response_schema`` with several 2xx statuses in
+            ``responses`` and no ``200``: which one it describes is not said
+            (give each its schema in ``responses`` instead). Raised where the
+            decorator is applied, at import, so the service does not start.
 
     Examples:
         >>> class Things:
@@ -97,6 +107,12 @@ def operation(
         ...     def on_get(self, req, resp):
         ...         resp.media = []
     """
+    successes = sorted(str(status) for status in (responses or {}) if str(status)[:1] == "2")
+    if response_schema is not None and len(successes) > 1 and "200" not in successes:
+        raise ConfigurationError(
+            f"operation: response_schema with responses {', '.join(successes)} and no 200: "
+            "give each success status its schema in responses instead"
+        )
     data: dict[str, Any] = {
         "summary": summary,
         "description": description,
@@ -329,13 +345,14 @@ def _security(
 
 
 def _responses(extra: Mapping[str, Any], errors: Mapping[int, Any]) -> dict[str, Any]:
-    success: dict[str, Any] = {"description": "OK"}
+    custom = {str(k): v for k, v in (extra.get("responses") or {}).items()}
+    successes = sorted(k for k in custom if k.startswith("2"))
+    # The documented success status: 200, or the one 2xx status given instead (201 ...).
+    success_key = "200" if "200" in custom or not successes else successes[0]
+    success: dict[str, Any] = {"description": _reason(success_key)}
     if extra.get("response_schema") is not None:
         success["content"] = {"application/json": {"schema": extra["response_schema"]}}
-    custom = {str(k): v for k, v in (extra.get("responses") or {}).items()}
-    responses: dict[str, Any] = {}
-    if not any(k.startswith("2") for k in custom) or "200" in custom:
-        responses["200"] = success
+    responses: dict[str, Any] = {success_key: success}
     for status in sorted(errors):
         responses[str(status)] = {
             "description": _ERROR_TEXT[status],
@@ -344,5 +361,14 @@ def _responses(extra: Mapping[str, Any], errors: Mapping[int, Any]) -> dict[str,
     for key, value in custom.items():
         if isinstance(value, str):
             value = {**responses.get(key, {}), "description": value}
+        elif key == success_key:  # a Response Object without content keeps the schema
+            value = {**responses[key], **value}
         responses[key] = dict(value)
     return dict(sorted(responses.items()))
+
+
+def _reason(status: str) -> str:
+    try:
+        return http.HTTPStatus(int(status)).phrase
+    except ValueError:
+        return "Success"

@@ -2,7 +2,8 @@
 
 What a consuming service's tests need and should not write again: a token
 issuer whose tokens its `JWTAuthMiddleware` accepts,
-a loopback JWKS endpoint, and builders for ``VCAP_SERVICES``,
+a loopback JWKS endpoint, the service's log lines as parsed records
+(`LogCapture`, `reset_logging`), and builders for ``VCAP_SERVICES``,
 ``VCAP_APPLICATION`` and servicebinding.io directories. Nothing here needs
 pytest; ``common_utils.testing.pytest_plugin`` adds optional fixtures.
 
@@ -24,11 +25,14 @@ from common_utils.testing._bindings import (
     write_binding_root,
 )
 from common_utils.testing._jwks_server import JWKSServer
+from common_utils.testing._logs import LogCapture, reset_logging
 from common_utils.testing._tokens import TokenIssuer
 
 __all__ = [
     "JWKSServer",
+    "LogCapture",
     "TokenIssuer",
+    "reset_logging",
     "service_entry",
     "vcap_application",
     "vcap_services",

@@ -46,6 +46,17 @@ class TokenIssuer:
         client_id: The ``client_id`` claim.
         scopes: The scopes of a token when `token` is not given any
             (a service's tests usually want the scope its routes require).
+        secret: A known HMAC secret for an ``HS*`` issuer (text or bytes), for
+            tokens a shell command (``curl``) or another tool must also sign
+            or verify; random when not given.
+        private_key: A known private key (PEM, unencrypted PKCS#8 or
+            traditional) for an ``RS*``/``PS*``/``ES*`` issuer; generated when
+            not given.
+
+    Defaults, which a middleware built from `service` matches: ``iss``
+    ``https://uaa.test/oauth/token``, ``aud`` ``["test-app"]``, ``sub``
+    ``test-user``, ``client_id`` ``test-client``, kid ``test-key-1``, RS256,
+    a lifetime of 300 s and no scopes.
 
     Examples:
         >>> import falcon, falcon.testing
@@ -76,9 +87,15 @@ class TokenIssuer:
         lifetime: int = 300,
         client_id: str = "test-client",
         scopes: Iterable[str] = (),
+        secret: str | bytes | None = None,
+        private_key: str | bytes | None = None,
     ) -> None:
         if lifetime <= 0:
             raise ValueError("lifetime must be a positive number of seconds")
+        if secret is not None and algorithm not in _HMAC:
+            raise ValueError(f"secret is for HS256/384/512, not {algorithm}; use private_key")
+        if private_key is not None and algorithm in _HMAC:
+            raise ValueError(f"private_key is for key pairs, not {algorithm}; use secret")
         self.issuer = issuer
         self.audience = audience
         self.algorithm = algorithm
@@ -89,11 +106,14 @@ class TokenIssuer:
         self._secret: bytes | None = None
         self._private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None
         if algorithm in _HMAC:
-            self._secret = secrets.token_urlsafe(48).encode()
+            known = secret.encode() if isinstance(secret, str) else secret
+            self._secret = known if known is not None else secrets.token_urlsafe(48).encode()
+        elif private_key is not None:
+            self._private = _known_private_key(algorithm, private_key)
         else:
             self._private = _new_private_key(algorithm)
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # never the secret or the key
         return (
             f"TokenIssuer(issuer={self.issuer!r}, audience={self.audience!r}, "
             f"algorithm={self.algorithm!r}, kid={self.kid!r})"
@@ -232,3 +252,21 @@ def _new_private_key(algorithm: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePriv
         return ec.generate_private_key(_EC_CURVES[algorithm])
     supported = ", ".join((*_RSA, *_EC_CURVES, *_HMAC))
     raise ValueError(f"algorithm {algorithm!r} is not one of {supported}")
+
+
+def _known_private_key(
+    algorithm: str, pem: str | bytes
+) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(
+            pem.encode() if isinstance(pem, str) else pem, password=None
+        )
+    except (ValueError, TypeError):
+        raise ValueError("private_key is not an unencrypted PEM private key") from None
+    if algorithm in _RSA and isinstance(key, rsa.RSAPrivateKey):
+        return key
+    curve = _EC_CURVES.get(algorithm)
+    fits_curve = curve is not None and isinstance(key, ec.EllipticCurvePrivateKey)
+    if fits_curve and key.curve.name == curve.name:  # type: ignore[union-attr]
+        return key  # type: ignore[return-value]
+    raise ValueError(f"private_key does not fit {algorithm}")

@@ -11,6 +11,9 @@ Fixtures:
 - ``jwks_server`` (session): a running `JWKSServer`
   serving ``token_issuer``'s keys; restored to those keys and to status 200
   after every test that uses it.
+- ``log_records``: a `LogCapture` installed for the test: ``log_records.records``
+  are the JSON lines logged so far, parsed, including those of an app built in
+  another fixture. After the test, logging is reset (`reset_logging`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from common_utils.testing import JWKSServer, TokenIssuer
+from common_utils.testing import JWKSServer, LogCapture, TokenIssuer, reset_logging
 
-__all__ = ["jwks_server", "token_issuer"]
+__all__ = ["jwks_server", "log_records", "token_issuer"]
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +47,11 @@ def jwks_server(
     yield _jwks_server_session
     _jwks_server_session.jwks = token_issuer.jwks
     _jwks_server_session.status = 200
+
+
+@pytest.fixture
+def log_records() -> Iterator[LogCapture]:
+    """The log lines of the test, parsed; logging reset afterwards."""
+    with LogCapture() as capture:
+        yield capture
+    reset_logging()

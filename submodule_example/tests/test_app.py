@@ -271,3 +271,37 @@ def test_missing_library_is_a_configuration_error(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert done.stderr.count("\n") == 1
     assert "common_utils is not importable" in done.stderr
+
+
+def test_uvicorn_logging_file_is_the_librarys_server_logging_config() -> None:
+    """uvicorn-logging.json is server_logging_config() as a file, not a copy that drifts."""
+    from common_utils.logs import server_logging_config
+
+    saved = json.loads((SERVICE_ROOT / "uvicorn-logging.json").read_text(encoding="utf-8"))
+    assert saved == server_logging_config()
+
+
+def test_gunicorn_reads_the_server_logging_config() -> None:
+    """gunicorn.conf.py hands gunicorn the library's recipe as logconfig_dict."""
+    import runpy
+
+    from common_utils.logs import server_logging_config
+
+    settings = runpy.run_path(str(SERVICE_ROOT / "gunicorn.conf.py"))
+    assert settings["logconfig_dict"] == server_logging_config()
+
+
+HS256_VCAP = jwt_service_vcap(secret="s" * 32, algorithms=["HS256"])
+
+
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+def test_the_service_answers_the_same_as_wsgi_and_asgi(asgi: bool) -> None:
+    """create_app(asgi=True) is the same service on falcon.asgi.App: routes, docs, errors."""
+    client = testing.TestClient(
+        create_app({"VCAP_SERVICES": HS256_VCAP, "LOG_FORMAT": "json"}, asgi=asgi)
+    )
+    assert client.simulate_get("/").text == "Hello world\n"
+    assert client.simulate_post("/", json={"abra": 1}).status_code == 401
+    assert client.simulate_get("/docs").status_code == 200
+    assert client.simulate_get("/health").json["status"] == "ok"
+    assert "/" in client.simulate_get("/openapi.json").json["paths"]
