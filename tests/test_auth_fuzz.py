@@ -18,13 +18,17 @@ from hypothesis import strategies as st
 from common_utils.auth import JWTAuthMiddleware, Secret, TokenCache
 from tests.auth_support import AUDIENCE, ISSUER, SECRET, b64, claims, hs256_with, make_app
 
-_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats()  # NaN and the infinities included
-    | st.text(max_size=12)
+# Every number JSON can carry, as Python's parser returns it: integers up to the 4,300 digits
+# Python converts (PyJWT parses with json.loads), powers of two across that whole range,
+# and floats: NaN and the infinities included (a literal such as 1e400 parses as inf).
+_DIGITS = 4_299
+_numbers = (
+    st.integers()
+    | st.integers(min_value=-(10**_DIGITS), max_value=10**_DIGITS)
+    | st.builds(lambda e, sign: sign * 2**e, st.integers(0, 14_000), st.sampled_from([1, -1]))
+    | st.floats()
 )
+_scalars = st.none() | st.booleans() | _numbers | st.text(max_size=12)
 _json = st.recursive(
     _scalars,
     lambda children: (
@@ -42,7 +46,7 @@ _headers = st.fixed_dictionaries(
 )
 
 
-def _client(cache: TokenCache) -> falcon.testing.TestClient:
+def _client(cache: TokenCache, max_header_bytes: int = 8192) -> falcon.testing.TestClient:
     return make_app(
         JWTAuthMiddleware(
             keys=Secret(SECRET),
@@ -50,11 +54,17 @@ def _client(cache: TokenCache) -> falcon.testing.TestClient:
             audience=AUDIENCE,
             algorithms=["HS256"],
             cache=cache,
+            max_header_bytes=max_header_bytes,
         )
     )
 
 
 _CLIENTS = {"cache-on": _client(TokenCache()), "cache-off": _client(TokenCache(size=0))}
+# Room for a claim of 4,300 digits: the header cap (400) must not hide the claim checks.
+_ROOMY = {
+    "cache-on": _client(TokenCache(), 1 << 20),
+    "cache-off": _client(TokenCache(size=0), 1 << 20),
+}
 
 
 def _assert_answered_without_leaking(result: falcon.testing.Result, secret_text: str) -> None:
@@ -103,3 +113,32 @@ def test_claims_with_non_finite_numbers_are_refused_not_crashed():
     )
     _assert_answered_without_leaking(result, token)
     assert result.status_code == 401
+
+
+_TIME_CLAIMS = ["exp", "nbf", "iat"]
+
+
+@pytest.mark.parametrize("mode", sorted(_CLIENTS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(times=st.fixed_dictionaries({}, optional=dict.fromkeys(_TIME_CLAIMS, _numbers)))
+def test_time_claims_of_any_json_number_get_200_or_401(mode, times):
+    """A validly signed exp/nbf/iat of any size is a verdict, never a 500 (cache on or off)."""
+    token = hs256_with(SECRET, {"alg": "HS256", "typ": "JWT"}, {**claims(), **times})
+    for _ in range(2):  # the second time, a verified token comes from the cache
+        result = _ROOMY[mode].simulate_get("/orders", headers={"Authorization": f"Bearer {token}"})
+        assert result.status_code in (200, 401), result.text
+
+
+@pytest.mark.parametrize("mode", sorted(_CLIENTS))
+@pytest.mark.parametrize("claim", _TIME_CLAIMS)
+@pytest.mark.parametrize(
+    "value",
+    [2**1100, -(2**1100), 10**_DIGITS, 1e308, -1e308],
+    ids=["2**1100", "-2**1100", "10**4299", "1e308", "-1e308"],
+)
+def test_time_claims_too_large_for_a_float_get_200_or_401(mode, claim, value):
+    """The report: exp = 2**1100 was an OverflowError (a 500) with the cache on."""
+    token = hs256_with(SECRET, {"alg": "HS256", "typ": "JWT"}, {**claims(), claim: value})
+    for _ in range(2):
+        result = _ROOMY[mode].simulate_get("/orders", headers={"Authorization": f"Bearer {token}"})
+        assert result.status_code in (200, 401), result.text

@@ -121,13 +121,14 @@ class VerifiedTokens:
         Its window on the wall clock is the one PyJWT judged: PyJWT refuses
         ``iat``/``nbf`` greater than ``now + leeway`` and ``exp`` less than or
         equal to ``now - leeway``, each read with ``int()``; the claims were
-        verified by it, so the conversions succeed.
+        verified by it, so ``int()`` succeeds. An integer beyond a float (JSON
+        numbers have no limit: ``2**1100``) is ±infinity on the clock here.
         """
         iat, nbf = claims.get("iat"), claims.get("nbf")
-        not_before = -math.inf if iat is None else int(iat) - leeway
+        not_before = -math.inf if iat is None else _seconds(iat) - leeway
         if nbf is not None:
-            not_before = max(not_before, int(nbf) - leeway)
-        expires = int(claims["exp"]) + leeway
+            not_before = max(not_before, _seconds(nbf) - leeway)
+        expires = _seconds(claims["exp"]) + leeway
         stale_at = time.monotonic() + self.max_age
         # PERF: tuple.__new__ builds the Entry in C; Entry(...) would run the NamedTuple's
         # Python-level __new__ (about 0.5 us of a new token's request, measured in one).
@@ -148,3 +149,12 @@ class VerifiedTokens:
     def info(self) -> TokenCacheInfo:
         """Report hits, misses, current and maximum size."""
         return TokenCacheInfo(self.hits, self.misses, len(self._entries), self.maxsize)
+
+
+def _seconds(claim: Any) -> float:
+    """A verified time claim as PyJWT read it (``int()``), on the float clock of the entry."""
+    whole = int(claim)
+    try:
+        return float(whole)
+    except OverflowError:  # beyond any float: the far past or the far future
+        return math.inf if whole > 0 else -math.inf
