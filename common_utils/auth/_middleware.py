@@ -60,6 +60,9 @@ _MAX_JOSE_HEADER_CHARS = 4096
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 # UAA and XSUAA write ID tokens with exactly this scope (IdToken.java in cloudfoundry/uaa).
 _ID_TOKEN_SCOPES = frozenset({"openid"})
+_ID_TOKEN_ONLY_CLAIMS = ("at_hash", "c_hash")
+_ACCESS_TOKEN_CLAIMS = ("scope", "scp", "roles", "client_id", "cid", "appid")
+_AUTHENTICATION_CLAIMS = ("nonce", "auth_time", "azp", "acr", "amr", "sid")
 _UNKNOWN_ROUTE: Route = (None, None, None)
 
 # Fixed, short reasons: clients and logs never see exception text or claim values.
@@ -562,10 +565,25 @@ def _read_header(segment: str) -> dict[str, Any] | None:
 
 
 def _is_id_token(claims: Mapping[str, Any], scopes: frozenset[str]) -> bool:
-    # An OIDC ID token has a nonce when the login sent one and no scope claim (OIDC Core 2);
-    # UAA/XSUAA ID tokens carry scope ["openid"], which alone grants nothing but identity.
-    # UAA access tokens may carry the login's nonce too, but always with their scopes.
-    return scopes == _ID_TOKEN_SCOPES or ("nonce" in claims and "scope" not in claims)
+    """Tell an OpenID Connect ID token from an access token by its claim set.
+
+    - ``at_hash``/``c_hash`` bind an ID token to the access token or code issued
+      with it (OIDC Core 3.1.3.6, 3.3.2.11); no access token carries them.
+    - Keycloak writes ``"typ": "ID"`` into its ID tokens (``"Bearer"`` into access tokens).
+    - UAA/XSUAA ID tokens carry scope ``["openid"]``, which grants nothing but identity.
+    - Otherwise a token with the authentication claims of OIDC Core 2 (``nonce``,
+      ``auth_time``, ``azp``, ``acr``, ``amr``, ``sid``) and none of an access token's
+      (``scope`` or ``client_id``, RFC 9068; ``scp`` and ``roles``, Azure AD; ``cid`` and
+      ``appid``, UAA and Azure AD v1) is an ID token. UAA and Keycloak access tokens carry
+      ``auth_time``, ``azp`` and even the login's ``nonce``, always with their scopes.
+    """
+    if scopes == _ID_TOKEN_SCOPES or claims.get("typ") == "ID":
+        return True
+    if any(name in claims for name in _ID_TOKEN_ONLY_CLAIMS):
+        return True
+    if any(name in claims for name in _ACCESS_TOKEN_CLAIMS):
+        return False
+    return any(name in claims for name in _AUTHENTICATION_CLAIMS)
 
 
 def _text(name: str, value: object) -> str:
