@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 
@@ -35,6 +35,20 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def shown_uri(uri: str) -> str:
+    """The URL as reprs and log lines show it: no userinfo, query values or fragment.
+
+    A key server may be reached through a signed URL (``?sig=...``) or one with a
+    token in its query; the names of the query parameters stay, for debugging.
+    """
+    parts = urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{name.partition('=')[0]}=<hidden>" for name in parts.query.split("&") if name
+    )
+    return urlunsplit((parts.scheme, host, parts.path, query, ""))
 
 
 def check_jwks_uri(uri: object) -> str:
@@ -140,7 +154,7 @@ class JWKSCache:
         self._fetched = False
 
     def __repr__(self) -> str:
-        return f"JWKSCache(uri={self.uri!r}, keys={len(self._all)})"
+        return f"JWKSCache(uri={shown_uri(self.uri)!r}, keys={len(self._all)})"
 
     def lookup(self, kid: str | None, alg: str) -> VerificationKey | None:
         """Return the key for ``kid`` (or the only key for ``alg`` when no kid)."""
@@ -190,7 +204,7 @@ class JWKSCache:
             try:
                 entries = parse_jwks(self._fetch(), self._algorithms, self._by_fingerprint)
             except _JWKSFetchError as ex:
-                _log.warning("JWKS fetch from %s failed: %s", self.uri, ex)
+                _log.warning("JWKS fetch from %s failed: %s", shown_uri(self.uri), ex)
                 return
             # NOTE: a key that left the set is no longer found by lookup(): tokens it
             # verified (cached by the middleware) are then verified again, and refused.
@@ -201,9 +215,11 @@ class JWKSCache:
             self._expires_at = now + self._max_age
             self._fetched = True
             if entries:
-                _log.info("JWKS from %s: %d usable keys", self.uri, len(entries))
+                _log.info("JWKS from %s: %d usable keys", shown_uri(self.uri), len(entries))
             else:
-                _log.warning("JWKS from %s: no usable signature key; no token verifies", self.uri)
+                _log.warning(
+                    "JWKS from %s: no usable signature key; no token verifies", shown_uri(self.uri)
+                )
         finally:
             self._lock.release()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from common_utils.auth._errors import AuthConfigError
-from common_utils.auth._jwks import JWKSCache, check_jwks_uri
+from common_utils.auth._jwks import JWKSCache, check_jwks_uri, shown_uri
 from common_utils.auth._keys import (
     HMAC_ALGORITHMS,
     PublicKeyObject,
@@ -216,7 +216,7 @@ class JWKS(KeySource):
             for name, default in self._DEFAULTS
             if getattr(self, "_" + name) != default
         )
-        return f"JWKS({self._uri!r}{options})"
+        return f"JWKS({shown_uri(self._uri)!r}{options})"
 
     @property
     def uri(self) -> str:
