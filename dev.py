@@ -7,7 +7,9 @@ first time, then hands over to tox, which builds every other environment.
 - ``demo``: the whole workflow (tox -e demo).
 - ``test``: every check CI runs: unit tests on each Python 3.10-3.13 found,
   lint, types, docs, the sample service, end to end, and the quick benchmarks
-  (whose report goes to the ignored ``.benchmarks/``: no tracked file changes).
+  (whose report goes to the ignored ``.benchmarks/``: no tracked file changes),
+  in parallel (one job per core, at least two), each environment's output shown
+  when it fails.
   Under CI (``CI`` set to ``true`` or ``1``) a missing interpreter fails the run
   instead of being skipped.
 - ``lock``: re-lock every ``requirements/*.lock`` from its input (tox -e lock).
@@ -27,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 BOOTSTRAP = ROOT / ".venv-bootstrap"
 TOX_LOCK = ROOT / "requirements" / "tox.lock"
+PARALLEL = max(2, os.cpu_count() or 1)
 
 
 def _tox() -> Path:
@@ -74,10 +77,12 @@ def main(argv: list[str]) -> int:
         runs = [[tox, "run", "-e", "lock", "--", *argv[1:]]]
     elif command == "test":
         strict = ["--skip-missing-interpreters", "false"] if _under_ci() else []
+        # One tox run, so one wheel; two environments at a time (the unit tests are
+        # CPU-bound, e2e and service mostly wait on processes they started).
         runs = [
-            [tox, "run", *strict, "-m", "ci", *argv[1:]],
-            [tox, "run", "-e", "bench", "--", "--quick"],
-        ]
+            [tox, "run-parallel", "--parallel", str(PARALLEL), "--parallel-no-spinner",
+             *strict, "-m", "ci", *argv[1:]],
+        ]  # fmt: skip
     else:
         runs = [[tox, *argv]]
     env = dict(os.environ, PATH=_interpreters_path())

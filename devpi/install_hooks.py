@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--python",
         default=sys.executable,
-        help="interpreter that runs the hooks and the pipeline (with requirements/release.lock installed)",
+        help="interpreter of the hooks and the pipeline (requirements/release.lock installed)",
     )
     parser.add_argument("--log-dir", type=Path, default=None, help="default: REPO/release-logs")
     parser.add_argument(

@@ -188,7 +188,7 @@ def tox_label(name: str) -> list[str]:
 
 def test_pull_request_pipelines_run_every_environment_of_the_ci_gate() -> None:
     """Both forges check a pull/merge request with the envs .ci/run runs, from the locks."""
-    gate = set(tox_label("ci")) | {"bench"}  # dev.py test adds the quick benchmark run
+    gate = set(tox_label("ci"))
     github = yaml.safe_load(GITHUB_CI.read_text())
     on = github[True] if True in github else github["on"]
     assert "pull_request" in on
