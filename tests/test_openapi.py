@@ -147,7 +147,7 @@ def test_validated_post_documents_body_params_scopes_and_problem_responses(docum
     op = document["paths"]["/orders"]["post"]
     assert op["summary"] == "Create an order."
     assert op["description"] == "The body is validated."
-    assert op["tags"] == ["Orders"]
+    assert op["tags"] == ["orders"]
     assert op["operationId"] == "post_orders"
     body = op["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["sku"]
@@ -272,7 +272,7 @@ def _assert_ghost_documented_in_full(app: falcon.App) -> None:
     auth = JWTAuthMiddleware(keys=Secret(SECRET), issuer="i", audience="a", algorithms=["HS256"])
     op = OpenAPI(app, title="t", version="1", auth=auth).document()["paths"]["/ghosts"]["post"]
     assert op["summary"] == "Summon a ghost."
-    assert op["tags"] == ["Ghost"]
+    assert op["tags"] == ["ghosts"]
     assert op["security"] == [{"bearerAuth": ["ghosts.write"]}]
     assert op["requestBody"]["content"]["application/json"]["schema"]["required"] == ["name"]
 
@@ -523,3 +523,50 @@ def test_register_on_an_asgi_app_serves_the_document_and_swagger_ui() -> None:
     assert health["summary"] == "Run the checks and answer 200 or 503."
     assert "503" in health["responses"]
     assert asgi_doc["paths"]["/version"]["get"]["summary"] == "Answer the version document."
+
+
+class Thing:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {}
+
+
+@pytest.mark.parametrize(
+    ("route", "tag"),
+    [
+        ("/orders", "orders"),
+        ("/orders/{order_id:int}", "orders"),
+        ("/v1/orders/{order_id}", "orders"),
+        ("/{tenant}/invoices", "invoices"),
+        ("/", "Thing"),
+        ("/{thing_id}", "Thing"),
+    ],
+)
+def test_default_tag_is_the_first_literal_path_segment_not_the_class_name(
+    route: str, tag: str
+) -> None:
+    """Swagger UI groups by a readable name; the class name only where the path has none."""
+    app = falcon.App()
+    app.add_route(route, Thing())
+    (item,) = OpenAPI(app, title="t", version="1").document()["paths"].values()
+    assert item["get"]["tags"] == [tag]
+
+
+@pytest.mark.parametrize(
+    "regex",
+    ["c-[a-z]+", "^c-[a-z]+$", "^c-[a-z]+", "c-[a-z]+$", "^a|b", "^(a|b)c"],
+)
+def test_regex_pattern_is_anchored_once_and_matches_what_cerberus_matches(regex: str) -> None:
+    """``^c-...$`` gives ``^(?:c-...$)``, not ``^(?:^c-...$)``; the same strings pass."""
+    import re
+
+    import cerberus
+
+    from common_utils.openapi import cerberus_rules_to_json_schema
+
+    pattern = cerberus_rules_to_json_schema({"type": "string", "regex": regex}).schema["pattern"]
+    assert pattern.startswith("^(?:") and not pattern.startswith("^(?:^")
+    for value in ["c-ab", "c-ab1", "xc-ab", "a", "ab", "b", "xb", "ac", "bc", "c-", ""]:
+        by_cerberus = cerberus.Validator({"v": {"type": "string", "regex": regex}}).validate(
+            {"v": value}
+        )
+        assert (re.search(pattern, value) is not None) == by_cerberus, (regex, value, pattern)

@@ -341,8 +341,7 @@ def _rules(  # noqa: C901 - one flat dispatch over the Cerberus rules
     if "regex" in rules:
         pattern = rules["regex"]
         if isinstance(pattern, str):
-            anchored = pattern if pattern.endswith("$") else pattern + "$"
-            out["pattern"] = f"^(?:{anchored})"
+            out["pattern"] = _anchored(pattern)
         else:
             ctx.drop(path, "regex")
     if rules.get("empty") is False:
@@ -594,3 +593,27 @@ def _nullable(out: JSONSchema) -> JSONSchema:
     names = [declared] if isinstance(declared, str) else list(declared or ())
     out["type"] = [*names, "null"]
     return out
+
+
+def _anchored(pattern: str) -> str:
+    """Return a JSON Schema ``pattern`` (a search) that matches what Cerberus' ``regex`` does.
+
+    Cerberus appends ``$`` unless the pattern ends with one and matches from the
+    start (``re.match``); ``^(?:...)`` says the same to a search. A leading ``^``
+    of the pattern is redundant there, so it is dropped rather than doubled.
+
+    Examples:
+        >>> _anchored("c-[a-z]+")
+        '^(?:c-[a-z]+$)'
+        >>> _anchored("^c-[a-z]+$")
+        '^(?:c-[a-z]+$)'
+        >>> _anchored("^a|b")
+        '^(?:a|b$)'
+    """
+    body = pattern if pattern.endswith("$") else pattern + "$"
+    # NOTE: under re.match a leading ^ holds at position 0 whatever the flags, in the first
+    # alternative only; the group's own ^ anchors every alternative, so the first's is redundant.
+    if body.startswith("^"):
+        body = body[1:]
+    return f"^(?:{body})"
+

@@ -83,7 +83,8 @@ def operation(
         summary: One-line summary.
         description: Longer description (CommonMark).
         tags: Tags that group the operation in Swagger UI (default: the
-            resource class name).
+            route's first path segment, ``orders`` for ``/v1/orders/{id}``;
+            the resource class name for ``/``).
         responses: Extra responses: status -> description, or an OpenAPI
             Response Object. They replace the generated ones of that status.
         response_schema: JSON Schema of the ``application/json`` body of the
@@ -267,7 +268,7 @@ def _operation(
     slug = re.sub(r"[^A-Za-z0-9]+", "_", _FIELD_RE.sub(r"\g<name>", template)).strip("_")
     op: dict[str, Any] = {
         "operationId": f"{method.lower()}_{slug}" if slug else method.lower(),
-        "tags": extra.get("tags") or [resource_class.__name__],
+        "tags": extra.get("tags") or [_default_tag(template, resource_class)],
     }
     summary = extra.get("summary") or summary
     description = extra.get("description") or description
@@ -313,6 +314,30 @@ def _operation(
     if dropped:
         op["x-dropped-rules"] = dropped
     return op, dropped, spec is not None
+
+
+_VERSION_SEGMENT = re.compile(r"^v[0-9]+$")
+
+
+def _default_tag(template: str, resource_class: type) -> str:
+    """Name the group of an operation: the route's first literal path segment.
+
+    An API version segment (``v1``) is skipped, so ``/v1/orders`` and
+    ``/v2/orders`` group under ``orders``; a route with no literal segment
+    (``/``, ``/{id}``) falls back to the resource's class name.
+
+    Examples:
+        >>> _default_tag("/orders/{order_id}", object)
+        'orders'
+        >>> _default_tag("/v2/orders", object)
+        'orders'
+        >>> _default_tag("/", object)
+        'object'
+    """
+    for segment in template.split("/"):
+        if segment and "{" not in segment and not _VERSION_SEGMENT.match(segment):
+            return segment
+    return resource_class.__name__
 
 
 def _is_deprecated(responder: Any) -> bool:
