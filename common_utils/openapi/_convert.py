@@ -616,4 +616,3 @@ def _anchored(pattern: str) -> str:
     if body.startswith("^"):
         body = body[1:]
     return f"^(?:{body})"
-
