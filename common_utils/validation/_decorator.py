@@ -23,7 +23,12 @@ from common_utils.errors import ConfigurationError
 from common_utils.validation._body import is_json_media_type, parse_json, too_large, unsupported
 from common_utils.validation._errors import flat_errors
 from common_utils.validation._limits import check_document, problem
-from common_utils.validation._validator import Validator, params_schema
+from common_utils.validation._validator import (
+    BudgetExhaustedError,
+    CheckBudget,
+    Validator,
+    params_schema,
+)
 
 if TYPE_CHECKING:
     import falcon.asgi
@@ -50,6 +55,9 @@ class ValidationSpec:
         max_items: Most values (object members and array items at any depth)
             accepted in a body, and most query parameter values.
         max_errors: Most schema errors listed in a 422 problem.
+        max_checks: Most value checks one request may cost (every nested
+            document, list and ``*of`` branch Cerberus validates is one); a
+            request that needs more gets 400.
 
     Examples:
         >>> class R:
@@ -69,6 +77,7 @@ class ValidationSpec:
     max_depth: int = 64
     max_items: int = 5_000
     max_errors: int = 100
+    max_checks: int = 10_000
 
 
 def validation_spec_of(responder: Any) -> ValidationSpec | None:
@@ -107,6 +116,7 @@ def validate(
     max_depth: int = 64,
     max_items: int = 5_000,
     max_errors: int = 100,
+    max_checks: int | None = None,
     validator_class: type[Validator] = Validator,
 ) -> Callable[[_T], _T]:
     """Validate the JSON body and query parameters of a responder or resource.
@@ -146,6 +156,15 @@ def validate(
             request.
         max_errors: Most schema errors listed; a 422 with more lists the
             first ``max_errors`` and sets ``errors_truncated: true``.
+        max_checks: Most value checks a request may cost across every
+            validator Cerberus creates (nested documents, list items,
+            ``anyof``/``oneof``/``allof``/``noneof`` branches, ``keysrules``,
+            ``valuesrules``); a request that needs more gets 400 with
+            ``max_checks`` in the problem. ``2 * max_items`` by default: a
+            document whose containers each have one rule fits (Cerberus
+            normalizes and validates each), nested alternatives cannot
+            multiply the work. A ``*of`` branch counts twice (Cerberus
+            builds and checks a schema for each).
         validator_class: A `Validator` subclass with custom rules.
 
     Returns:
@@ -175,6 +194,7 @@ def validate(
         "max_depth": max_depth,
         "max_items": max_items,
         "max_errors": max_errors,
+        "max_checks": 2 * max_items if max_checks is None else max_checks,
     }
     for name, value in limits.items():
         if type(value) is not int or value < 1:  # bool is an int: refuse it by type
@@ -190,6 +210,7 @@ def validate(
         max_depth=max_depth,
         max_items=max_items,
         max_errors=max_errors,
+        max_checks=limits["max_checks"],
     )
     checker = _Checker(spec, validator_class)
 
@@ -290,6 +311,7 @@ class _Checker:
                 allow_unknown=self.spec.allow_unknown,
                 purge_unknown=self.spec.purge_unknown,
                 max_errors=self.spec.max_errors,  # kept by every child validator too
+                check_budget=CheckBudget(self.spec.max_checks),  # shared with every child
             )
             # PERF: the schema was expanded and checked just now; no request repeats it.
             keep_expanded_schema(validator)
@@ -298,6 +320,21 @@ class _Checker:
 
     def _check(self, kind: str, document: Mapping[str, Any], noun: str, subject: str) -> Any:
         validator = self._validator(kind)
+        budget: CheckBudget = validator._config["check_budget"]
+        budget.left = budget.limit
+        try:
+            return self._validate(validator, kind, document, noun, subject)
+        except BudgetExhaustedError:
+            limit = self.spec.max_checks
+            raise problem(
+                400,
+                f"{subject} takes more than {limit} value checks to validate.",
+                max_checks=limit,
+            ) from None
+
+    def _validate(
+        self, validator: Validator, kind: str, document: Mapping[str, Any], noun: str, subject: str
+    ) -> Any:
         if not self._normalizes[kind]:
             # Same errors and document as with the pass (see normalization_is_noop), whose
             # values are those the caller checked: no second walk.

@@ -10,10 +10,11 @@ import cerberus.errors
 
 from common_utils._compat_cerberus import ErrorsCut, LinearErrorsValidator
 
-__all__ = ["ErrorsCut", "Validator", "params_schema"]
+__all__ = ["BudgetExhaustedError", "CheckBudget", "ErrorsCut", "Validator", "params_schema"]
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_LOGIC_RULES = frozenset({"anyof", "oneof", "allof", "noneof"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 # Query-parameter types and the named coercer that turns their string form into them.
@@ -23,6 +24,33 @@ _PARAM_COERCERS = {
     "number": "number",
     "boolean": "boolean",
 }
+
+
+class CheckBudget:
+    """The value checks one request may still cost, shared by a validator and its children.
+
+    Cerberus validates every nested document, list and ``anyof``/``oneof``/
+    ``allof``/``noneof`` branch with a child validator of its own; each one
+    checks at least one value. Nested alternatives multiply them (two levels of
+    3-way ``oneof`` visit a value up to 13 times), so ``max_items`` alone does
+    not bound the work: this does, in units of child validations.
+    """
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def spend(self) -> None:
+        """Take one value check; raise `BudgetExhaustedError` when none is left."""
+        self.left -= 1
+        if self.left < 0:
+            raise BudgetExhaustedError(self.limit)
+
+
+class BudgetExhaustedError(Exception):
+    """A request needed more value checks than its budget (``max_checks``)."""
 
 
 class Validator(LinearErrorsValidator):
@@ -99,6 +127,18 @@ class Validator(LinearErrorsValidator):
             self._error(field, cerberus.errors.BAD_TYPE_FOR_SCHEMA)
             return
         super()._validate_schema(schema, field, value)
+
+    def _get_child_validator(self, *args: Any, **kwargs: Any) -> Any:
+        # Cerberus' documented hook for every child validation (nested documents, list
+        # items, *of branches, keysrules, valuesrules); children share the root's budget
+        # through the configuration Cerberus copies into them.
+        budget: CheckBudget | None = self._config.get("check_budget")
+        if budget is not None:
+            budget.spend()
+            crumb = kwargs.get("schema_crumb")
+            if isinstance(crumb, tuple) and len(crumb) > 1 and crumb[1] in _LOGIC_RULES:
+                budget.spend()  # a branch builds and checks a schema of its own: twice the work
+        return super()._get_child_validator(*args, **kwargs)
 
     def _normalize_coerce_integer(self, value: Any) -> Any:
         if isinstance(value, str):
