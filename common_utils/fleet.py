@@ -6,23 +6,27 @@ one per line) and at the devpi release index::
     python -m common_utils.fleet --index-url "$DEVPI_URL/team/release/+simple/" \\
         --withdrawn docs/withdrawn.txt --file services.txt
 
-It fetches every service's ``/version`` concurrently (each bounded by
-``--timeout``) and the newest release from the index's simple page, then prints
-one row per service: its version, the common_utils it runs, ``pip`` or
-``submodule``, and how far that is behind the newest release (``patch``,
-``minor``, ``major``). A row is *flagged* when the service runs a withdrawn
-version (listed in the ``--withdrawn`` file, or yanked on the index), is more
-than one major behind, reports no usable version, or cannot be reached (the
-row says why). ``--json`` prints the same for machines. The exit status is 1
-when any row is flagged, 2 for bad usage, else 0, so it can run as a scheduled
-check.
+It fetches every service's ``/version`` concurrently (each within one deadline
+of ``--timeout`` seconds for the whole answer: connecting, redirects, headers
+and body, so a server that drips bytes cannot hold it longer) and the newest
+release from the index's simple page, then prints one row per service: its
+version, the common_utils it runs, ``pip`` or ``submodule``, and how far that is
+behind the newest release (``patch``, ``minor``, ``major``). A row is *flagged*
+when the service runs a withdrawn version (listed in the ``--withdrawn`` file,
+or yanked on the index), is more than one major behind, reports no usable
+version, or cannot be reached (the row says why). ``--json`` prints the same for
+machines. The exit status is 1 when any row is flagged, 2 for bad usage, else 0,
+so it can run as a scheduled check.
 
 It is careful with what it talks to: it never sends a token or a cookie (and
 refuses URLs with ``user:password@``), follows at most three redirects and only
 to the same scheme, host and port, reads at most ``--max-bytes`` of a response,
 and treats every field of a ``/version`` document as untrusted: type-checked,
 cut to 80 characters and stripped of control characters (no terminal escape
-sequence reaches your screen, in the table or the JSON).
+sequence reaches your screen, in the table or the JSON). An answer it cannot use
+(not JSON, nested too deep, a version of thousands of digits) is that service's
+row with the reason, never a crash of the command; the index page is read in
+linear time.
 
 Only the standard library is used; importing it does not import falcon.
 
@@ -38,16 +42,21 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
+import functools
 import http.client
 import json
 import os
 import re
+import socket
+import ssl
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.client import HTTPMessage
 from typing import IO, Any
@@ -72,12 +81,16 @@ DEFAULT_MAX_BYTES = 64 * 1024
 MAX_FIELD = 80
 MAX_REDIRECTS = 3
 PROJECT = "common-utils"
-_RELEASE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-_BASE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+# A version part has at most 20 digits: int() of thousands of digits raises
+# ValueError (and is quadratic), and no release of anything needs more.
+_RELEASE = re.compile(r"^(\d{1,20})\.(\d{1,20})\.(\d{1,20})$")
+_BASE = re.compile(r"^(\d{1,20})\.(\d{1,20})\.(\d{1,20})(?!\d)")
 # C0 and C1 controls, DEL, and the Unicode bidi overrides/isolates (Trojan Source).
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_ANCHOR = re.compile(r"<a\b([^>]*)>([^<]*)</a>", re.I)
-_FILE_VERSION = re.compile(r"^common[-_.]utils-(\d+\.\d+\.\d+)(?:-|\.tar\.gz$|\.zip$)", re.I)
+_ANCHOR_START = re.compile(r"<a\b", re.I)
+_FILE_VERSION = re.compile(
+    r"^common[-_.]utils-(\d{1,20}\.\d{1,20}\.\d{1,20})(?:-|\.tar\.gz$|\.zip$)", re.I
+)
 HEADERS = {"Accept": "application/json", "User-Agent": "common-utils-fleet"}
 
 
@@ -235,7 +248,7 @@ def newest_release(page: str) -> tuple[str | None, set[str]]:
     """
     versions: set[str] = set()
     yanked: set[str] = set()
-    for attributes, text in _ANCHOR.findall(page):
+    for attributes, text in _anchors(page):
         match = _FILE_VERSION.match(text.strip())
         if match is None:
             continue
@@ -244,6 +257,30 @@ def newest_release(page: str) -> tuple[str | None, set[str]]:
     if not candidates:
         return None, yanked
     return max(candidates, key=lambda v: tuple(int(p) for p in v.split("."))), yanked
+
+
+def _anchors(page: str) -> Iterator[tuple[str, str]]:
+    r"""Yield ``(attributes, text)`` of every ``<a ...>text</a>`` in ``page``, in linear time.
+
+    It reads what ``<a\b([^>]*)>([^<]*)</a>`` matches, without the regex's
+    quadratic backtracking on a run of ``<a `` that never closes: every
+    character is looked at a bounded number of times, because the scan only
+    moves forward (after a failed anchor it resumes at the next ``<``, and
+    nothing between can start a different outcome).
+    """
+    pos = 0
+    while (start := _ANCHOR_START.search(page, pos)) is not None:
+        close = page.find(">", start.end())
+        if close < 0:
+            return  # no '>' after here: no later anchor can close either
+        end_text = page.find("<", close + 1)
+        if end_text < 0:
+            return
+        if page[end_text : end_text + 4].lower() == "</a>":
+            yield page[start.end() : close], page[close + 1 : end_text]
+            pos = end_text + 4
+        else:
+            pos = end_text
 
 
 def behind(current: str, newest: str) -> tuple[str, int]:
@@ -301,7 +338,109 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = urllib.request.build_opener(_SameOriginRedirects())
+class _Deadline:
+    """One budget of wall-clock time for a whole fetch, redirects included.
+
+    A socket timeout bounds each read, and a server that sends one byte every
+    second never trips it. So every socket of the fetch is watched, and when
+    the budget is spent a timer shuts them down: the blocked read returns at
+    once and the fetch reports ``timed out``. ``close()`` ends the watch.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._end = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._closed = False
+        self.expired = False
+        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        """Seconds left; 0.001 once spent (a socket timeout of 0 would mean non-blocking)."""
+        return max(self._end - time.monotonic(), 0.001)
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down at the deadline (at once if it has passed)."""
+        # A duplicate of the descriptor: TLS detaches the original socket object,
+        # and shutting down the duplicate still ends the shared connection.
+        duplicate = sock.dup()
+        with self._lock:
+            if not (self.expired or self._closed):
+                self._sockets.append(duplicate)
+                return
+        _shutdown(duplicate)
+        duplicate.close()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self.expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+    def close(self) -> None:
+        """Stop the timer and release the watched sockets."""
+        self._timer.cancel()
+        with self._lock:
+            self._closed = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by the peer or by us
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedHTTPConnection(http.client.HTTPConnection):
+    """An ``HTTPConnection`` whose socket times out with its fetch's deadline."""
+
+    def __init__(self, host: str, *, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        """Connect within what is left of the deadline, then put the socket under watch."""
+        self.timeout = self._deadline.remaining()
+        super().connect()
+        self._deadline.watch(self.sock)
+
+
+class _WatchedHTTPSConnection(http.client.HTTPSConnection, _WatchedHTTPConnection):
+    """The TLS form: the TLS handshake runs on the watched socket (see the MRO)."""
+
+    def __init__(self, host: str, *, deadline: _Deadline, **kwargs: Any) -> None:
+        http.client.HTTPSConnection.__init__(self, host, **kwargs)
+        self._deadline = deadline
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(_WatchedHTTPConnection, deadline=self._deadline)
+        return self.do_open(connection, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__(context=_tls_context())
+        self._deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(_WatchedHTTPSConnection, deadline=self._deadline)
+        return self.do_open(connection, req, context=_tls_context())
 
 
 def fetch(url: str, *, timeout: float, max_bytes: int) -> bytes:
@@ -309,7 +448,8 @@ def fetch(url: str, *, timeout: float, max_bytes: int) -> bytes:
 
     Args:
         url: An http(s) URL.
-        timeout: Seconds for connecting and for each read.
+        timeout: Seconds for the whole answer: connecting, TLS, redirects,
+            headers and body together (one deadline, not a timeout per read).
         max_bytes: The largest body accepted.
 
     Returns:
@@ -325,11 +465,29 @@ def fetch(url: str, *, timeout: float, max_bytes: int) -> bytes:
         ...
         common_utils.fleet.FleetError: connection refused
     """
-    request = urllib.request.Request(url, headers=HEADERS)  # noqa: S310 - http(s) checked
+    deadline = _Deadline(timeout)
     try:
-        with _OPENER.open(request, timeout=timeout) as resp:
+        body = _fetch(url, deadline=deadline, max_bytes=max_bytes)
+    except FleetError:
+        if deadline.expired:
+            raise FleetError("timed out") from None
+        raise
+    finally:
+        deadline.close()
+    if deadline.expired:  # the body may have been cut short by the deadline
+        raise FleetError("timed out")
+    return body
+
+
+def _fetch(url: str, *, deadline: _Deadline, max_bytes: int) -> bytes:
+    request = urllib.request.Request(url, headers=HEADERS)  # noqa: S310 - http(s) checked
+    opener = urllib.request.build_opener(
+        _SameOriginRedirects(), _DeadlineHTTPHandler(deadline), _DeadlineHTTPSHandler(deadline)
+    )
+    try:
+        with opener.open(request, timeout=deadline.remaining()) as resp:
             length = resp.headers.get("Content-Length")
-            if length is not None and length.isdigit() and int(length) > max_bytes:
+            if length is not None and _larger(length, max_bytes):
                 raise FleetError(f"response larger than {max_bytes} bytes")
             body: bytes = resp.read(max_bytes + 1)
     except urllib.error.HTTPError as ex:
@@ -342,6 +500,14 @@ def fetch(url: str, *, timeout: float, max_bytes: int) -> bytes:
     if len(body) > max_bytes:
         raise FleetError(f"response larger than {max_bytes} bytes")
     return body
+
+
+def _larger(length: str, limit: int) -> bool:
+    """Whether a ``Content-Length`` announces more than ``limit`` (no int() of 5,000 digits)."""
+    digits = length.strip().lstrip("0")
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    return len(digits) > len(str(limit)) or int(digits) > limit
 
 
 def _reason(reason: object) -> str:
@@ -374,7 +540,7 @@ def check_service(target: Target, *, timeout: float, max_bytes: int) -> Row:
     except FleetError as ex:
         row.error = str(ex)
         return row
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         row.error = "not a JSON document"
         return row
     if not isinstance(document, dict):
@@ -418,7 +584,7 @@ def check_fleet(
         targets: The services.
         newest: The newest release (``None``: no "behind" column).
         withdrawn: Withdrawn versions and why.
-        timeout: Seconds for each request.
+        timeout: Seconds for each service's whole answer (one deadline each).
         max_bytes: The largest ``/version`` document accepted.
         workers: Requests in flight at once.
 
@@ -431,13 +597,19 @@ def check_fleet(
     """
     if not targets:
         return []
+
+    def one(target: Target) -> Row:
+        try:
+            row = check_service(target, timeout=timeout, max_bytes=max_bytes)
+            _judge(row, newest, withdrawn)
+        except Exception as ex:  # noqa: BLE001 - a service's answer is its row, never a crash
+            row = Row(service=sanitize(target.name), url=sanitize(target.url, 200))
+            row.error = f"unusable answer ({type(ex).__name__})"
+            _judge(row, newest, withdrawn)
+        return row
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
-        rows = list(
-            pool.map(lambda t: check_service(t, timeout=timeout, max_bytes=max_bytes), targets)
-        )
-    for row in rows:
-        _judge(row, newest, withdrawn)
-    return rows
+        return list(pool.map(one, targets))
 
 
 COLUMNS = (
@@ -495,6 +667,14 @@ def _name_url(arg: str) -> str:
     return arg.replace("=", " ", 1) if "=" in arg.split("://", 1)[0] else arg
 
 
+def _seconds(text: str) -> float:
+    """A ``--timeout``: a finite number of seconds above zero."""
+    value = float(text)
+    if not 0 < value < 24 * 3600:
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {sanitize(text)!r}")
+    return value
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
@@ -507,7 +687,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--index-url", default=os.environ.get("PIP_INDEX_URL"), help="devpi release index"
     )
     parser.add_argument("--withdrawn", help="file of withdrawn versions ('X.Y.Z  reason')")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds")
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_S,
+        help="seconds for each service's whole answer (one deadline, redirects included)",
+    )
     parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=16, help="requests in flight")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
