@@ -160,6 +160,44 @@ def test_router_search_handles_routers_without_a_template() -> None:
     assert seen == [(resource, None), (None, None)]
 
 
+def test_router_find_gives_the_method_map_falcon_will_call() -> None:
+    """Pins the method map in ``App._router_search``'s answer: the resource's own responders,
+    Falcon's default OPTIONS responder and its 405 responder, told apart by is_own_responder."""
+    import sys
+
+    from common_utils._compat import calling_app, is_own_responder, router_find
+
+    seen: dict[str, tuple[bool, bool]] = {}
+
+    class Probe:
+        def process_request(self, req: Any, resp: Any) -> None:
+            app = calling_app(sys._getframe(1))
+            assert app is not None
+            resource, template, method_map = router_find(app, req)
+            if resource is None:
+                seen[req.path] = (False, False)
+                return
+            assert template == "/items/{item_id}"
+            assert method_map is not None
+            responder = method_map[req.method]
+            seen[req.method] = (True, is_own_responder(resource, responder))
+
+    app = falcon.App(middleware=[Probe()])
+    app.add_route("/items/{item_id}", Items())
+    app.add_sink(_sink, "/s")
+    client = falcon.testing.TestClient(app)
+    for method in ("GET", "OPTIONS", "DELETE"):
+        client.simulate_request(method, "/items/7")
+    client.simulate_get("/s/x")
+    # GET is the resource's own; OPTIONS (default responder) and DELETE (405) are Falcon's.
+    assert seen == {
+        "GET": (True, True),
+        "OPTIONS": (True, False),
+        "DELETE": (True, False),
+        "/s/x": (False, False),
+    }
+
+
 # -- Request._media, for common_utils.validation --------------------------------------------
 
 
