@@ -206,7 +206,12 @@ def check_record(procedure: Procedure, record: Mapping[str, Any]) -> list[str]:
 
 def flags_for(record: Mapping[str, Any]) -> list[str]:
     """Return the command-line flags that answer a worked verdict's questions."""
-    return [f"--{rule_id.lower()}={text}" for rule_id, text in record["answers"].items()]
+    # NOTE: R11 is never asked: it decides whatever reaches it.
+    return [
+        f"--{rule_id.lower()}={text}"
+        for rule_id, text in record["answers"].items()
+        if rule_id != "R11"
+    ]
 
 
 # --- the page -------------------------------------------------------------------------------
@@ -219,12 +224,12 @@ def _cell(text: str) -> str:
 
 
 def answers_summary(procedure: Procedure, record: Mapping[str, Any]) -> str:
-    """Return a record's answers in short form: ``R1–R8 no, R9 yes``."""
+    """Return a record's answers in short form: ``R1 to R8 no, R9 yes``."""
     rule_ids = list(record["answers"])
     last = rule_ids[-1]
     if len(rule_ids) == 1:
         return f"{last} yes"
-    noes = rule_ids[0] if len(rule_ids) == 2 else f"{rule_ids[0]}–{rule_ids[-2]}"
+    noes = rule_ids[0] if len(rule_ids) == 2 else f"{rule_ids[0]} to {rule_ids[-2]}"
     return f"{noes} no, {last} yes"
 
 

@@ -41,7 +41,8 @@ class FlowchartError(Exception):
 def _coupling() -> ModuleType:
     """Import scripts/coupling.py by path (scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location("coupling", SCRIPTS / "coupling.py")
-    assert spec is not None and spec.loader is not None  # noqa: S101 - a file we ship
+    assert spec is not None  # noqa: S101 - a file we ship
+    assert spec.loader is not None  # noqa: S101
     module = sys.modules.get("coupling") or importlib.util.module_from_spec(spec)
     if "coupling" not in sys.modules:
         sys.modules["coupling"] = module
@@ -72,11 +73,13 @@ def dot_source() -> str:
         else:
             label = f"{rule.id} {rule.title}\n{rule.short}"
             lines.append(f"  {node} [shape=diamond, margin=0.02, label={_quote(label)}];")
-            lines.append(f"  {previous} -> {node}" + (" [label=no];" if previous != "start" else ";"))
+            lines.append(
+                f"  {previous} -> {node}" + (" [label=no];" if previous != "start" else ";")
+            )
         verdict = f"v_{node}"
         colour = _COLOURS[rule.verdict]
         lines.append(
-            f"  {verdict} [shape=box, style=\"filled,rounded\", fillcolor={_quote(colour)}, "
+            f'  {verdict} [shape=box, style="filled,rounded", fillcolor={_quote(colour)}, '
             f"label={_quote(rule.verdict)}];"
         )
         edge_label = "" if rule.always_yes else " [label=yes]"

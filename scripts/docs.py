@@ -34,6 +34,23 @@ def _mkdocs(*args: str) -> int:
     return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
 
 
+def _flowchart() -> int:
+    """Draw the coupling flowchart from its rule data; return 0, or 1 when Graphviz is missing."""
+    # NOTE: scripts/ is not a package: import its sibling from this file's directory.
+    scripts = str(Path(__file__).resolve().parent)
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    from coupling_flowchart import FlowchartError, render
+
+    try:
+        path = render()
+    except FlowchartError as ex:
+        print(f"error: cannot draw the coupling flowchart: {ex}", file=sys.stderr)
+        return 1
+    print(f"coupling flowchart drawn: {path.relative_to(REPO_ROOT)}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and build or serve the site.
 
@@ -59,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--addr", default="127.0.0.1:8000", help="HOST:PORT (default %(default)s)")
     args = parser.parse_args(argv)
 
+    # The coupling page shows a flowchart drawn from docs/coupling/rules.json at build time.
+    if _flowchart() != 0:
+        return 1
     if args.command == "build":
         code = _mkdocs("build", "--strict", "--clean", "--site-dir", args.site_dir)
         if code == 0:
