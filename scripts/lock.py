@@ -147,9 +147,9 @@ def applies(requirement: Requirement) -> bool:
     )
 
 
-def check_lock(lock: Lock) -> list[str]:
+def check_lock(lock: Lock, root: Path = ROOT) -> list[str]:
     """Return the problems of one lock (an empty list when it matches its inputs)."""
-    path = ROOT / lock.output
+    path = root / lock.output
     if not path.is_file():
         return [f"{lock.output}: missing (python3 dev.py lock)"]
     text = path.read_text(encoding="utf-8")
@@ -160,7 +160,7 @@ def check_lock(lock: Lock) -> list[str]:
     versions, unhashed = pinned(text)
     problems += [f"{lock.output}: {name} has no --hash" for name in unhashed]
     for source in lock.inputs:
-        for requirement in requirements_of(ROOT / source, lock.extras):
+        for requirement in requirements_of(root / source, lock.extras):
             if not applies(requirement):
                 continue
             name = canonicalize_name(requirement.name)
