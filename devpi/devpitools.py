@@ -36,6 +36,10 @@ Public API:
 - ``free_port()``, ``clean_pip_env()`` (an environment whose pip reads no config
   file and no ``PIP_*`` variables, so installs come from ``--index-url`` only).
 - ``DevpiError``: every failure here, with a one-line message and no secret.
+- ``shown_url(url)``: a URL as messages show it (no userinfo, query values or fragment).
+
+``DevpiAPI`` follows a redirect only within the same scheme, host and port: the
+user's credentials are never sent to another origin.
 
 Example:
     >>> server = DevpiServer(serverdir=Path("/tmp/x"), port=3141, password="pw")
@@ -64,6 +68,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from devsupport import free_port
 
@@ -82,6 +87,7 @@ __all__ = [
     "free_port",
     "scrub_env",
     "seed_base_index",
+    "shown_url",
 ]
 
 DEFAULT_USER = "team"
@@ -163,9 +169,90 @@ def scrub_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     }
 
 
+def shown_url(url: str) -> str:
+    """Return ``url`` as messages show it: no userinfo, no query values, no fragment.
+
+    The names of query parameters stay (for debugging), their values become
+    ``<hidden>``; text that does not parse as a URL but holds an ``@`` is not
+    shown at all.
+
+    Example:
+        >>> shown_url("https://bot:pw@devpi.example/team/?token=abc&x#frag")
+        'https://devpi.example/team/?token=<hidden>&<hidden>'
+        >>> shown_url("bot:pw@devpi.example")
+        '<not a URL>'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<not a URL>"
+    if not parts.netloc and "@" in url:
+        return "<not a URL>"
+    host = parts.netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{item.partition('=')[0]}=<hidden>" if "=" in item else "<hidden>"
+        for item in parts.query.split("&")
+        if item
+    )
+    return urlunsplit((parts.scheme, host, parts.path, query, ""))
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to the same scheme, host and port.
+
+    Every request of ``DevpiAPI`` may carry the user's password (basic auth, or
+    the ``/+login`` body); urllib would copy the ``Authorization`` header onto a
+    redirect to anywhere. A redirect to another origin ends the request with a
+    ``DevpiError`` before anything is sent there (as the JWKS fetcher of
+    ``common_utils.auth`` refuses redirects).
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        target = urljoin(req.full_url, newurl)
+        if _origin(target) is None or _origin(target) != _origin(req.full_url):
+            fp.close()
+            raise DevpiError(
+                f"{shown_url(req.full_url)} answered HTTP {code} with a redirect to another "
+                f"origin ({shown_url(target)}): refused, credentials are never sent there"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameOriginRedirects)
+
+
 def _check_url(url: str) -> str:
-    if not url.startswith(("http://", "https://")):
-        raise DevpiError(f"devpi URL must start with http:// or https://, got {url!r}")
+    shown = shown_url(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise DevpiError(f"devpi URL is not a valid URL: {shown!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DevpiError(f"devpi URL must be an http:// or https:// URL, got {shown!r}")
+    if "@" in parts.netloc:
+        raise DevpiError(
+            f"devpi URL must not carry credentials (give user= and password=), got {shown!r}"
+        )
+    if parts.query or parts.fragment:
+        raise DevpiError(f"devpi URL must not carry a query or fragment, got {shown!r}")
     return url.rstrip("/")
 
 
@@ -228,7 +315,7 @@ class DevpiAPI:
             token = base64.b64encode(f"{self.user}:{self._password}".encode()).decode()
             req.add_header("Authorization", f"Basic {token}")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+            with _OPENER.open(req, timeout=self.timeout) as resp:
                 return resp.status, _decode(resp.read())
         except urllib.error.HTTPError as ex:
             return ex.code, _decode(ex.read())

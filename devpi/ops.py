@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 # Run as a script, its own directory (devpi/) is first on sys.path: devpitools imports.
-from devpitools import DevpiError, DevpiServer
+from devpitools import DevpiError, DevpiServer, shown_url
 
 __all__ = [
     "EXPORT_PREFIX",
@@ -99,11 +99,19 @@ def _context(cafile: str | None) -> ssl.SSLContext:
 
 
 def _check_url(url: str, option: str) -> str:
-    parsed = urllib.parse.urlsplit(url)
+    """Accept an http(s) URL without userinfo, query or fragment; messages hide secrets."""
+    shown = shown_url(url)
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        parsed.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(f"{option} is not a valid URL: {shown!r}") from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ConfigError(f"{option} must be an http:// or https:// URL, got {url!r}")
-    if parsed.username or parsed.password:
+        raise ConfigError(f"{option} must be an http:// or https:// URL, got {shown!r}")
+    if "@" in parsed.netloc:
         raise ConfigError(f"{option} must not contain credentials")
+    if parsed.query or parsed.fragment:
+        raise ConfigError(f"{option} must not carry a query or fragment, got {shown!r}")
     return url.rstrip("/")
 
 
@@ -113,10 +121,10 @@ def _get(url: str, *, context: ssl.SSLContext, timeout: float, accept: str) -> b
         with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:  # noqa: S310
             return bytes(resp.read())
     except urllib.error.HTTPError as ex:
-        raise OpsError(f"GET {url}: HTTP {ex.code}") from None
+        raise OpsError(f"GET {shown_url(url)}: HTTP {ex.code}") from None
     except (urllib.error.URLError, OSError) as ex:
         reason = getattr(ex, "reason", ex)
-        raise OpsError(f"GET {url}: {reason}") from None
+        raise OpsError(f"GET {shown_url(url)}: {reason}") from None
 
 
 def _get_json(url: str, *, context: ssl.SSLContext, timeout: float) -> Any:
@@ -124,7 +132,7 @@ def _get_json(url: str, *, context: ssl.SSLContext, timeout: float) -> Any:
     try:
         return json.loads(raw)["result"]
     except (ValueError, KeyError, TypeError):
-        raise OpsError(f"GET {url}: not a devpi JSON answer") from None
+        raise OpsError(f"GET {shown_url(url)}: not a devpi JSON answer") from None
 
 
 # -- inventory ----------------------------------------------------------------

@@ -103,7 +103,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 # Run as a script, its own directory (devpi/) is first on sys.path: devpitools imports.
-from devpitools import DevpiAPI, DevpiError, clean_pip_env, scrub_env, sha256_of
+from devpitools import DevpiAPI, DevpiError, clean_pip_env, scrub_env, sha256_of, shown_url
 from release_rules import (
     RELEASE_TAG_RE,
     ReleaseRuleError,
@@ -275,23 +275,33 @@ def _check_devpi_url(url: str) -> str:
     """Accept ``https://HOST[/PATH]``, and plain ``http://`` only on loopback.
 
     The password goes to this URL on every request: over plain http anyone on
-    the path reads it. Credentials inside the URL are refused (and not echoed).
+    the path reads it. Credentials inside the URL, a query and a fragment are
+    refused; a message shows the URL without userinfo and query values.
     """
-    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
-        shown = url if "@" not in url else "(a URL with credentials)"
+    shown = shown_url(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
         raise ReleaseError(
             f"DEVPI_URL must be an https URL such as https://devpi.example.internal, got {shown!r}",
             ExitCode.USAGE,
         )
-    parts = urlsplit(url)
     if "@" in parts.netloc:
         raise ReleaseError(
-            "DEVPI_URL must not carry credentials: put the password in DEVPI_PASSWORD",
+            "DEVPI_URL must not carry credentials: put the password in DEVPI_PASSWORD "
+            f"(got {shown!r})",
             ExitCode.USAGE,
+        )
+    if parts.query or parts.fragment:
+        raise ReleaseError(
+            f"DEVPI_URL must not carry a query or fragment, got {shown!r}", ExitCode.USAGE
         )
     if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
         raise ReleaseError(
-            f"DEVPI_URL must use https:// (plain http only on loopback), got {url!r}",
+            f"DEVPI_URL must use https:// (plain http only on loopback), got {shown!r}",
             ExitCode.USAGE,
         )
     return url

@@ -1,0 +1,193 @@
+"""devpi/ tools: credentials never follow a redirect to another origin; URL errors hide secrets.
+
+Issue 25, item 10 and its hardening. Two real HTTP servers on 127.0.0.1 with
+different ports are two origins: the first answers every request with a redirect
+to the second, which records what it was sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import ops
+import pytest
+import release
+from devpitools import DevpiAPI, DevpiError
+
+USER = "release-bot"
+PASSWORD = "s3cret-Pa55word"
+BASIC = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+@dataclass
+class Seen:
+    """What one server was sent: headers and body of every request."""
+
+    requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+
+    def credentials(self) -> list[str]:
+        leaks = []
+        for method, path, headers, body in self.requests:
+            text = " ".join([method, path, *headers.values(), body.decode("latin-1")])
+            if "authorization" in headers or PASSWORD in text or BASIC in text:
+                leaks.append(f"{method} {path}")
+        return leaks
+
+
+class Origin:
+    """One loopback server: redirects everything to ``target`` with ``code``, or answers 200."""
+
+    def __init__(self) -> None:
+        self.seen = Seen()
+        self.redirect: tuple[int, str] | None = None
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                origin.seen.requests.append((self.command, self.path, headers, body))
+                if origin.redirect is not None and not self.path.startswith("/target"):
+                    code, where = origin.redirect
+                    self.send_response(code)
+                    self.send_header("Location", where + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                answer = b'{"result": {"ok": true}}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_POST = do_PUT = do_PATCH = _any  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def origins() -> Iterator[tuple[Origin, Origin]]:
+    first, second = Origin(), Origin()
+    yield first, second
+    first.close()
+    second.close()
+
+
+CALLS = {
+    "get": lambda api: api.get("/team/release/common-utils"),
+    "put": lambda api: api.put("/team/new", {"type": "stage"}),
+    "patch": lambda api: api.patch("/team/release", {"volatile": False}),
+    "login": lambda api: api.login(),
+    "upload_doczip": lambda api: api.upload_doczip("team/staging", "common-utils", "1.0.0", b"PK"),
+}
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_release_credentials_never_follow_a_redirect_to_another_origin(
+    origins: tuple[Origin, Origin], code: int, call: str
+) -> None:
+    first, second = origins
+    first.redirect = (code, second.url)
+    api = DevpiAPI(first.url, user=USER, password=PASSWORD)
+    with pytest.raises(DevpiError, match="redirect") as caught:
+        CALLS[call](api)
+    assert first.seen.requests  # the request itself was made
+    assert second.seen.credentials() == []
+    assert second.seen.requests == []
+    assert PASSWORD not in str(caught.value)
+    assert second.url.rsplit(":", 1)[1] in str(caught.value)  # names where it was sent
+
+
+def test_a_redirect_on_the_same_origin_is_still_followed(origins: tuple[Origin, Origin]) -> None:
+    first, _ = origins
+    first.redirect = (302, first.url + "/target")
+    api = DevpiAPI(first.url, user=USER, password=PASSWORD)
+    assert api.get("/x") == (200, {"result": {"ok": True}})
+    assert [path for _, path, _, _ in first.seen.requests] == ["/x", "/target/x"]
+
+
+# ------------------------------------------------------------------ URL messages hide secrets
+
+SECRET_URLS = [
+    "https://user:TOPSECRET@devpi.example.invalid/",
+    "ftp://user:TOPSECRET@devpi.example.invalid/",
+    "https://devpi.example.invalid/?token=TOPSECRET",
+    "http://devpi.example.invalid/?token=TOPSECRET&x=1",
+    "https://TOPSECRET@devpi.example.invalid/",
+    "https://devpi.example.invalid/#TOPSECRET",
+    "user:TOPSECRET@devpi.example.invalid",
+]
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+def test_release_refuses_a_devpi_url_without_echoing_its_secret(url: str) -> None:
+    with pytest.raises(release.ReleaseError) as caught:
+        release.ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": url})
+    message = str(caught.value)
+    assert caught.value.code == release.ExitCode.USAGE
+    assert "TOPSECRET" not in message
+    assert message.startswith("DEVPI_URL ")
+
+
+def test_release_shows_the_refused_url_redacted() -> None:
+    with pytest.raises(release.ReleaseError) as caught:
+        release.ReleaseConfig.from_env(
+            {
+                "DEVPI_PASSWORD": "pw",
+                "DEVPI_URL": "http://u:TOPSECRET@devpi.example.invalid/x?token=T",
+            }
+        )
+    assert "http://devpi.example.invalid/x?token=<hidden>" in str(caught.value)
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+@pytest.mark.parametrize("option", ["--url", "--replica"])
+def test_ops_status_refuses_a_url_without_echoing_its_secret(
+    url: str, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["status", "--timeout", "1"]
+    argv += [option, url] if option == "--url" else ["--url", "http://127.0.0.1:1", option, url]
+    assert ops.main(argv) == 3  # UNKNOWN: a bad option
+    out = capsys.readouterr()
+    assert "TOPSECRET" not in out.out + out.err
+    assert option in out.out
+
+
+@pytest.mark.parametrize("command", ["backup", "restore-drill"])
+def test_ops_source_refuses_a_url_without_echoing_its_secret(
+    command: str, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    if command == "backup":
+        argv = ["backup", "--serverdir", str(tmp_path), "--dest", str(tmp_path)]
+    else:
+        argv = ["restore-drill", "--export", str(tmp_path)]
+    for url in SECRET_URLS:
+        assert ops.main([*argv, "--source", url]) == 2
+        out = capsys.readouterr()
+        assert "TOPSECRET" not in out.out + out.err
+        assert "--source" in out.err
+
+
+@pytest.mark.parametrize("url", SECRET_URLS)
+def test_devpi_api_refuses_a_url_without_echoing_its_secret(url: str) -> None:
+    with pytest.raises(DevpiError) as caught:
+        DevpiAPI(url, user=USER, password=PASSWORD)
+    assert "TOPSECRET" not in str(caught.value)
+    assert PASSWORD not in str(caught.value)
