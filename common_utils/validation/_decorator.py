@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from common_utils._compat_cerberus import (
 )
 from common_utils.errors import ConfigurationError
 from common_utils.validation._body import is_json_media_type, parse_json, too_large, unsupported
+from common_utils.validation._compiled import FastPath, compile_fast_path
 from common_utils.validation._errors import flat_errors
 from common_utils.validation._limits import check_document, problem
 from common_utils.validation._validator import (
@@ -37,6 +39,7 @@ _T = TypeVar("_T")
 _SPEC_ATTR = "__validation_spec__"
 _BODY = "The request body"
 _QUERY = "The query string"
+COMPILED_ENV = "COMMON_UTILS_VALIDATION_COMPILED"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class ValidationSpec:
         max_checks: Most value checks one request may cost (every nested
             document, list and ``*of`` branch Cerberus validates is one); a
             request that needs more gets 400.
+        compiled: Whether the compiled fast path may accept valid documents
+            without Cerberus (``False`` when switched off by the argument or by
+            ``COMMON_UTILS_VALIDATION_COMPILED=0``).
 
     Examples:
         >>> class R:
@@ -78,6 +84,7 @@ class ValidationSpec:
     max_items: int = 5_000
     max_errors: int = 100
     max_checks: int = 10_000
+    compiled: bool = True
 
 
 def validation_spec_of(responder: Any) -> ValidationSpec | None:
@@ -117,6 +124,7 @@ def validate(
     max_items: int = 5_000,
     max_errors: int = 100,
     max_checks: int | None = None,
+    compiled: bool = True,
     validator_class: type[Validator] = Validator,
 ) -> Callable[[_T], _T]:
     """Validate the JSON body and query parameters of a responder or resource.
@@ -165,7 +173,14 @@ def validate(
             normalizes and validates each), nested alternatives cannot
             multiply the work. A ``*of`` branch counts twice (Cerberus
             builds and checks a schema for each).
-        validator_class: A `Validator` subclass with custom rules.
+        compiled: Let the compiled fast path accept valid documents without
+            calling Cerberus (rules it cannot express exactly, and every
+            invalid document, still go to Cerberus, which writes every error
+            and normalized document). ``False``, or the environment variable
+            ``COMMON_UTILS_VALIDATION_COMPILED=0`` read when the decorator
+            runs, uses Cerberus alone.
+        validator_class: A `Validator` subclass with custom rules (never
+            compiled: a subclass may change what any rule means).
 
     Returns:
         A decorator for a responder function or a resource class.
@@ -173,8 +188,9 @@ def validate(
     Raises:
         cerberus.SchemaError: A schema is invalid.
         common_utils.errors.ConfigurationError: No schema given, a limit is not
-            a positive integer, or ``error_status`` is neither 400 nor 422 (a
-            ``ValueError``).
+            a positive integer, ``error_status`` is neither 400 nor 422, or
+            ``COMMON_UTILS_VALIDATION_COMPILED`` is set to neither ``0`` nor
+            ``1`` (a ``ValueError``).
         TypeError: The decorated object is neither a function nor a class.
 
     Examples:
@@ -211,6 +227,7 @@ def validate(
         max_items=max_items,
         max_errors=max_errors,
         max_checks=limits["max_checks"],
+        compiled=compiled and _compiled_by_environment(),
     )
     checker = _Checker(spec, validator_class)
 
@@ -225,6 +242,14 @@ def validate(
         raise TypeError(f"@validate decorates a responder or a resource class, not {target!r}")
 
     return decorator
+
+
+def _compiled_by_environment() -> bool:
+    """Read ``COMMON_UTILS_VALIDATION_COMPILED``: unset or ``1`` on, ``0`` off."""
+    value = os.environ.get(COMPILED_ENV, "1").strip()
+    if value not in ("0", "1"):
+        raise ConfigurationError(f"{COMPILED_ENV} must be 0 or 1")  # names the setting only
+    return value == "1"
 
 
 def _scope_check(responder: Callable[..., Any]) -> Callable[..., Any] | None:
@@ -298,9 +323,25 @@ class _Checker:
         self._local = threading.local()
         # Whether Cerberus' normalization pass could change a document, per kind.
         self._normalizes: dict[str, bool] = {}
+        # The compiled fast path per kind, where the schema is within its subset.
+        self._fast: dict[str, FastPath] = {}
         for kind in self._schemas:  # check the schemas now: fail at import, not per request
+            validator = self._validator(kind)
             # PERF: a pass that provably changes nothing costs as much as the validation.
-            self._normalizes[kind] = not normalization_is_noop(self._validator(kind))
+            self._normalizes[kind] = not normalization_is_noop(validator)
+            if not spec.compiled:
+                continue
+            fast = compile_fast_path(
+                validator.schema,  # expanded and checked by Cerberus just now
+                validator_class=validator_class,
+                allow_unknown=spec.allow_unknown,
+                purge_unknown=spec.purge_unknown,
+                update=spec.update,
+                normalizes=self._normalizes[kind],
+                max_checks=spec.max_checks,
+            )
+            if fast is not None:
+                self._fast[kind] = fast
 
     def _validator(self, kind: str) -> Validator:
         # Cerberus validators keep per-call state: never share one between threads.
@@ -319,6 +360,14 @@ class _Checker:
         return validator
 
     def _check(self, kind: str, document: Mapping[str, Any], noun: str, subject: str) -> Any:
+        fast = self._fast.get(kind)
+        if fast is not None:
+            # The limits were checked before; a document the fast path accepts is one
+            # Cerberus accepts, normalized alike; anything else is Cerberus' to answer.
+            # Its values are the caller's, already checked: no walk after it.
+            accepted = fast(document)  # type: ignore[arg-type]
+            if accepted is not None:
+                return accepted
         validator = self._validator(kind)
         budget: CheckBudget = validator._config["check_budget"]
         budget.left = budget.limit
