@@ -19,7 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 # Debian package -> the command it provides.
-COMMANDS = {"chromium": "chromium", "wrk": "wrk", "chromium-driver": "chromedriver"}
+COMMANDS = {
+    "chromium": "chromium",
+    "wrk": "wrk",
+    "chromium-driver": "chromedriver",
+    # systemd-analyze verify checks the units without a running systemd
+    "systemd": "systemd-analyze",
+}
 
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")

@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -142,6 +143,28 @@ def render(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
+def render_site(
+    text: str,
+    *,
+    host: str,
+    outside_url: str,
+    http_port: int,
+    https_port: int,
+    replacements: dict[str, str],
+) -> str:
+    """The committed nginx site on loopback ports: the documented substitutions only.
+
+    The index's name (``devpi.example.internal``) becomes ``host`` and its URL
+    ``outside_url``; ``listen 80``/``443`` become loopback ports (IPv6 dropped).
+    """
+    text = render(text, {"https://devpi.example.internal": outside_url})
+    text = render(text, {"devpi.example.internal": host})
+    text = re.sub(r"^\s*listen \[::\]:\d+.*\n", "", text, flags=re.M)
+    text = re.sub(r"listen 80\b", f"listen 127.0.0.1:{http_port}", text)
+    text = re.sub(r"listen 443\b", f"listen 127.0.0.1:{https_port}", text)
+    return render(text, replacements)
+
+
 # -- TLS -----------------------------------------------------------------------------
 class CA:
     """A throwaway certificate authority and one server certificate for 127.0.0.1."""
@@ -238,17 +261,17 @@ class Nginx:
         prefix.mkdir(parents=True, exist_ok=True)
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        site = render(
+        site = render_site(
             (DEPLOY / "nginx-devpi.conf").read_text(),
-            {
-                "listen 80;": f"listen 127.0.0.1:{self.http_port};",
-                "listen [::]:80;\n": "",
-                "listen 443 ssl;": f"listen 127.0.0.1:{self.port} ssl;",
-                "listen [::]:443 ssl;\n": "",
+            host="127.0.0.1",
+            outside_url=self.url,
+            http_port=self.http_port,
+            https_port=self.port,
+            replacements={
                 "/etc/nginx/tls/devpi.crt": str(ca.cert),
                 "/etc/nginx/tls/devpi.key": str(ca.key),
-                "/var/log/nginx/devpi.access.log": str(self.access_log),
-                "/var/log/nginx/devpi.error.log": str(prefix / "devpi.error.log"),
+                "/var/log/nginx/devpi/access.log": str(self.access_log),
+                "/var/log/nginx/devpi/error.log": str(prefix / "devpi.error.log"),
                 "root /srv/devpi/server;": f"root {devpi.serverdir};",
                 "http://127.0.0.1:3141": devpi.url,
                 "shared:devpi_tls:10m": "off",
@@ -507,6 +530,328 @@ def test_backup_timer_and_paths_agree_with_the_server_config() -> None:
     assert "Persistent=true" in timer
     assert "SystemMaxUse=" in (DEPLOY / "journald-devpi.conf").read_text()
     assert "maxsize" in (DEPLOY / "logrotate-nginx-devpi").read_text()
+
+
+# -- the host files, checked by the tools that read them on the host -------------------
+def system_tool(name: str) -> str:
+    """The path of a Debian tool, or skip (CI installs them: ensure_system_packages.py)."""
+    exe = shutil.which(name) or next(
+        (f"{d}/{name}" for d in ("/usr/sbin", "/sbin") if Path(f"{d}/{name}").exists()), None
+    )
+    if exe is None:
+        pytest.skip(f"{name} is not installed (scripts/ensure_system_packages.py)")
+    return exe
+
+
+UNITS = ("devpi-server.service", "devpi-backup.service", "devpi-backup.timer")
+
+
+def unit_sections(text: str) -> dict[str, list[str]]:
+    """``{section: [key=value lines]}`` of a unit file, continuation lines joined."""
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in text.replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = line.strip("[]")
+            sections.setdefault(current, [])
+        else:
+            sections[current].append(line)
+    return sections
+
+
+def test_every_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    """``systemd-analyze verify`` (no running systemd needed) finds nothing to say.
+
+    The units are installed into a scratch root beside Debian's own units, with
+    the programs they start present (as install step 2 leaves them), so verify
+    checks every key, every dependency and every ExecStart path.
+    """
+    exe = system_tool("systemd-analyze")
+    root = tmp_path / "root"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    units = root / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    for name in UNITS:
+        text = (DEPLOY / name).read_text()
+        (units / name).write_text(text)
+        for program in re.findall(r"^ExecStart=(\S+)", text, re.M):
+            stub = root / program.lstrip("/")
+            stub.parent.mkdir(parents=True, exist_ok=True)
+            stub.write_text("#!/bin/sh\n")
+            stub.chmod(0o755)
+    done = subprocess.run(
+        [exe, "verify", f"--root={root}", "--man=no", *UNITS],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout + done.stderr == ""
+
+
+def test_a_crash_loop_ends_in_failed_within_the_start_limit() -> None:
+    """StartLimit* sit in [Unit] and trip before the restarts could outlast them."""
+    sections = unit_sections((DEPLOY / "devpi-server.service").read_text())
+    unit = dict(line.split("=", 1) for line in sections["Unit"])
+    service = dict(line.split("=", 1) for line in sections["Service"])
+    assert not any(key.startswith("StartLimit") for key in service)
+    interval, burst = int(unit["StartLimitIntervalSec"]), int(unit["StartLimitBurst"])
+    restart_sec = int(service["RestartSec"].removesuffix("s"))
+    assert service["Restart"] == "on-failure"
+    # burst starts, RestartSec apart, fit into the interval: the unit becomes failed
+    assert burst * restart_sec < interval
+
+
+def nginx_log_paths() -> list[str]:
+    site = (DEPLOY / "nginx-devpi.conf").read_text()
+    return re.findall(r"^\s*(?:access|error)_log\s+(/\S+);", site, re.M)
+
+
+def test_logrotate_accepts_the_policy_beside_the_nginx_packages_own(tmp_path: Path) -> None:
+    """``logrotate -d`` with Debian's /etc/logrotate.d/nginx and ours, on the site's logs."""
+    exe = system_tool("logrotate")
+    stock = Path("/etc/logrotate.d/nginx")
+    if not stock.is_file():
+        pytest.skip("the nginx package's /etc/logrotate.d/nginx is not installed")
+    ours = (DEPLOY / "logrotate-nginx-devpi").read_text()
+    lines = [ln for ln in ours.splitlines() if not ln.lstrip().startswith("#")]
+    named = "\n".join(lines).split("{", 1)[0].split()
+    assert sorted(named) == sorted(nginx_log_paths())  # the site's logs, no others
+    root = tmp_path / "root"
+    confd = tmp_path / "logrotate.d"
+    confd.mkdir()
+    # the package's own logs and the site's, as nginx leaves them
+    for path in [*named, "/var/log/nginx/access.log", "/var/log/nginx/error.log"]:
+        log = root / path.lstrip("/")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("GET / 200\n" * 10)
+    for name, text in (("nginx", stock.read_text()), ("nginx-devpi", ours)):
+        (confd / name).write_text(text.replace("/var/log/nginx", f"{root}/var/log/nginx"))
+    main = tmp_path / "logrotate.conf"
+    main.write_text(f"include {confd}\n")
+    done = subprocess.run(
+        [exe, "-d", "-s", str(tmp_path / "state"), str(main)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "duplicate" not in out
+    assert "error:" not in out
+    # the documented policy is the one applied to the site's logs
+    assert re.search(
+        rf"rotating pattern: {re.escape(str(root))}/var/log/nginx/devpi/\S+ .*"
+        r"after 1 days \(30 rotations\)",
+        out,
+    ), out
+
+
+def documented_layout(root: Path) -> None:
+    """Run install step 1's ``useradd`` and ``install -d`` lines under ``root``."""
+    doc = (REPO_ROOT / "docs" / "operations.md").read_text()
+    lines = [
+        ln.split("  #", 1)[0].strip()
+        for ln in doc.splitlines()
+        if re.match(r"(id -u devpi .*\|\| useradd |install -d -o )", ln) and "server-new" not in ln
+    ]
+    assert any("/srv/devpi/server/+files" in ln for ln in lines), lines
+    script = "\n".join(re.sub(r"(?<= )/(srv|mnt|etc|var)/", f"{root}/\\1/", ln) for ln in lines)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, script + done.stderr
+
+
+def scratch_root(tmp_path: Path) -> Path:
+    """A directory standing for ``/`` that users other than root can traverse."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for parent in (root, *root.parents):
+        if parent == Path("/tmp") or parent == Path("/"):
+            break
+        parent.chmod(0o755)
+    return root
+
+
+def as_user(user: str, *args: str, group: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(args),
+        user=user,
+        group=group or user,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+def test_nginx_reads_release_files_and_nothing_else_with_the_documented_modes(
+    tmp_path: Path,
+) -> None:
+    """The directory modes of install step 1: www-data reads +files/, lists nothing."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (useradd, chown)")
+    root = scratch_root(tmp_path)
+    documented_layout(root)
+    srv = root / "srv" / "devpi"
+    # a release file as devpi-server writes it: user devpi, the unit's UMask=0027
+    release = (
+        srv / "server" / "+files" / "team" / "release" / "+f" / "abc" / "x-1.0-py3-none-any.whl"
+    )
+    done = subprocess.run(
+        ["bash", "-c", f"mkdir -p {release.parent} && echo wheel > {release}"],
+        user="devpi",
+        group="devpi",
+        extra_groups=[],
+        umask=0o027,
+        check=False,
+    )
+    assert done.returncode == 0
+    (srv / "server" / ".sqlite").write_text("password hashes")
+    os.chown(srv / "server" / ".sqlite", pwd_uid("devpi"), pwd_uid("devpi"))
+    (srv / "server" / ".sqlite").chmod(0o640)
+    assert as_user("www-data", "cat", str(release)).stdout == "wheel\n"
+    for private in (srv, srv / "server", srv / "backups"):
+        assert as_user("www-data", "ls", str(private)).returncode != 0, private
+    assert as_user("www-data", "cat", str(srv / "server" / ".sqlite")).returncode != 0
+    assert as_user("nobody", "cat", str(release), group="nogroup").returncode != 0
+
+
+def pwd_uid(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid
+
+
+def test_nginx_t_accepts_the_site_beside_debian_stock_configuration(tmp_path: Path, ca: CA) -> None:
+    """``nginx -t`` with the package's own nginx.conf, conf.d and the site enabled."""
+    exe = system_tool("nginx")
+    if not Path("/etc/nginx/nginx.conf").is_file():
+        pytest.skip("the nginx package's /etc/nginx is not installed")
+    root = scratch_root(tmp_path)
+    etc = root / "etc" / "nginx"
+    shutil.copytree("/etc/nginx", etc, symlinks=True)
+    (root / "var" / "log" / "nginx").mkdir(parents=True)
+    (root / "run").mkdir()
+    documented_layout(root)
+
+    def rooted(text: str) -> str:
+        for path in ("/etc/nginx/", "/var/log/nginx/", "/srv/devpi/", "/run/nginx.pid"):
+            text = text.replace(path, f"{root}{path}")
+        return text
+
+    conf = etc / "nginx.conf"
+    conf.write_text(rooted(conf.read_text()))
+    (etc / "tls").mkdir()
+    shutil.copy(ca.cert, etc / "tls" / "devpi.crt")
+    shutil.copy(ca.key, etc / "tls" / "devpi.key")
+    (etc / "sites-available" / "devpi").write_text(
+        rooted((DEPLOY / "nginx-devpi.conf").read_text())
+    )
+    (etc / "sites-enabled" / "default").unlink(missing_ok=True)  # install step 5
+    (etc / "sites-enabled" / "devpi").symlink_to(etc / "sites-available" / "devpi")
+    done = subprocess.run(
+        [exe, "-t", "-c", str(conf)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[warn]" not in done.stderr, done.stderr
+    assert "[emerg]" not in done.stderr
+
+
+# -- the site's hardening, against the running nginx -------------------------------------
+def raw_http(port: int, request: bytes, *, tls: ssl.SSLContext | None = None) -> bytes:
+    """Send one raw request to 127.0.0.1:port; return everything the server answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        conn = tls.wrap_socket(sock, server_hostname="127.0.0.1") if tls else sock
+        conn.sendall(request)
+        chunks = []
+        while data := conn.recv(65536):
+            chunks.append(data)
+        return b"".join(chunks)
+
+
+def test_nginx_answers_only_for_its_own_name_and_pins_the_outside_url(nginx: Nginx, ca: CA) -> None:
+    context = ssl.create_default_context(cafile=str(ca.bundle))
+    own = raw_http(
+        nginx.port,
+        f"GET /{INDEX}/{PROBE}/1.0.0 HTTP/1.1\r\nHost: 127.0.0.1:{nginx.port}\r\n"
+        "Accept: application/json\r\nConnection: close\r\n\r\n".encode(),
+        tls=context,
+    )
+    assert own.startswith(b"HTTP/1.1 200"), own[:200]
+    # another Host header: the default server closes the connection, no answer (444)
+    for port, tls in ((nginx.port, context), (nginx.http_port, None)):
+        other = raw_http(
+            port,
+            b"GET /+api HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+            tls=tls,
+        )
+        assert other == b"", other[:200]
+    # devpi's links use the pinned outside URL, whatever the client sends
+    spoofed = raw_http(
+        nginx.port,
+        f"GET /{INDEX}/{PROBE}/1.0.0 HTTP/1.1\r\nHost: 127.0.0.1:{nginx.port}\r\n"
+        "X-outside-url: https://evil.example\r\nX-Forwarded-Proto: http\r\n"
+        "Accept: application/json\r\nConnection: close\r\n\r\n".encode(),
+        tls=context,
+    )
+    body = spoofed.split(b"\r\n\r\n", 1)[1]
+    assert b"evil.example" not in body
+    assert f"{nginx.url}/{INDEX}/".encode() in body
+
+
+def test_nginx_tls_modern_ciphers_only_and_no_session_tickets(nginx: Nginx, ca: CA) -> None:
+    legacy = ssl.create_default_context(cafile=str(ca.bundle))
+    legacy.maximum_version = ssl.TLSVersion.TLSv1_2
+    legacy.set_ciphers("ECDHE-ECDSA-AES256-SHA")  # CBC with SHA-1: not in the list
+    with pytest.raises(ssl.SSLError):
+        raw_http(nginx.port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", tls=legacy)
+    modern = ssl.create_default_context(cafile=str(ca.bundle))
+    modern.maximum_version = ssl.TLSVersion.TLSv1_2
+    with (
+        socket.create_connection(("127.0.0.1", nginx.port), timeout=10) as sock,
+        modern.wrap_socket(sock, server_hostname="127.0.0.1") as conn,
+    ):
+        conn.sendall(
+            f"GET /+api HTTP/1.1\r\nHost: 127.0.0.1:{nginx.port}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        while conn.recv(65536):
+            pass
+        cipher = conn.cipher()
+        session = conn.session
+    assert cipher is not None
+    assert cipher[0].startswith("ECDHE-"), cipher
+    assert "GCM" in cipher[0] or "CHACHA20" in cipher[0], cipher
+    assert session is not None
+    assert not session.has_ticket
+
+
+def test_nginx_rate_limits_logins(nginx: Nginx, ca: CA) -> None:
+    context = ssl.create_default_context(cafile=str(ca.bundle))
+    body = json.dumps({"user": OWNER, "password": "wrong-password"}).encode()
+    codes = []
+    for _ in range(12):
+        answer = raw_http(
+            nginx.port,
+            f"POST /+login HTTP/1.1\r\nHost: 127.0.0.1:{nginx.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body,
+            tls=context,
+        )
+        codes.append(int(answer.split(b" ", 2)[1]))
+    assert 401 in codes
+    assert 429 in codes, codes
+    assert set(codes) <= {401, 429}
 
 
 def test_server_lock_pins_the_installed_devpi_server_with_hashes() -> None:
