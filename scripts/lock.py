@@ -35,7 +35,7 @@ from packaging.version import Version
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - tox's own Python may be 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")

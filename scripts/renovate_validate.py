@@ -44,9 +44,9 @@ def main() -> int:
         # --ignore-scripts: nothing from the registry runs at install time; the validator
         # needs none of the native add-ons (it falls back from RE2 to RegExp, and says so).
         command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
-        done = subprocess.run(command, cwd=TOOLS, check=False)
-        if done.returncode != 0:
-            return done.returncode
+        installed = subprocess.run(command, cwd=TOOLS, check=False)
+        if installed.returncode != 0:
+            return installed.returncode
     env = dict(os.environ, PATH=os.pathsep.join([str(NODE_BIN), os.environ.get("PATH", "")]))
     done = subprocess.run(
         [str(VALIDATOR), "--strict"], cwd=ROOT, env=env, check=False, capture_output=True, text=True
