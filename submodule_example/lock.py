@@ -22,9 +22,13 @@ upgrade in one step: it rewrites the pin in ``requirements.in``, checks the
 submodule out at ``v1.1.0`` when there is one, and re-locks. Every run prints
 what changed in the locks as a diff of ``name==version`` lines.
 
-The lock targets what Cloud Foundry runs: the Python of ``runtime.txt`` on
-x86_64 Linux, whatever machine runs this (``--python-version``,
-``--python-platform`` to change it). The index URL may come from
+The lock targets what Cloud Foundry runs: the Python of ``runtime.txt``, resolved
+for every platform (``--universal``), whatever machine runs this. Each lock's header
+is the plain ``uv pip compile --generate-hashes --universal --python-version=X.Y
+[--constraints=common-utils-constraints.txt] --output-file=LOCK INPUT`` command that
+Renovate's pip-compile manager re-runs as written (with the index in
+``UV_DEFAULT_INDEX``); this script runs the same resolution, adding only the index,
+``--no-config`` and a fresh look at common-utils. The index URL may come from
 ``PIP_INDEX_URL`` instead of ``--index-url``; it is never written into a file.
 
 ``--constraints FILE|URL`` applies the exact dependency set the library's own
@@ -75,7 +79,10 @@ BEGIN = "# BEGIN common_utils dependencies"
 END = "# END common_utils dependencies"
 PIN_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)==(\S+)", re.M)
 LIBRARY_PIN = re.compile(r"^common-utils==\S+$", re.M)
-COMPILE_COMMAND = "python lock.py"
+# The header of every lock: the uv command Renovate's pip-compile manager replays as
+# written (only options it accepts: no --python-platform, --no-config, --index-url=...).
+# The index comes from the environment there (UV_DEFAULT_INDEX), from --index-url here.
+REPLAY_COMMAND = "uv pip compile --generate-hashes --universal --python-version={python}"
 CONSTRAINTS_FILE = "common-utils-constraints.txt"
 MAX_FETCH = 4 * 1024 * 1024  # bytes read from any constraints URL (page, zip or file)
 MAX_CONSTRAINTS = 256 * 1024  # bytes of the constraints text itself
@@ -164,7 +171,6 @@ def compile_lock(
     *,
     index_url: str,
     python_version: str,
-    python_platform: str,
     upgrade: bool,
     upgrade_packages: Sequence[str],
     constraints: str | None = None,
@@ -192,11 +198,11 @@ def compile_lock(
         # A release made since the last lock must be seen; other pages follow HTTP caching.
         "--refresh-package",
         LIBRARY,
+        "--universal",
         "--python-version",
         python_version,
-        *(["--python-platform", python_platform] if python_platform != "host" else []),
         "--custom-compile-command",
-        COMPILE_COMMAND,
+        replay_command(source, output, python_version, constraints),
         "--quiet",
         *(["--constraints", constraints] if constraints else []),
         *(["--upgrade"] if upgrade else []),
@@ -214,6 +220,19 @@ def compile_lock(
         scratch.replace(root / output)
     finally:
         scratch.unlink(missing_ok=True)
+
+
+def replay_command(source: str, output: str, python_version: str, constraints: str | None) -> str:
+    """The lock's header command: what Renovate re-runs, and what this run did.
+
+    ``uv pip compile`` with the same resolution options as lock.py's own run; the index
+    comes from ``UV_DEFAULT_INDEX`` there (the Renovate host's setting), never from the lock.
+    """
+    parts = [REPLAY_COMMAND.format(python=python_version)]
+    if constraints:
+        parts.append(f"--constraints={constraints}")
+    parts.append(f"--output-file={output} {source}")
+    return " ".join(parts)
 
 
 def check_constraints(text: str, source: str) -> int:
@@ -418,9 +437,14 @@ def lock(args: argparse.Namespace) -> int:
     uv = find_uv()
     python_version = args.python_version or runtime_python(root)
     constraints = None
-    if args.constraints:
+    # A committed constraints file stays applied (its lock header names it) until
+    # another one replaces it.
+    source = args.constraints or (
+        str(root / CONSTRAINTS_FILE) if (root / CONSTRAINTS_FILE).is_file() else None
+    )
+    if source:
         constraints = prepare_constraints(
-            root, args.constraints, python_version, args.common_utils or library_pin(root)
+            root, source, python_version, args.common_utils or library_pin(root)
         )
     locked = 0
     for source, output in PAIRS:
@@ -441,7 +465,6 @@ def lock(args: argparse.Namespace) -> int:
             output,
             index_url=index_url,
             python_version=python_version,
-            python_platform=args.python_platform,
             upgrade=args.upgrade,
             upgrade_packages=args.upgrade_package,
             constraints=constraints,
@@ -451,7 +474,7 @@ def lock(args: argparse.Namespace) -> int:
         locked += 1
         print(
             f"locked {output} from {source}: {len(after)} packages, hashed, "
-            f"for Python {python_version} on {args.python_platform} in {seconds:.1f} s"
+            f"for Python >={python_version} on every platform in {seconds:.1f} s"
         )
         diff = list(difflib.unified_diff(before, after, output, output, n=0, lineterm=""))
         body = [line for line in diff if not line.startswith(("---", "+++", "@@"))]
@@ -478,11 +501,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "its devpi release page $DEVPI_URL/team/release/common-utils/X.Y.Z",
     )
     parser.add_argument("--python-version", help="target Python (default: from runtime.txt)")
-    parser.add_argument(
-        "--python-platform",
-        default="x86_64-manylinux_2_28",
-        help="target platform (uv's names; 'host': this machine's)",
-    )
     parser.add_argument("--root", type=Path, default=SERVICE_ROOT, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

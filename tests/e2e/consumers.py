@@ -92,8 +92,6 @@ def lock_service(root: Path, index_url: str, *args: str) -> subprocess.Completed
             index_url,
             "--python-version",
             TEST_PYTHON,
-            "--python-platform",
-            "host",
             *args,
         ],
         cwd=root,
