@@ -12,8 +12,8 @@ and body, so a server that drips bytes cannot hold it longer) and the newest
 release from the index's simple page, then prints one row per service: its
 version, the common_utils it runs, ``pip`` or ``submodule``, and how far that is
 behind the newest release (``patch``, ``minor``, ``major``). A row is *flagged*
-when the service runs a withdrawn version (listed in the ``--withdrawn`` file,
-or yanked on the index), is more than one major behind, reports no usable
+when the service runs a withdrawn version (listed in the ``--withdrawn`` file:
+devpi-server 6 serves no PEP 592 yank marks, so the file is the one source), is more than one major behind, reports no usable
 version, or cannot be reached (the row says why). ``--json`` prints the same for
 machines. The exit status is 1 when any row is flagged, 2 for bad usage, else 0,
 so it can run as a scheduled check.
@@ -723,9 +723,9 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> in
                 withdrawn = parse_withdrawn(handle.read())
         newest: str | None = None
         if args.index_url:
-            newest, yanked = newest_release(_index_page(args.index_url, timeout=args.timeout))
-            for version in yanked:
-                withdrawn.setdefault(version, "yanked on the index")
+            # NOTE: the index only tells the newest release; withdrawn versions come from the
+            # file (devpi-server 6 has no yank, and a removed release is simply gone).
+            newest, _ = newest_release(_index_page(args.index_url, timeout=args.timeout))
     except (FleetError, OSError) as ex:
         print(f"fleet: {sanitize(ex, 300)}", file=sys.stderr)
         return 2

@@ -392,6 +392,17 @@ def test_main_table_all_clear(base: str) -> None:
     assert "checked 1 services in" in out
 
 
+def test_main_flags_withdrawn_versions_from_the_file_only(base: str, tmp_path: Path) -> None:
+    """devpi-server 6 serves no yank marks: the withdrawn file is the one source of flags."""
+    services = tmp_path / "services.txt"
+    services.write_text(f"cur {base}/current/version\n")
+    code, out = run_main("--json", "--file", str(services), "--index-url", f"{base}/simple")
+    doc = json.loads(out)
+    # 1.5.0 is marked data-yanked on the page: not the newest, and no flag from it.
+    assert doc["newest"] == "1.4.0"
+    assert all("yanked" not in flag for row in doc["services"] for flag in row["flags"])
+
+
 def test_main_json_with_file_withdrawn_and_yanked(base: str, tmp_path: Path) -> None:
     services = tmp_path / "services.txt"
     services.write_text(f"# fleet\nwd {base}/withdrawn/version\ncur {base}/current/version\n")
