@@ -13,10 +13,10 @@ release from the index's simple page, then prints one row per service: its
 version, the common_utils it runs, ``pip`` or ``submodule``, and how far that is
 behind the newest release (``patch``, ``minor``, ``major``). A row is *flagged*
 when the service runs a withdrawn version (listed in the ``--withdrawn`` file:
-devpi-server 6 serves no PEP 592 yank marks, so the file is the one source), is more than one major behind, reports no usable
-version, or cannot be reached (the row says why). ``--json`` prints the same for
-machines. The exit status is 1 when any row is flagged, 2 for bad usage, else 0,
-so it can run as a scheduled check.
+devpi-server 6 serves no PEP 592 yank marks, so the file is the one source), is
+more than one major behind, reports no usable version, or cannot be reached (the
+row says why). ``--json`` prints the same for machines. The exit status is 1 when
+any row is flagged, 2 for bad usage, else 0, so it can run as a scheduled check.
 
 It is careful with what it talks to: it never sends a token or a cookie (and
 refuses URLs with ``user:password@``), follows at most three redirects and only

@@ -397,6 +397,7 @@ def test_main_flags_withdrawn_versions_from_the_file_only(base: str, tmp_path: P
     services = tmp_path / "services.txt"
     services.write_text(f"cur {base}/current/version\n")
     code, out = run_main("--json", "--file", str(services), "--index-url", f"{base}/simple")
+    assert code == 0
     doc = json.loads(out)
     # 1.5.0 is marked data-yanked on the page: not the newest, and no flag from it.
     assert doc["newest"] == "1.4.0"
