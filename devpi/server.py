@@ -7,8 +7,8 @@ Commands:
   persistent secret file, root password from ``DEVPI_ROOT_PASSWORD``), start
   devpi-server in the background with ``--restrict-modify root`` and bootstrap
   it. Starting a running server only re-runs the (idempotent) bootstrap.
-- ``bootstrap``: create or converge the team user (``DEVPI_USER``, password
-  ``DEVPI_PASSWORD``; it owns the indexes), the release user
+- ``bootstrap``: create or converge the team user (``DEVPI_TEAM_USER``, password
+  ``DEVPI_TEAM_PASSWORD``; it owns the indexes), the release user
   (``DEVPI_RELEASE_USER``, default ``ci-release``, password
   ``DEVPI_RELEASE_PASSWORD``; the only account that may upload to either
   index), the volatile staging index and the non-volatile release index, both
@@ -28,12 +28,15 @@ Environment: ``DEVPI_SERVERDIR`` (default: a developer's throwaway directory
 ``git clean -xdf`` would delete the index; a directory inside the checkout is
 refused; production runs devpi-server from systemd, docs/operations.md; created
 0700, the server runs with umask 077 and an environment without any password),
-``DEVPI_ROOT_PASSWORD`` (required to initialise and bootstrap), ``DEVPI_USER``
-(default ``team``), ``DEVPI_PASSWORD`` and ``DEVPI_RELEASE_PASSWORD`` (required
+``DEVPI_ROOT_PASSWORD`` (required to initialise and bootstrap), ``DEVPI_TEAM_USER``
+(default ``team``), ``DEVPI_TEAM_PASSWORD`` and ``DEVPI_RELEASE_PASSWORD`` (required
 to bootstrap), ``DEVPI_RELEASE_USER`` (default ``ci-release``),
 ``DEVPI_PRIVATE_PROJECTS`` (default ``common-utils``),
 ``DEVPI_STAGING_INDEX`` / ``DEVPI_RELEASE_INDEX`` (defaults ``team/staging`` /
-``team/release``). Errors print one line (no traceback, no password) and exit 2
+``team/release``). ``DEVPI_USER`` / ``DEVPI_PASSWORD`` are the release pipeline's names
+for the ``ci-release`` account (``release.py``); here they are still read for the team
+user when the ``DEVPI_TEAM_*`` name is unset, with a one-line deprecation notice.
+Errors print one line (no traceback, no password) and exit 2
 (configuration) or 1 (server).
 
 Example:
@@ -100,8 +103,8 @@ def _server(
         host=args.host,
         port=args.port,
         root_password=env.get("DEVPI_ROOT_PASSWORD", ""),
-        user=env.get("DEVPI_USER", DEFAULT_USER),
-        password=env.get("DEVPI_PASSWORD", ""),
+        user=env.get("DEVPI_TEAM_USER", DEFAULT_USER),
+        password=env.get("DEVPI_TEAM_PASSWORD", ""),
         release_user=env.get("DEVPI_RELEASE_USER", DEFAULT_RELEASE_USER),
         release_password=env.get("DEVPI_RELEASE_PASSWORD", ""),
         projects=tuple(
@@ -163,6 +166,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _team_names(env: Mapping[str, str]) -> dict[str, str]:
+    """The team user's ``DEVPI_TEAM_*`` settings, from the old ``DEVPI_USER``/``DEVPI_PASSWORD``.
+
+    release.py reads ``DEVPI_USER``/``DEVPI_PASSWORD`` as the ``ci-release`` account; the
+    old names still work here when the new ones are unset, with a notice on stderr.
+    """
+    out = dict(env)
+    for new, old in (("DEVPI_TEAM_USER", "DEVPI_USER"), ("DEVPI_TEAM_PASSWORD", "DEVPI_PASSWORD")):
+        if not out.get(new) and out.get(old):
+            print(
+                f"server.py: {old} for the team user is deprecated, set {new} "
+                f"({old} is release.py's name for the ci-release account)",
+                file=sys.stderr,
+            )
+            out[new] = out[old]
+    return out
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run one command and return the exit code.
 
@@ -171,7 +192,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         stop: no devpi-server running for /nonexistent/devpi
         0
     """
-    env = os.environ if environ is None else environ
+    env = _team_names(os.environ if environ is None else environ)
     try:
         args = _parser().parse_args(argv)
     except SystemExit as ex:
@@ -203,7 +224,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 print(f"person: {change}")
             return 0
         need = (
-            () if replica else ("DEVPI_ROOT_PASSWORD", "DEVPI_PASSWORD", "DEVPI_RELEASE_PASSWORD")
+            ()
+            if replica
+            else ("DEVPI_ROOT_PASSWORD", "DEVPI_TEAM_PASSWORD", "DEVPI_RELEASE_PASSWORD")
         )
         server = _server(args, env, need=need)
         if args.command == "bootstrap":
