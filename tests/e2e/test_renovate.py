@@ -1,0 +1,342 @@
+"""End to end: a release on devpi -> Renovate proposes it in both sample consumers -> upgraded.
+
+Renovate 44 (``tools/renovate``, installed by ``npm ci --ignore-scripts`` as
+``scripts/renovate_validate.py`` does) runs as ``renovate --platform=local`` in a copy
+of each sample consumer, configured by the sample's ``renovate.json`` extending the
+shared preset ``renovate/default.json``. The two documented substitutions: the preset
+is served over loopback HTTP instead of the forge (``local>`` presets need one), and
+the team's devpi URL is this test's devpi. Renovate talks to 127.0.0.1 only: every
+other host goes to a proxy on a closed port.
+
+``--platform=local`` is Renovate's lookup mode (it opens no branch and runs no
+artifact command), so the test then applies each proposal the way Renovate's
+managers do, as written in their sources: pip-compile sets the new pin in
+``requirements.in`` and re-runs the command of the lock's header; git-submodules checks
+the new tag's commit out and records the tag as the submodule's ``branch``. Then the
+preset's ``postUpgradeTasks`` command (``python lock.py --common-utils ...
+--constraints ...``) runs as written, and each consumer's service tests pass on the
+new version, which ``/version`` reports. Timings are printed with ``-s``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devsupport import free_port
+
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import next_version, pip_env, run_release_cli
+from tests.e2e.consumers import (
+    PINNED_VERSION,
+    TEST_PYTHON,
+    commit_all,
+    copy_service,
+    git,
+    library_with_tags,
+    lock_pins,
+    lock_service,
+    make_venv,
+    pip_install_from,
+    run,
+    run_service_tests,
+)
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+import renovate_validate
+
+PRESET = REPO_ROOT / "renovate" / "default.json"
+SAMPLE_CONFIG = REPO_ROOT / "submodule_example" / "renovate.json"
+TEAM_DEVPI = "https://devpi.example.internal"
+PRESET_REFERENCE = "local>platform/common_utils//renovate/default"
+SUBMODULE = "submodules/common_utils"
+
+
+class StaticServer:
+    """A loopback HTTP server for a directory (the preset, a git repository over dumb HTTP)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def static_server(tmp_path: Path) -> Iterator[StaticServer]:
+    root = tmp_path / "www"
+    root.mkdir()
+    server = StaticServer(root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def renovate() -> Path:
+    """Renovate installed from tools/renovate's lock (npm ci --ignore-scripts)."""
+    if shutil.which("npm") is None:
+        pytest.fail("npm is not installed: Renovate cannot run (apt-get install npm)")
+    assert renovate_validate.install() == 0
+    return renovate_validate.RENOVATE
+
+
+def renovate_env(workdir: Path) -> dict[str, str]:
+    """Renovate's environment: loopback only, nothing of this machine's configuration."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    env = renovate_validate.node_env(
+        {"PATH": os.environ["PATH"], "HOME": str(workdir / "home"), "LANG": "C.UTF-8"}
+    )
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        env[name] = closed
+    env.update(
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
+        RENOVATE_BASE_DIR=str(workdir / "renovate-base"),
+        LOG_LEVEL="info",
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    return env
+
+
+def run_renovate(renovate: Path, repo: Path, workdir: Path) -> dict[str, Any]:
+    """``renovate --platform=local`` in ``repo``; return the repository's report."""
+    report = workdir / f"report-{repo.name}.json"
+    done = subprocess.run(
+        [
+            str(renovate),
+            "--platform=local",
+            "--report-type=file",
+            f"--report-path={report}",
+        ],
+        cwd=repo,
+        env=renovate_env(workdir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    assert "ERROR:" not in output, output[-6000:]
+    return dict(json.loads(report.read_text())["repositories"]["local"])
+
+
+def proposals(report: dict[str, Any], dep_name: str) -> list[dict[str, Any]]:
+    found = [
+        dict(update, manager=manager, currentValue=dep.get("currentValue"))
+        for manager, files in report["packageFiles"].items()
+        for package_file in files
+        for dep in package_file["deps"]
+        if dep["depName"] == dep_name
+        for update in dep.get("updates", [])
+    ]
+    return found
+
+
+def serve_preset(static: StaticServer, devpi_url: str) -> str:
+    """The preset as a service's Renovate reads it, with the team's devpi URL substituted."""
+    text = PRESET.read_text().replace(TEAM_DEVPI, devpi_url)
+    (static.root / "default.json").write_text(text)
+    return f"{static.url}/default.json"
+
+
+def configure_renovate(root: Path, preset_url: str) -> None:
+    text = SAMPLE_CONFIG.read_text()
+    assert PRESET_REFERENCE in text
+    (root / "renovate.json").write_text(text.replace(PRESET_REFERENCE, preset_url))
+
+
+def header_command(lock: Path) -> list[str]:
+    """The command in a lock's header, as Renovate's pip-compile manager extracts it."""
+    match = re.match(r"^(?:#.*\n)+# {4}(\S+)( .*)?\n", lock.read_text())
+    assert match, lock.read_text()[:400]
+    return [match[1], *shlex.split(match[2] or "")]
+
+
+def post_upgrade_commands(update: dict[str, Any], devpi_url: str) -> list[list[str]]:
+    """The preset's postUpgradeTasks for common-utils, templated as Renovate does."""
+    preset = json.loads(PRESET.read_text())
+    (rule,) = [r for r in preset["packageRules"] if "postUpgradeTasks" in r]
+    commands = []
+    for template in rule["postUpgradeTasks"]["commands"]:
+        text = template.replace(TEAM_DEVPI, devpi_url)
+        for key in ("newMajor", "newMinor", "newPatch"):
+            text = text.replace("{{{" + key + "}}}", str(update[key]))
+        argv = shlex.split(text)
+        assert argv[0] == "python"
+        commands.append([sys.executable, *argv[1:]])
+    return commands
+
+
+def tool_env(index_url: str) -> dict[str, str]:
+    """What the Renovate host gives commands: the index, uv on PATH, no other index."""
+    env = pip_env({k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PYTHON"))})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["UV_DEFAULT_INDEX"] = index_url
+    env["PIP_INDEX_URL"] = index_url
+    return env
+
+
+def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_passes(
+    renovate: Path,
+    release_index: str,
+    uwsgi_in_devpi: str,
+    devpi_server: Any,
+    devpi_env: dict[str, str],
+    make_release_checkout: Callable[..., Path],
+    static_server: StaticServer,
+    tmp_path: Path,
+) -> None:
+    devpi_url = devpi_server.url
+    preset_url = serve_preset(static_server, devpi_url)
+    www = static_server.root
+
+    # The library's git host: a bare repository served over loopback HTTP (dumb protocol).
+    library = library_with_tags(make_release_checkout, f"v{PINNED_VERSION}")
+    bare = www / "common_utils.git"
+    git(tmp_path, "clone", "-q", "--bare", str(library), str(bare))
+    git(bare, "update-server-info")
+    library_url = f"{static_server.url}/common_utils.git"
+
+    # Consumer 1, pip: requirements.in + its lock + renovate.json.
+    pip_root = copy_service(tmp_path / "pip-consumer")
+    for name in ("requirements-submodule.in", "requirements-submodule.txt"):
+        (pip_root / name).unlink()
+    (pip_root / "runtime.txt").write_text(f"python-{TEST_PYTHON}.x\n")
+    lock_service(pip_root, release_index)
+    configure_renovate(pip_root, preset_url)
+    git(pip_root, "init", "-q", "-b", "main")
+    commit_all(pip_root, "service on common-utils")
+
+    # Consumer 2, submodule at the release tag, the tag recorded as its branch.
+    sub_root = copy_service(tmp_path / "submodule-consumer")
+    for name in ("requirements.in", "requirements.txt"):
+        (sub_root / name).unlink()
+    (sub_root / "runtime.txt").write_text(f"python-{TEST_PYTHON}.x\n")
+    git(sub_root, "init", "-q", "-b", "main")
+    git(sub_root, "submodule", "add", "-q", library_url, SUBMODULE)
+    git(sub_root / SUBMODULE, "checkout", "-q", f"v{PINNED_VERSION}")
+    git(sub_root, "submodule", "set-branch", "--branch", f"v{PINNED_VERSION}", SUBMODULE)
+    lock_service(sub_root, release_index)
+    configure_renovate(sub_root, preset_url)
+    commit_all(sub_root, "service on common_utils as a submodule")
+    gitmodules = (sub_root / ".gitmodules").read_text()
+    assert f"branch = v{PINNED_VERSION}" in gitmodules
+
+    # Before a release: nothing to propose for common_utils.
+    assert not proposals(run_renovate(renovate, pip_root, tmp_path), "common-utils")
+    assert not proposals(run_renovate(renovate, sub_root, tmp_path), SUBMODULE)
+
+    # The release: a tag on the library, published by the release pipeline to devpi.
+    new = next_version(major=int(PINNED_VERSION.split(".")[0]))
+    tag_pushed = time.perf_counter()
+    (library / "RELEASE").write_text(new)
+    commit_all(library, f"release {new}")
+    git(library, "tag", "-a", f"v{new}", "-m", f"common_utils {new}")
+    git(library, "push", "-q", str(bare), "main", f"v{new}")
+    git(bare, "update-server-info")
+    done = run_release_cli(library, "--skip-tests", env=devpi_env, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    published = time.perf_counter()
+
+    # Renovate proposes it in both consumers.
+    (pip_update,) = proposals(run_renovate(renovate, pip_root, tmp_path), "common-utils")
+    assert pip_update["manager"] == "pip-compile"
+    assert pip_update["newValue"] == f"=={new}"
+    assert pip_update["updateType"] == "patch"
+    assert pip_update["branchName"] == "renovate/common-utils"  # the group
+    (sub_update,) = proposals(run_renovate(renovate, sub_root, tmp_path), SUBMODULE)
+    assert sub_update["manager"] == "git-submodules"
+    assert sub_update["newValue"] == f"v{new}"
+    assert sub_update["updateType"] == "patch"
+    assert sub_update["branchName"] == "renovate/common-utils"
+    proposed = time.perf_counter()
+    env = tool_env(release_index)
+
+    # pip: the new pin, the header's command as written, then the preset's task.
+    inp = pip_root / "requirements.in"
+    inp.write_text(
+        inp.read_text().replace(f"common-utils=={PINNED_VERSION}", f"common-utils=={new}")
+    )
+    header = header_command(pip_root / "requirements.txt")
+    assert header[:3] == ["uv", "pip", "compile"]
+    assert "--generate-hashes" in header
+    run(header, cwd=pip_root, env=env)
+    assert lock_pins(pip_root / "requirements.txt")["common-utils"] == new
+    for command in post_upgrade_commands(pip_update, devpi_url):
+        out = run(command, cwd=pip_root, env=env).stdout
+        assert "constraints:" in out, out
+    assert "--constraints=common-utils-constraints.txt" in " ".join(
+        header_command(pip_root / "requirements.txt")
+    )
+    assert lock_pins(pip_root / "requirements.txt")["common-utils"] == new
+    python = make_venv(tmp_path / "pip-venv", with_pip=True)
+    clean = pip_env({k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
+    pip_install_from(python, release_index, "requirements.txt", cwd=pip_root, env=clean,
+                     require_hashes=True)  # fmt: skip
+    pip_install_from(python, release_index, "service_tests/requirements.txt", cwd=pip_root,
+                     env=clean)  # fmt: skip
+    run_service_tests(python, pip_root, "service_tests",
+                      EXPECT_LIBRARY_SOURCE="pip", EXPECT_LIBRARY_VERSION=new)  # fmt: skip
+    pip_done = time.perf_counter()
+
+    # submodule: Renovate's git-submodules update (a fresh clone has the new tag), then
+    # the preset's task re-locks the library's dependencies.
+    git(sub_root / SUBMODULE, "fetch", "-q", "--tags")
+    git(sub_root / SUBMODULE, "checkout", "-q", sub_update["newDigest"])
+    git(sub_root, "submodule", "set-branch", "--branch", sub_update["newValue"], SUBMODULE)
+    for command in post_upgrade_commands(sub_update, devpi_url):
+        run(command, cwd=sub_root, env=env)
+    assert f"branch = v{new}" in (sub_root / ".gitmodules").read_text()
+    commit_all(sub_root, f"common_utils v{new}")
+    python = make_venv(tmp_path / "sub-venv", with_pip=True)
+    pip_install_from(python, release_index, "requirements-submodule.txt", cwd=sub_root,
+                     env=clean, require_hashes=True)  # fmt: skip
+    pip_install_from(python, release_index, "service_tests/requirements.txt", cwd=sub_root,
+                     env=clean)  # fmt: skip
+    run_service_tests(python, sub_root, "service_tests",
+                      EXPECT_LIBRARY_SOURCE="submodule", EXPECT_LIBRARY_VERSION=new)  # fmt: skip
+    both_done = time.perf_counter()
+    print(
+        f"\ntag push -> published on devpi: {published - tag_pushed:.1f} s"
+        f"\ntag push -> Renovate's proposal in both consumers: {proposed - tag_pushed:.1f} s"
+        f"\ntag push -> pip consumer tested on {new}: {pip_done - tag_pushed:.1f} s"
+        f"\ntag push -> both consumers on {new}: {both_done - tag_pushed:.1f} s"
+    )
+
+
+def test_renovate_config_validator_passes_on_the_preset_and_the_samples_config(
+    renovate: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "renovate_validate.py"),
+         "renovate/default.json", "submodule_example/renovate.json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("Config validated successfully") == 2, done.stdout
