@@ -296,6 +296,7 @@ def backup(
     (partial / "backup-info.json").write_text(json.dumps(info, indent=2) + "\n")
     if files is not None:
         (partial / "inventory.json").write_text(json.dumps(files, indent=1, sort_keys=True))
+    _write_manifest(partial)
     partial.rename(final)
     seconds = time.monotonic() - started
     removed = _prune(dest, keep)
@@ -305,11 +306,61 @@ def backup(
         tmp = target / f".{name}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(final, tmp)
+        problems = verify_export(tmp)
+        if problems:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise OpsError(f"copy of {name} to {target} differs: {'; '.join(problems[:3])}")
         tmp.rename(target / name)
         _prune(target, keep)
         copies.append(target / name)
     count, size = _size(final)
     return BackupResult(final, seconds, count, size, removed, copies)
+
+
+MANIFEST = "files.sha256"
+
+
+def _manifest_lines(export: Path) -> list[str]:
+    lines = []
+    for item in sorted(export.rglob("*")):
+        if item.is_file() and item.name != MANIFEST:
+            digest = hashlib.sha256(item.read_bytes()).hexdigest()
+            lines.append(f"{digest}  {item.relative_to(export).as_posix()}")
+    return lines
+
+
+def _write_manifest(export: Path) -> None:
+    (export / MANIFEST).write_text("\n".join(_manifest_lines(export)) + "\n")
+
+
+def _parse_manifest(lines: Sequence[str]) -> dict[str, str]:
+    pairs = (line.split("  ", 1) for line in lines if "  " in line)
+    return {name: digest for digest, name in pairs}
+
+
+def verify_export(export: Path) -> list[str]:
+    """Compare an export (or a copy of it) with its ``files.sha256``; return the problems.
+
+    The list (``sha256sum`` format, so ``sha256sum -c files.sha256`` in the
+    export checks it as well) is written by ``backup`` before the export is
+    copied anywhere; an empty result means every file is there, unchanged, and
+    nothing was added.
+
+    Example:
+        >>> verify_export(Path("/nonexistent"))
+        ['/nonexistent/files.sha256 missing']
+    """
+    listing = export / MANIFEST
+    if not listing.is_file():
+        return [f"{listing} missing"]
+    want = _parse_manifest(listing.read_text().splitlines())
+    have = _parse_manifest(_manifest_lines(export))
+    problems = [f"{name} missing" for name in sorted(want.keys() - have.keys())]
+    problems += [f"{name} not in the list" for name in sorted(have.keys() - want.keys())]
+    problems += [
+        f"{name} differs" for name in sorted(want.keys() & have.keys()) if want[name] != have[name]
+    ]
+    return problems
 
 
 def _devpi_server_version() -> str:
@@ -536,6 +587,8 @@ class Thresholds:
     crit_free: float = 5.0
     warn_days: int = 21
     crit_days: int = 7
+    warn_link: float = 120.0
+    crit_link: float = 600.0
 
     @staticmethod
     def level_high(value: float, warn: float, crit: float) -> int:
@@ -599,8 +652,11 @@ def status(
     thresholds: Thresholds | None = None,
     context: ssl.SSLContext | None = None,
     timeout: float = 5,
+    now: float | None = None,
 ) -> list[Check]:
     """Check a primary (and its replicas) and return one ``Check`` per fact.
+
+    The replicas are checked (and reported) when the primary is down as well.
 
     Example:
         >>> [c.as_dict()["status"] for c in status("http://127.0.0.1:1", timeout=1)]
@@ -609,20 +665,27 @@ def status(
     limits = thresholds or Thresholds()
     ctx = context or ssl.create_default_context()
     checks: list[Check] = []
+    primary: dict[str, Any] | None
     try:
         primary = _get_json(url + "/+status", context=ctx, timeout=timeout)
     except OpsError as ex:
-        return [Check("primary", CRITICAL, f"primary {url} down: {ex}")]
-    serial = int(primary.get("serial", -1))
-    if primary.get("role") == "REPLICA":
-        checks.append(Check("primary", CRITICAL, f"{url} is a replica, not the primary", serial))
-    else:
-        version = (primary.get("versioninfo") or {}).get("devpi-server", "?")
-        checks.append(
-            Check("primary", OK, f"primary serial {serial} (devpi-server {version})", serial)
-        )
+        primary = None
+        checks.append(Check("primary", CRITICAL, f"primary {url} down: {ex}"))
+    if primary is not None:
+        serial = int(primary.get("serial", -1))
+        if primary.get("role") == "REPLICA":
+            checks.append(
+                Check("primary", CRITICAL, f"{url} is a replica, not the primary", serial)
+            )
+        else:
+            version = (primary.get("versioninfo") or {}).get("devpi-server", "?")
+            checks.append(
+                Check("primary", OK, f"primary serial {serial} (devpi-server {version})", serial)
+            )
     for replica_url in replicas:
-        checks.append(_replica_check(replica_url, primary, limits, ctx, timeout))
+        checks.append(_replica_check(replica_url, primary, limits, ctx, timeout, now))
+    if primary is None:
+        return checks
     local = serverdir or Path(str(primary.get("serverdir", "")))
     if serverdir is not None or local.is_dir():
         checks.append(_free_check(local, limits))
@@ -646,22 +709,54 @@ def status(
 
 
 def _replica_check(
-    url: str, primary: Mapping[str, Any], limits: Thresholds, ctx: ssl.SSLContext, timeout: float
+    url: str,
+    primary: Mapping[str, Any] | None,
+    limits: Thresholds,
+    ctx: ssl.SSLContext,
+    timeout: float,
+    now: float | None = None,
 ) -> Check:
+    """One replica's level: the worst of its link age, its lag and its file errors.
+
+    - down, not a replica, or following another primary: CRITICAL;
+    - serials behind the primary: ``warn_lag``/``crit_lag``;
+    - seconds since the primary last answered it (``update-from-primary-at``;
+      an idle primary answers every 30 s): ``warn_link``/``crit_link``;
+    - files it could not fetch yet (``replication-errors``, retried by devpi):
+      WARNING, never more by themselves.
+    """
     try:
         replica = _get_json(url + "/+status", context=ctx, timeout=timeout)
     except OpsError as ex:
         return Check("replica", CRITICAL, f"replica {url} down: {ex}")
     if replica.get("role") != "REPLICA":
         return Check("replica", CRITICAL, f"{url} is not a replica")
-    if replica.get("primary-uuid") not in (None, primary.get("uuid")):
+    if primary is not None and replica.get("primary-uuid") not in (None, primary.get("uuid")):
         return Check("replica", CRITICAL, f"replica {url} follows another primary (uuid differs)")
+    serial = int(replica.get("serial", 0))
+    last = replica.get("update-from-primary-at") or replica.get("replica-started-at")
+    age = max(0.0, (now if now is not None else time.time()) - float(last)) if last else None
+    levels = []
+    if primary is not None:
+        lag = int(primary.get("serial", 0)) - serial
+        levels.append(Thresholds.level_high(lag, limits.warn_lag, limits.crit_lag))
+        parts = [f"replica {url} lags {lag} serials"]
+        value: Any = lag
+    else:
+        parts = [f"replica {url} serves serial {serial}"]
+        value = None
+    if age is None:
+        levels.append(WARNING)
+        parts.append("no answer from the primary yet")
+    else:
+        levels.append(Thresholds.level_high(age, limits.warn_link, limits.crit_link))
+        if age >= limits.warn_link or primary is None:
+            parts.append(f"last answer from the primary {age:.0f} s ago")
     errors = replica.get("replication-errors") or {}
     if errors:
-        return Check("replica", CRITICAL, f"replica {url} has {len(errors)} replication errors")
-    lag = int(primary.get("serial", 0)) - int(replica.get("serial", 0))
-    level = Thresholds.level_high(lag, limits.warn_lag, limits.crit_lag)
-    return Check("replica", level, f"replica {url} lags {lag} serials", lag)
+        levels.append(WARNING)
+        parts.append(f"{len(errors)} files not replicated yet")
+    return Check("replica", max(levels), ", ".join(parts), value)
 
 
 def _free_check(path: Path, limits: Thresholds) -> Check:
@@ -708,6 +803,15 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--cafile", help="CA bundle for an https --source")
     d.add_argument("--workdir", type=Path, help="where the temporary server directory goes")
     d.add_argument("--keep-dir", action="store_true", help="keep the restored directory")
+    v = sub.add_parser("verify-backup", help="check an export or its copy against its file list")
+    vwhere = v.add_mutually_exclusive_group(required=True)
+    vwhere.add_argument("--exports", type=Path, help="directory of the exports (newest checked)")
+    vwhere.add_argument("--export", type=Path, help="one export directory")
+    i = sub.add_parser("init", help="devpi-init from a config file, root password on stdin")
+    i.add_argument("--configfile", required=True, type=Path, help="the devpi-server.yml")
+    r = sub.add_parser("render", help="print a deploy file with this host's name and URL")
+    r.add_argument("file", type=Path, help="a file of devpi/deploy/")
+    r.add_argument("--env", type=Path, default=Path("/etc/devpi/host.env"), help="[%(default)s]")
     s = sub.add_parser("status", help="one line and exit 0/1/2/3 for monitoring")
     s.add_argument("--url", required=True, help="the primary's URL")
     s.add_argument("--replica", action="append", default=[], help="a replica's URL (repeat)")
@@ -720,6 +824,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--crit-free", type=float, default=5.0, help="[5]")
     s.add_argument("--warn-days", type=int, default=21, help="certificate days left [21]")
     s.add_argument("--crit-days", type=int, default=7, help="[7]")
+    s.add_argument(
+        "--warn-link", type=float, default=120.0, help="seconds since a replica heard [120]"
+    )
+    s.add_argument("--crit-link", type=float, default=600.0, help="[600]")
     s.add_argument("--json", action="store_true", help="print the checks as JSON")
     return parser
 
@@ -737,16 +845,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         3
     """
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as ex:
-        return int(ex.code or 0) and 2
+        # a usage error of ``status`` is UNKNOWN (3) for the monitoring, not CRITICAL
+        bad = 3 if argv[:1] == ["status"] else 2
+        return int(ex.code or 0) and bad
     config_exit = UNKNOWN if args.command == "status" else 2
     try:
         if args.command == "backup":
             return _cmd_backup(args)
         if args.command == "restore-drill":
             return _cmd_drill(args)
+        if args.command == "verify-backup":
+            return _cmd_verify(args)
+        if args.command == "init":
+            return _cmd_init(args)
+        if args.command == "render":
+            return _cmd_render(args)
         return _cmd_status(args)
     except ConfigError as ex:
         if args.command == "status":
@@ -795,11 +912,99 @@ def _cmd_drill(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    export = args.export or newest_export(args.exports)
+    problems = verify_export(export)
+    if problems:
+        print(
+            f"verify-backup: FAILED: {export}: {len(problems)} problems: {'; '.join(problems[:5])}",
+            file=sys.stderr,
+        )
+        return 1
+    count = len((export / MANIFEST).read_text().splitlines())
+    print(f"verify-backup: OK: {export}: {count} files as listed in {MANIFEST}")
+    return 0
+
+
+def _yaml_keys(path: Path) -> dict[str, str]:
+    """The ``key: value`` lines of a devpi-server.yml (one level under ``devpi-server:``)."""
+    try:
+        text = path.read_text()
+    except OSError as ex:
+        raise ConfigError(f"--configfile {path}: {ex.strerror}") from None
+    keys = {}
+    for line in text.splitlines():
+        if line.startswith("  ") and ":" in line and not line.strip().startswith("#"):
+            key, value = line.strip().split(":", 1)
+            keys[key.strip()] = value.strip()
+    return keys
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    """``devpi-init`` with the config file's directory and role; files 0600/0700.
+
+    The root password is the first line of stdin (never an argument or an
+    environment variable); only the options ``devpi-init`` knows are passed, so
+    it prints no "Unknown option" lines for the shared config file.
+    """
+    keys = _yaml_keys(args.configfile)
+    if "serverdir" not in keys:
+        raise ConfigError(f"--configfile {args.configfile} sets no serverdir")
+    serverdir = Path(keys["serverdir"])
+    if (serverdir / ".serverversion").exists():
+        print(f"init: {serverdir} is initialised already; nothing to do")
+        return 0
+    argv = ["devpi-init", "--serverdir", str(serverdir)]
+    role = keys.get("role", "primary")
+    if role == "replica":
+        argv += ["--role", "replica", "--primary-url", keys.get("primary-url", "")]
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise ConfigError("no root password on stdin")
+        argv.append("--root-passwd=" + password)
+    os.umask(0o077)  # the database holds the password hashes
+    from devpi_server.init import init  # type: ignore[import-not-found,unused-ignore]
+
+    code = init(argv=argv)
+    if code:
+        raise OpsError(f"devpi-init of {serverdir} failed (exit {code})")
+    print(f"init: {serverdir} initialised as {role}")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    """Print a deploy file with ``DEVPI_URL`` and ``DEVPI_HOST`` of the host file."""
+    env = _yaml_keys_env(args.env)
+    host = env.get("DEVPI_HOST", "")
+    url = env.get("DEVPI_URL", f"https://{host}")
+    if not host:
+        raise ConfigError(f"--env {args.env} sets no DEVPI_HOST")
+    try:
+        text = args.file.read_text()
+    except OSError as ex:
+        raise ConfigError(f"{args.file}: {ex.strerror}") from None
+    text = text.replace("https://devpi.example.internal", url)
+    print(text.replace("devpi.example.internal", host), end="")
+    return 0
+
+
+def _yaml_keys_env(path: Path) -> dict[str, str]:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as ex:
+        raise ConfigError(f"--env {path}: {ex.strerror}") from None
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return {key.strip(): value.strip().strip("'\"") for key, value in pairs}
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     url = _check_url(args.url, "--url")
     replicas = [_check_url(r, "--replica") for r in args.replica]
     if not args.crit_lag >= args.warn_lag >= 0:
         raise ConfigError("need 0 <= --warn-lag <= --crit-lag")
+    if not args.crit_link >= args.warn_link >= 0:
+        raise ConfigError("need 0 <= --warn-link <= --crit-link")
     limits = Thresholds(
         warn_lag=args.warn_lag,
         crit_lag=args.crit_lag,
@@ -807,6 +1012,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
         crit_free=args.crit_free,
         warn_days=args.warn_days,
         crit_days=args.crit_days,
+        warn_link=args.warn_link,
+        crit_link=args.crit_link,
     )
     checks = status(
         url,
