@@ -34,6 +34,16 @@ and a new ``cerberus.Validator`` per request, which re-parses the schema); a
 hand-written responder with a shared reused validator (fast but not
 thread-safe); and Falcon's ``falcon.media.validators.jsonschema.validate`` with
 an equivalent JSON Schema.
+
+The compiled fast path (issue 30): the order body of the issue (a customer id
+with a regex, 1-50 item objects with a bounded string and an int range, an
+address object with a regex field, a nullable note, tags from an allowed list),
+with 3 and with 50 items, through ``@validate`` with and without the fast path
+(``compiled=False``: Cerberus alone, as before the fast path), Falcon's
+jsonschema validator on the equivalent JSON Schema and, when importable,
+fastjsonschema (``json.loads`` plus the compiled function). Each is reported as
+what it adds to a bare Falcon POST of the same body (``T_plain``), in one
+interleaved run.
 """
 
 from __future__ import annotations
@@ -94,6 +104,84 @@ BODY = json.dumps(DOC).encode()
 FLAT_SCHEMA = {name: SCHEMA[name] for name in ("sku", "quantity", "note")}
 FLAT_DOC = {name: DOC[name] for name in FLAT_SCHEMA}
 FLAT_BODY = json.dumps(FLAT_DOC).encode()
+# A flat body that fails (quantity 0): the fast path is undecided, Cerberus answers 422.
+FLAT_INVALID_BODY = json.dumps({**FLAT_DOC, "quantity": 0}).encode()
+
+# Issue 30: the order of the issue, its JSON Schema twin, with 3 and with 50 items.
+ORDER_SCHEMA: dict[str, Any] = {
+    "customer_id": {"type": "string", "required": True, "regex": "^C-[0-9]{6}$"},
+    "items": {
+        "type": "list",
+        "required": True,
+        "minlength": 1,
+        "maxlength": 50,
+        "schema": {
+            "type": "dict",
+            "schema": {
+                "sku": {"type": "string", "required": True, "minlength": 1, "maxlength": 32},
+                "quantity": {"type": "integer", "required": True, "min": 1, "max": 100},
+            },
+        },
+    },
+    "address": {
+        "type": "dict",
+        "required": True,
+        "schema": {
+            "street": {"type": "string", "required": True, "maxlength": 100},
+            "city": {"type": "string", "required": True, "maxlength": 100},
+            "zip": {"type": "string", "required": True, "regex": "^[0-9]{5}$"},
+        },
+    },
+    "note": {"type": "string", "nullable": True, "maxlength": 500},
+    "tags": {"type": "list", "allowed": ["gift", "express", "fragile", "bulk"]},
+}
+ORDER_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["customer_id", "items", "address"],
+    "properties": {
+        "customer_id": {"type": "string", "pattern": "^C-[0-9]{6}$"},
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["sku", "quantity"],
+                "properties": {
+                    "sku": {"type": "string", "minLength": 1, "maxLength": 32},
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": 100},
+                },
+            },
+        },
+        "address": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["street", "city", "zip"],
+            "properties": {
+                "street": {"type": "string", "maxLength": 100},
+                "city": {"type": "string", "maxLength": 100},
+                "zip": {"type": "string", "pattern": "^[0-9]{5}$"},
+            },
+        },
+        "note": {"type": ["string", "null"], "maxLength": 500},
+        "tags": {"type": "array", "items": {"enum": ["gift", "express", "fragile", "bulk"]}},
+    },
+}
+
+
+def _order(items: int) -> dict[str, Any]:
+    return {
+        "customer_id": "C-004217",
+        "items": [{"sku": f"SKU-{i:04d}", "quantity": 1 + i % 100} for i in range(items)],
+        "address": {"street": "Invalidenstrasse 117", "city": "Berlin", "zip": "10115"},
+        "note": None,
+        "tags": ["gift", "express"],
+    }
+
+
+ORDER_BODIES = {"order": json.dumps(_order(3)).encode(), "order50": json.dumps(_order(50)).encode()}
 
 
 class _Plain:
@@ -112,6 +200,49 @@ class _ValidatedFlat:
     @validate(body=FLAT_SCHEMA)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.text = "ok"
+
+
+class _ValidatedFlatCerberus:
+    @validate(body=FLAT_SCHEMA, compiled=False)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.text = "ok"
+
+
+class _Order:
+    @validate(body=ORDER_SCHEMA)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.text = "ok"
+
+
+class _OrderCerberus:
+    @validate(body=ORDER_SCHEMA, compiled=False)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.text = "ok"
+
+
+class _OrderJsonSchema:
+    @falcon_jsonschema.validate(ORDER_JSON_SCHEMA)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.text = "ok"
+
+
+def _fastjsonschema_resource() -> object | None:
+    """A responder validating with fastjsonschema, or None when it is not installed."""
+    try:
+        import fastjsonschema  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    check = fastjsonschema.compile(ORDER_JSON_SCHEMA)
+
+    class OrderFastJsonSchema:
+        def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+            try:
+                check(json.loads(req.bounded_stream.read()))
+            except (ValueError, fastjsonschema.JsonSchemaException) as ex:
+                raise falcon.HTTPUnprocessableEntity(description=str(ex)) from None
+            resp.text = "ok"
+
+    return OrderFastJsonSchema()
 
 
 class _Naive:
@@ -140,7 +271,7 @@ class _JsonSchema:
         resp.text = "ok"
 
 
-def _caller(resource: object, body: bytes = BODY) -> Callable[[], object]:
+def _caller(resource: object, body: bytes = BODY, status: str = "200") -> Callable[[], object]:
     app = falcon.App()
     app.add_route("/orders", resource)
     template = falcon.testing.create_environ(
@@ -158,7 +289,7 @@ def _caller(resource: object, body: bytes = BODY) -> Callable[[], object]:
         return app(environ, start_response)
 
     call()
-    assert statuses[-1].startswith("200"), statuses[-1]
+    assert statuses[-1].startswith(status), statuses[-1]
     return call
 
 
@@ -445,7 +576,127 @@ def run(quick: bool) -> list[Result]:
                 note=note,
             )
         )
-    return results + run_attacks(quick) + run_error_size()
+    return results + run_compiled(quick) + run_attacks(quick) + run_error_size()
+
+
+def run_compiled(quick: bool) -> list[Result]:
+    """Issue 30: the fast path against Cerberus alone and the JSON Schema peers, one run."""
+    fns: dict[str, Callable[[], object]] = {
+        "plain_flat": _caller(_Plain(), FLAT_BODY),
+        "validate_flat": _caller(_ValidatedFlat(), FLAT_BODY),
+        "cerberus_flat": _caller(_ValidatedFlatCerberus(), FLAT_BODY),
+        "invalid_flat": _caller(_ValidatedFlat(), FLAT_INVALID_BODY, "422"),
+        "invalid_flat_cerberus": _caller(_ValidatedFlatCerberus(), FLAT_INVALID_BODY, "422"),
+    }
+    fast_resource = _fastjsonschema_resource()
+    for name, body in ORDER_BODIES.items():
+        fns[f"plain_{name}"] = _caller(_Plain(), body)
+        fns[f"validate_{name}"] = _caller(_Order(), body)
+        fns[f"cerberus_{name}"] = _caller(_OrderCerberus(), body)
+        fns[f"jsonschema_{name}"] = _caller(_OrderJsonSchema(), body)
+        if fast_resource is not None:
+            fns[f"fastjsonschema_{name}"] = _caller(fast_resource, body)
+    us = {name: t.median_us for name, t in interleaved(fns, quick=quick).items()}
+    raw = {f"{name}_us": round(value, 2) for name, value in us.items()}
+
+    def added(name: str, plain: str) -> float:
+        return us[name] - us[plain]
+
+    flat = added("validate_flat", "plain_flat") / us["plain_flat"]
+    invalid = us["invalid_flat"] / us["invalid_flat_cerberus"]
+    results = [
+        Result(
+            "validation",
+            "compiled: @validate added / bare POST, flat valid body",
+            round(flat, 3),
+            "x",
+            target="<= 0.05",
+            passed=flat <= 0.05,
+            details={
+                "cerberus_alone_added_x": round(
+                    added("cerberus_flat", "plain_flat") / us["plain_flat"], 3
+                ),
+                **{k: raw[f"{k}_us"] for k in ("plain_flat", "validate_flat", "cerberus_flat")},
+            },
+            note="(T_validate - T_plain) / T_plain; compiled=False (Cerberus alone) beside it",
+        ),
+        Result(
+            "validation",
+            "compiled: @validate on an invalid flat body / Cerberus alone",
+            round(invalid, 3),
+            "x",
+            target="<= 1.05",
+            passed=invalid <= 1.05,
+            details={k: raw[f"{k}_us"] for k in ("invalid_flat", "invalid_flat_cerberus")},
+            note="422 either way: the fast path is undecided and Cerberus answers; "
+            "1.05 leaves room for timing noise",
+        ),
+    ]
+    for name, label in (("order", "order, 3 items"), ("order50", "order, 50 items")):
+        plain = f"plain_{name}"
+        ours = added(f"validate_{name}", plain)
+        ratio = ours / us[plain]
+        details = {
+            k: raw[f"{k}_us"]
+            for k in (plain, f"validate_{name}", f"cerberus_{name}", f"jsonschema_{name}")
+        }
+        details["cerberus_alone_added_x"] = round(added(f"cerberus_{name}", plain) / us[plain], 3)
+        results.append(
+            Result(
+                "validation",
+                f"compiled: @validate added / bare POST, {label}",
+                round(ratio, 3),
+                "x",
+                target="<= 0.15",
+                passed=ratio <= 0.15,
+                details=details,
+                note="(T_validate - T_plain) / T_plain; parsing and limits included",
+            )
+        )
+        peer = added(f"jsonschema_{name}", plain) / ours
+        results.append(
+            Result(
+                "validation",
+                f"compiled: falcon jsonschema.validate added / @validate added, {label}",
+                round(peer, 1),
+                "x",
+                target=">= 10",
+                passed=peer >= 10,
+                details={k: details[k] for k in (plain, f"validate_{name}", f"jsonschema_{name}")},
+                note="the same document against the equivalent JSON Schema",
+            )
+        )
+        if fast_resource is None:
+            results.append(
+                Result(
+                    "validation",
+                    f"compiled: @validate added / fastjsonschema added, {label}",
+                    None,
+                    "x",
+                    target="<= 2",
+                    note="fastjsonschema is not installed here: not measured",
+                )
+            )
+            continue
+        fast = f"fastjsonschema_{name}"
+        versus = ours / added(fast, plain)
+        results.append(
+            Result(
+                "validation",
+                f"compiled: @validate added / fastjsonschema added, {label}",
+                round(versus, 2),
+                "x",
+                target="<= 2",
+                passed=versus <= 2,
+                details={
+                    plain + "_us": raw[plain + "_us"],
+                    f"validate_{name}_us": raw[f"validate_{name}_us"],
+                    f"{fast}_us": raw[f"{fast}_us"],
+                },
+                note="fastjsonschema: json.loads of the body plus the compiled function",
+            )
+        )
+    return results
 
 
 if __name__ == "__main__":

@@ -170,8 +170,10 @@ def test_building_the_422_of_a_hostile_body_stays_within_a_few_times_its_size():
     assert peak < 12 * MIB, f"{peak / MIB:.1f} MiB"
 
 
-_KEYS = st.text(min_size=1, max_size=300) | st.builds(
-    lambda c, n: c * n, st.characters(), st.integers(100, 3_000)
+# No lone surrogates: the test client cannot encode them (the parser's own tests cover them).
+_CHARS = st.characters(blacklist_categories=("Cs",))
+_KEYS = st.text(_CHARS, min_size=1, max_size=300) | st.builds(
+    lambda c, n: c * n, _CHARS, st.integers(100, 3_000)
 )
 _RULES = st.sampled_from(
     [

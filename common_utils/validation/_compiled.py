@@ -40,7 +40,9 @@ answers the 400 as before.
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -64,9 +66,11 @@ _TYPES: dict[str, frozenset[type]] = {
     "dict": frozenset({dict}),
     "list": frozenset({list}),
 }
-_JSON_TYPES = frozenset({str, int, float, bool, dict, list, type(None)})
+_JSON_TYPES: frozenset[type] = frozenset({str, int, float, bool, dict, list, type(None)})
 _SCALARS = (str, int, float, bool, type(None))
 _SIZED = (str, list, dict)
+_NUMBERS = frozenset({int, float, bool})
+_BOUNDS = (int, float, type(None))
 _SUBSET = frozenset(
     {
         "allow_unknown",
@@ -90,7 +94,7 @@ _SUBSET = frozenset(
 )
 
 
-class _Unsupported(Exception):
+class _UnsupportedError(Exception):
     """The schema uses something outside the compiled subset."""
 
 
@@ -166,7 +170,7 @@ def compile_fast_path(
     )
     try:
         check = _compile_fields(schema, context, update)
-    except (_Unsupported, re.error):
+    except (_UnsupportedError, re.error):
         return None
 
     def fast_path(document: dict[Any, Any]) -> dict[Any, Any] | None:
@@ -182,14 +186,14 @@ def compile_fast_path(
 def _flag(rules: Mapping[str, Any], name: str, inherited: bool) -> bool:
     value = rules.get(name, inherited)
     if type(value) is not bool:  # allow_unknown as rules or a registry name: Cerberus decides
-        raise _Unsupported(name)
+        raise _UnsupportedError(name)
     return value
 
 
 def _compile_fields(schema: Any, context: _Context, update: bool) -> _Check:
     """Compile a schema of fields into the check of one document (a dict)."""
     if not isinstance(schema, Mapping):
-        raise _Unsupported("schema")
+        raise _UnsupportedError("schema")
     fields: dict[Any, _Check] = {}
     required: list[Any] = []
     for name, rules in schema.items():
@@ -203,20 +207,21 @@ def _compile_fields(schema: Any, context: _Context, update: bool) -> _Check:
 
     def check_document(document: Any, spent: list[int]) -> Any:
         # Cerberus copies the document, purges unknown fields, then checks field by field.
-        out = {}
+        out = document.copy()
         for key, value in document.items():
             check = get(key)
             if check is None:
                 if allow_unknown:
-                    out[key] = value
                     continue
                 if purge:
+                    del out[key]
                     continue
                 return _FAIL
             result = check(value, spent)
-            if result is _FAIL:
-                return _FAIL
-            out[key] = result
+            if result is not value:  # a copied container, or undecided
+                if result is _FAIL:
+                    return _FAIL
+                out[key] = result
         if check_required:
             for name in required:
                 if name not in out:
@@ -229,10 +234,10 @@ def _compile_fields(schema: Any, context: _Context, update: bool) -> _Check:
 def _compile_rules(rules: Any, context: _Context, update: bool) -> _Check:  # noqa: C901
     """Compile one field's rule set into the check of its value."""
     if not isinstance(rules, Mapping) or not _SUBSET.issuperset(rules):
-        raise _Unsupported("rules")
+        raise _UnsupportedError("rules")
     for name in ("nullable", "empty", "required", "require_all"):
         if name in rules and type(rules[name]) is not bool:
-            raise _Unsupported(name)
+            raise _UnsupportedError(name)
     nullable: bool = rules.get("nullable", False)
     types = _types(rules.get("type"))
     has_empty = "empty" in rules
@@ -242,16 +247,12 @@ def _compile_rules(rules: Any, context: _Context, update: bool) -> _Check:  # no
     kept: list[Callable[[Any], bool]] = []
     if "allowed" in rules:
         droppable.append(_allowed(rules["allowed"]))
-    if "minlength" in rules:
-        droppable.append(_minlength(rules["minlength"]))
-    if "maxlength" in rules:
-        droppable.append(_maxlength(rules["maxlength"]))
+    if "minlength" in rules or "maxlength" in rules:
+        droppable.append(_lengths(rules, types))
     if "regex" in rules:
         droppable.append(_regex(rules["regex"]))
-    if "min" in rules:
-        kept.append(_min(rules["min"]))
-    if "max" in rules:
-        kept.append(_max(rules["max"]))
+    if "min" in rules or "max" in rules:
+        kept.append(_bounds(rules, types))
     dict_check, list_check = _containers(rules, context, update)
     droppable_t = tuple(droppable)
     every = tuple(droppable + kept)
@@ -298,13 +299,13 @@ def _types(constraint: Any) -> frozenset[type]:
         return _JSON_TYPES
     names = (constraint,) if isinstance(constraint, str) else constraint
     if not isinstance(names, (list, tuple)):
-        raise _Unsupported("type")
+        raise _UnsupportedError("type")
     if not names:
         return _JSON_TYPES  # Cerberus: an empty type rule checks nothing
     accepted: set[type] = set()
     for name in names:
         if name not in _TYPES:
-            raise _Unsupported("type")
+            raise _UnsupportedError("type")
         accepted |= _TYPES[name]
     return frozenset(accepted)
 
@@ -319,7 +320,7 @@ def _containers(
     )
     mapping_rules = {"schema", "allow_unknown", "purge_unknown"}.intersection(rules)
     if values is not None and mapping_rules:
-        raise _Unsupported("valuesrules with schema")  # two normalizations of one object
+        raise _UnsupportedError("valuesrules with schema")  # two normalizations of one object
     child = context.child(rules)
     fields: _Check | None = None
     items: _Check | None = None
@@ -327,7 +328,7 @@ def _containers(
     if "schema" in rules:
         schema = rules["schema"]
         if not isinstance(schema, Mapping):
-            raise _Unsupported("schema")
+            raise _UnsupportedError("schema")
         if all(name in context.rule_names for name in schema):
             # Rules for array items (or fields named like rules: try both readings).
             items = _compile_rules(schema, context, update)
@@ -356,7 +357,7 @@ def _containers(
 def _maybe(compile_: Callable[[], _Check]) -> _Check | None:
     try:
         return compile_()
-    except (_Unsupported, re.error):
+    except (_UnsupportedError, re.error):
         return None
 
 
@@ -393,20 +394,15 @@ def _dict_check(
 def _list_check(items: _Check, cost: int) -> _Check:
     def check(value: Any, spent: list[int]) -> Any:
         spent[0] += cost
-        out = []
-        for item in value:
-            result = items(item, spent)
-            if result is _FAIL:
-                return _FAIL
-            out.append(result)
-        return out
+        out = [items(item, spent) for item in value]
+        return _FAIL if _FAIL in out else out  # `in` tests identity first: no __eq__ runs
 
     return check
 
 
 def _allowed(allowed: Any) -> Callable[[Any], bool]:
     if not isinstance(allowed, (list, tuple, set, frozenset)):
-        raise _Unsupported("allowed")
+        raise _UnsupportedError("allowed")
     members: Any = allowed
     if all(type(x) in _SCALARS for x in allowed):
         # PERF: same answers as `in` on the list for these types (hash agrees with ==).
@@ -414,10 +410,7 @@ def _allowed(allowed: Any) -> Callable[[Any], bool]:
 
     def check(value: Any) -> bool:
         if type(value) is list:  # every item must be allowed
-            for item in value:
-                if type(item) not in _SCALARS or item not in members:
-                    return False
-            return True
+            return all(type(item) in _SCALARS and item in members for item in value)
         if type(value) is dict:  # Cerberus iterates the keys: leave it to Cerberus
             return False
         return value in members
@@ -425,55 +418,45 @@ def _allowed(allowed: Any) -> Callable[[Any], bool]:
     return check
 
 
-def _length(constraint: Any, name: str) -> int:
-    if type(constraint) is not int:
-        raise _Unsupported(name)
-    return constraint
-
-
-def _minlength(constraint: Any) -> Callable[[Any], bool]:
-    least = _length(constraint, "minlength")
-    return lambda value: type(value) not in _SIZED or len(value) >= least
-
-
-def _maxlength(constraint: Any) -> Callable[[Any], bool]:
-    most = _length(constraint, "maxlength")
-    return lambda value: type(value) not in _SIZED or len(value) <= most
+def _lengths(rules: Mapping[str, Any], types: frozenset[type]) -> Callable[[Any], bool]:
+    least, most = rules.get("minlength", 0), rules.get("maxlength", sys.maxsize)
+    if type(least) is not int or type(most) is not int:
+        raise _UnsupportedError("minlength")
+    if types == _TYPES["string"]:
+        return lambda value: least <= len(value) <= most
+    # Cerberus measures any Iterable: of JSON values, strings, arrays and objects.
+    return lambda value: type(value) not in _SIZED or least <= len(value) <= most
 
 
 def _regex(pattern: Any) -> Callable[[Any], bool]:
     if not isinstance(pattern, str):
-        raise _Unsupported("regex")
+        raise _UnsupportedError("regex")
     if not pattern.endswith("$"):  # exactly what Cerberus' _validate_regex does
         pattern += "$"
     match = re.compile(pattern).match
     return lambda value: type(value) is not str or match(value) is not None
 
 
-def _bound(constraint: Any, name: str) -> Any:
-    if type(constraint) not in (int, float, str):
-        raise _Unsupported(name)
-    return constraint
-
-
-def _min(constraint: Any) -> Callable[[Any], bool]:
-    least = _bound(constraint, "min")
-
-    def check(value: Any) -> bool:
-        try:
-            return not value < least
-        except TypeError:  # Cerberus: incomparable values pass
-            return True
-
-    return check
-
-
-def _max(constraint: Any) -> Callable[[Any], bool]:
-    most = _bound(constraint, "max")
+def _bounds(rules: Mapping[str, Any], types: frozenset[type]) -> Callable[[Any], bool]:
+    least, most = rules.get("min"), rules.get("max")
+    for bound in (least, most):
+        if bound is not None and type(bound) not in (int, float, str):
+            raise _UnsupportedError("min")
+    if types <= _NUMBERS and type(least) in _BOUNDS and type(most) in _BOUNDS:
+        # Numbers against numbers always compare (NaN never gets here; if it did: undecided).
+        low = -math.inf if least is None else least
+        high = math.inf if most is None else most
+        return lambda value: low <= value <= high
 
     def check(value: Any) -> bool:
+        # Cerberus checks each bound alone; a value that does not compare with it passes it.
         try:
-            return not value > most
+            if least is not None and value < least:
+                return False
+        except TypeError:
+            pass
+        try:
+            return not (most is not None and value > most)
         except TypeError:
             return True
 
