@@ -25,6 +25,9 @@ COMMANDS = {
     "chromium-driver": "chromedriver",
     # systemd-analyze verify checks the units without a running systemd
     "systemd": "systemd-analyze",
+    # the coupling guide's flowchart (tox -e docs)
+    "graphviz": "dot",
+    "ca-certificates": "update-ca-certificates",
 }
 
 
