@@ -432,6 +432,8 @@ def lock(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.python_platform:
+        print("lock.py: --python-platform is ignored: locks are universal (--universal)")
     for line in set_library_pin(root, args.common_utils) if args.common_utils else []:
         print(f"pinned {line}")
     uv = find_uv()
@@ -501,6 +503,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "its devpi release page $DEVPI_URL/team/release/common-utils/X.Y.Z",
     )
     parser.add_argument("--python-version", help="target Python (default: from runtime.txt)")
+    # Locks are universal now (Renovate cannot replay --python-platform): accepted, unused.
+    parser.add_argument("--python-platform", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, default=SERVICE_ROOT, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
