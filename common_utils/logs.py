@@ -591,6 +591,7 @@ class _RecordTemplate:
         # relativeCreated counts from the logging module's import; its start, once.
         self._start = first.created - first.relativeCreated / 1000.0
         self._has_task_name = "taskName" in self._fixed
+        self.levelname: str = first.levelname
 
     def _make_slowly(self, args: tuple[Any, ...]) -> logging.LogRecord:
         return self._logger.makeRecord(
@@ -727,9 +728,82 @@ class AccessLogMiddleware(_RequestHookForAsgi):
             fields["subject"] = subject
         for name, field in self._headers:
             fields[field] = req.get_header(name)
+        args = (req.method, req.path, status)
+        handler = _own_json_handler(self._logger)
+        if handler is not None:
+            self._write(handler, args, fields)
+            return
         # PERF: a record + handle is Logger.info without the caller lookup (which
         # would only ever find this line); levels, filters and handlers all apply.
-        record = self._records.make((req.method, req.path, status))
+        record = self._records.make(args)
         # PERF: extra= checks every key against the record; ours never collide.
         record.__dict__.update(fields)
         self._logger.handle(record)
+
+    def _write(
+        self, handler: logging.StreamHandler[IO[str]], args: tuple[Any, ...], fields: dict[str, Any]
+    ) -> None:
+        """Write the line ``handler`` would write for the record, without making the record.
+
+        The same dict `_JsonLineFormatter.add_fields` builds for the record (fixed
+        fields, static fields, extras in the record's order, then the request id
+        `_RequestIdFilter` stamps last), encoded by the same formatter, written
+        as ``StreamHandler.emit`` writes it, under the handler's lock.
+        """
+        formatter: _JsonLineFormatter = handler.formatter  # type: ignore[assignment]
+        now = time.time()
+        line: dict[str, Any] = {
+            "timestamp": _iso_utc(now),
+            "level": self._records.levelname,
+            "logger": self._logger.name,
+            "message": _ACCESS_MESSAGE % args,
+        }
+        line.update(formatter.static_fields)
+        line.update(fields)
+        request_id = _REQUEST_ID.get()
+        if request_id is not None:
+            line["request_id"] = request_id
+        handler.acquire()
+        try:
+            handler.stream.write(formatter.jsonify_log_record(line) + handler.terminator)
+            handler.flush()
+        except RecursionError:  # as StreamHandler.emit
+            raise
+        except Exception:  # noqa: BLE001 - as StreamHandler.emit: reported, never raised
+            record = self._records.make(args)
+            record.__dict__.update(fields)
+            handler.handleError(record)
+        finally:
+            handler.release()
+
+
+def _own_json_handler(logger: logging.Logger) -> logging.StreamHandler[IO[str]] | None:
+    """Return the handler `setup_logging` installed when it alone would write ``logger``'s line.
+
+    That is: ``logger`` has no filters, the only handler its records reach is a
+    plain `logging.StreamHandler` with the library's JSON formatter and request-id
+    filter and nothing else, at INFO or below, and records are made by
+    `logging.LogRecord` itself. Anything else (a handler or filter added, another
+    formatter, a record factory, propagation switched off or on elsewhere) gives
+    ``None``: the record takes the normal logging path. Checked on every line, so
+    a change made at run time applies from the next line on.
+    """
+    if logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
+        return None
+    current = logger
+    while not current.handlers:
+        if not current.propagate or current.parent is None:
+            return None  # no handler: logging.lastResort's business
+        current = current.parent
+    handlers = current.handlers
+    if len(handlers) != 1 or (current.propagate and current.parent is not None):
+        return None  # a second handler here or further up
+    handler = handlers[0]
+    if type(handler) is not logging.StreamHandler or handler.level > logging.INFO:
+        return None
+    filters = handler.filters
+    if len(filters) != 1 or type(filters[0]) is not _RequestIdFilter:
+        return None
+    if type(handler.formatter) is not _JsonLineFormatter:
+        return None
+    return handler

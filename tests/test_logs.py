@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -20,6 +21,8 @@ import falcon
 import falcon.asgi
 import falcon.testing
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from common_utils import logs
 from common_utils.logs import (
@@ -1073,3 +1076,243 @@ def test_access_lines_pass_through_the_loggers_filters_and_handlers() -> None:
     assert (line["route"], line["status"], line["logger"]) == (None, 404, "common_utils.access")
     assert [r.getMessage() for r in seen] == ["GET /items/ok 200", "GET /nowhere 404"]
     assert seen[0].funcName == "access"
+
+
+# --------------------------------------------------------------------------- the direct access line
+
+
+class Fixed:
+    """Every clock the access line reads, stopped: two requests give byte-identical lines."""
+
+    def __enter__(self) -> Fixed:
+        self._patch = pytest.MonkeyPatch()
+        self._patch.setattr(time, "time", lambda: 1767225600.25)
+        self._patch.setattr(time, "perf_counter", lambda: 42.0)
+        self._patch.setattr(os, "urandom", lambda n: bytes(range(n)))  # the generated ids
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._patch.undo()
+
+
+def _pass_all(record: logging.LogRecord) -> bool:
+    return True
+
+
+@contextlib.contextmanager
+def only_library_handler() -> Iterator[None]:
+    """Take pytest's capturing handlers off the root logger: the library's is the only one."""
+    root = logging.getLogger()
+    others = [h for h in root.handlers if h.get_name() != "common_utils.logs"]
+    for handler in others:
+        root.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in others:
+            root.addHandler(handler)
+
+
+def _both_paths(requests: list[dict[str, Any]], static_env: dict[str, str]) -> tuple[str, str]:
+    """Return what the requests log with the library's own configuration, then through logging."""
+    out = io.StringIO()
+    setup_logging("INFO", "json", out, environ=static_env)
+    root = logging.getLogger()
+    assert [h.get_name() for h in root.handlers] == ["common_utils.logs"]
+    access = logging.getLogger("common_utils.access")
+    client = falcon.testing.TestClient(make_app(False, headers=["X-Forwarded-For", "X-Tenant"]))
+    texts = []
+    for through_logging in (False, True):
+        if through_logging:  # a filter that keeps every line: the normal path, the same line
+            access.addFilter(_pass_all)
+        try:
+            with Fixed():
+                for request in requests:
+                    client.simulate_request(**request)
+        finally:
+            access.removeFilter(_pass_all)
+        texts.append(out.getvalue())
+        out.seek(0)
+        out.truncate()
+    return texts[0], texts[1]
+
+
+_header_text = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0x2FFF, exclude_categories=("Cs",)), max_size=30
+).map(str.strip)
+_requests = st.fixed_dictionaries(
+    {
+        "method": st.sampled_from(["GET", "HEAD", "POST", "DELETE"]),
+        "path": st.one_of(
+            st.text(max_size=20).map(lambda s: "/items/" + s.replace("/", "%2F")),
+            st.sampled_from(["/stream", "/empty", "/nowhere", "/items/\u00e9t\u00e9"]),
+        ),
+        "headers": st.dictionaries(
+            st.sampled_from(
+                ["User-Agent", "X-Request-Id", "X-Forwarded-For", "X-Tenant", "X-Test-Auth"]
+            ),
+            _header_text,
+        ),
+    }
+)
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(requests=st.lists(_requests, min_size=1, max_size=4), on_cf=st.booleans())
+def test_access_line_is_the_same_bytes_written_directly_or_through_logging(
+    requests: list[dict[str, Any]], on_cf: bool
+) -> None:
+    """The direct line and the normal logging path write byte-identical lines."""
+    env = {"VCAP_APPLICATION": VCAP_APPLICATION} if on_cf else {}
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    try:
+        with only_library_handler():
+            direct, through_logging = _both_paths(requests, env)
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved:
+                root.removeHandler(handler)
+    assert direct == through_logging
+    assert len(json_lines(direct)) == len(requests) + sum(
+        r["path"].startswith("/items/") and r["method"] == "GET" for r in requests
+    )
+
+
+def _add_handler(seen: list[str]) -> Any:
+    handler = logging.Handler()
+    handler.addFilter(logging.Filter("common_utils.access"))
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
+    return lambda: logging.getLogger().removeHandler(handler)
+
+
+def _filter_access(seen: list[str]) -> Any:
+    access = logging.getLogger("common_utils.access")
+    access.addFilter(lambda record: seen.append(record.getMessage()) or False)  # type: ignore[func-returns-value]
+    return lambda: access.filters.clear()
+
+
+def _filter_handler(seen: list[str]) -> Any:
+    (handler,) = logging.getLogger().handlers
+    drop = logging.Filter("nothing-by-this-name")
+    handler.addFilter(drop)
+    return lambda: handler.removeFilter(drop)
+
+
+def _handler_level(seen: list[str]) -> Any:
+    (handler,) = logging.getLogger().handlers
+    handler.setLevel(logging.WARNING)
+    return lambda: handler.setLevel(logging.NOTSET)
+
+
+def _plain_formatter(seen: list[str]) -> Any:
+    (handler,) = logging.getLogger().handlers
+    formatter = handler.formatter
+    handler.setFormatter(logging.Formatter("plain %(message)s"))
+    return lambda: handler.setFormatter(formatter)
+
+
+def _record_factory(seen: list[str]) -> Any:
+    factory = logging.getLogRecordFactory()
+
+    def tagged(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.tagged = "yes"
+        return record
+
+    logging.setLogRecordFactory(tagged)
+    return lambda: logging.setLogRecordFactory(factory)
+
+
+def _no_propagation(seen: list[str]) -> Any:
+    access = logging.getLogger("common_utils.access")
+    access.propagate = False
+    return lambda: setattr(access, "propagate", True)
+
+
+def _handler_on_parent(seen: list[str]) -> Any:
+    parent = logging.getLogger("common_utils")
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    parent.addHandler(handler)
+    return lambda: parent.removeHandler(handler)
+
+
+def _disable(seen: list[str]) -> Any:
+    logging.disable(logging.INFO)
+    return lambda: logging.disable(logging.NOTSET)
+
+
+def _disabled_logger(seen: list[str]) -> Any:
+    access = logging.getLogger("common_utils.access")
+    access.disabled = True
+    return lambda: setattr(access, "disabled", False)
+
+
+@pytest.mark.parametrize(
+    ("change", "written", "seen_lines"),
+    [
+        (_add_handler, ['"GET /items/b 200"'], ["GET /items/b 200"]),
+        (_filter_access, [], ["GET /items/b 200"]),
+        (_filter_handler, [], []),
+        (_handler_level, [], []),
+        (_plain_formatter, ["plain GET /items/b 200"], []),
+        (_record_factory, ['"tagged"'], []),
+        (_no_propagation, [], []),
+        (_handler_on_parent, ['"GET /items/b 200"'], ["GET /items/b 200"]),
+        (_disable, [], []),
+        (_disabled_logger, [], []),
+    ],
+    ids=lambda v: getattr(v, "__name__", "")[1:] if callable(v) else "",
+)
+def test_a_logging_change_at_run_time_applies_from_the_next_request(
+    change: Any, written: list[str], seen_lines: list[str]
+) -> None:
+    """A handler, filter, level, formatter or factory changed at run time is honoured at once."""
+    out = io.StringIO()
+    setup_logging("INFO", "json", out, environ={})
+    client = falcon.testing.TestClient(make_app(False))
+    seen: list[str] = []
+    with only_library_handler():
+        client.simulate_get("/items/a")
+        undo = change(seen)
+        try:
+            client.simulate_get("/items/b")
+        finally:
+            undo()
+        client.simulate_get("/items/c")
+    lines = [line for line in out.getvalue().splitlines() if "inside" not in line]
+    assert '"GET /items/a 200"' in lines[0]
+    assert '"GET /items/c 200"' in lines[-1]
+    assert len(lines) == 2 + len(written)
+    for line, expected in zip(lines[1:-1], written, strict=True):
+        assert expected in line
+    assert seen == seen_lines
+
+
+def test_the_librarys_own_configuration_writes_the_access_line_without_a_log_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nothing but setup_logging's handler, no record reaches Logger.handle."""
+    handled: list[str] = []
+    original = logging.Logger.handle
+
+    def handle(self: logging.Logger, record: logging.LogRecord) -> None:
+        handled.append(record.name)
+        original(self, record)
+
+    monkeypatch.setattr(logging.Logger, "handle", handle)
+    out = io.StringIO()
+    setup_logging("INFO", "json", out, environ={})
+    with only_library_handler():
+        falcon.testing.TestClient(make_app(False)).simulate_get("/items/a")
+    assert handled == ["echo"]  # the resource's own line; the access line went directly
+    assert [line["message"] for line in json_lines(out.getvalue())] == [
+        "inside",
+        "GET /items/a 200",
+    ]
