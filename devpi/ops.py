@@ -1,25 +1,37 @@
 #!/usr/bin/env python3
-"""Operate the team's devpi in production: backups, restore drills, monitoring.
+"""Operate the team's devpi in production: install, backups, restore drills, monitoring.
 
 Commands (``python devpi/ops.py COMMAND --help`` for every option):
 
+- ``init --configfile FILE``: ``devpi-init`` of the data directory the
+  ``devpi-server.yml`` names (its role, its ``primary-url`` for a replica), the
+  root password read from stdin (never an argument); the database is created
+  0600.
+- ``render FILE [--env /etc/devpi/host.env]``: print a file of ``devpi/deploy/``
+  with this host's name and URL (``DEVPI_HOST``, ``DEVPI_URL`` of the env file).
 - ``backup --serverdir DIR --dest DIR [--keep N] [--copy-to DIR] [--source URL]``:
   ``devpi-export`` of that server directory into ``DEST/devpi-export-<UTC time>``
   (written under a temporary name and renamed when complete, mode 0700: it holds
   password hashes), keep the newest ``N`` there, and copy it to each
-  ``--copy-to`` directory (pruned to ``N`` as well). With ``--source`` the
-  release inventory of the running server (every file with its sha256, read
-  from the JSON API) is stored beside the export as ``inventory.json``.
+  ``--copy-to`` directory (pruned to ``N`` as well), each copy checked against
+  the export's file list. With ``--source`` the release inventory of the
+  running server (every file with its sha256, read from the JSON API) is stored
+  beside the export as ``inventory.json``.
+- ``verify-backup --exports DIR | --export DIR``: check an export (or an
+  offsite copy of it) against the file list with sizes and sha256 written with
+  it. Exit 1 and name the files otherwise.
 - ``restore-drill --exports DIR [--source URL]``: import the newest export into
   an empty temporary directory, start a throwaway devpi-server on it (loopback,
   free port, ``--offline-mode``), and check that every release file of the
   original (``inventory.json`` of the export, or the live ``--source``) is
   served with the same sha256 (downloaded and hashed). Exit 1 otherwise.
 - ``status --url PRIMARY [--replica URL ...]``: one line for schedulers and
-  alerting from ``/+status`` (serials, replica lag and replication errors), the
-  data directory's free space and the TLS certificate's days to expiry; exit
-  0/1/2/3 = ok/warning/critical/unknown (Nagios plugin convention), ``--json``
-  for the whole result. Thresholds are options.
+  alerting from ``/+status`` (the primary up, each replica's level by
+  ``replica_level``: serials and seconds behind, link age, replication
+  errors), the data directory's free space and the TLS certificate's days to
+  expiry; exit 0/1/2/3 = ok/warning/critical/unknown (Nagios plugin
+  convention), ``--json`` for the whole result. Thresholds are options; the
+  levels are defined in docs/operations.md, section 5.
 
 Errors are one line without traceback and without any secret; a bad option or
 configuration exits 2 (``status``: 3, unknown).
@@ -62,6 +74,7 @@ __all__ = [
     "backup",
     "inventory",
     "main",
+    "replica_level",
     "restore_drill",
     "status",
 ]
@@ -589,6 +602,8 @@ class Thresholds:
     crit_days: int = 7
     warn_link: float = 120.0
     crit_link: float = 600.0
+    warn_behind: float = 300.0
+    crit_behind: float = 3600.0
 
     @staticmethod
     def level_high(value: float, warn: float, crit: float) -> int:
@@ -716,47 +731,115 @@ def _replica_check(
     timeout: float,
     now: float | None = None,
 ) -> Check:
-    """One replica's level: the worst of its link age, its lag and its file errors.
-
-    - down, not a replica, or following another primary: CRITICAL;
-    - serials behind the primary: ``warn_lag``/``crit_lag``;
-    - seconds since the primary last answered it (``update-from-primary-at``;
-      an idle primary answers every 30 s): ``warn_link``/``crit_link``;
-    - files it could not fetch yet (``replication-errors``, retried by devpi):
-      WARNING, never more by themselves.
-    """
+    """Fetch one replica's ``/+status`` and return ``replica_level`` of it."""
     try:
         replica = _get_json(url + "/+status", context=ctx, timeout=timeout)
     except OpsError as ex:
         return Check("replica", CRITICAL, f"replica {url} down: {ex}")
+    return replica_level(url, replica, primary, limits, time.time() if now is None else now)
+
+
+def _number(doc: Mapping[str, Any], key: str) -> float | None:
+    """``doc[key]`` as a number, None when absent or null; ValueError otherwise."""
+    value = doc.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key} is {value!r}")
+    return float(value)
+
+
+def replica_level(
+    url: str,
+    replica: Any,
+    primary: Mapping[str, Any] | None,
+    limits: Thresholds,
+    now: float,
+) -> Check:
+    """The level of one replica from its ``/+status`` document (docs/operations.md, 5).
+
+    ``replica`` is the replica's status document, ``primary`` the primary's
+    (None: the primary did not answer), ``now`` the time of the check. Let
+    L (serials behind), S (seconds behind), A (link age) and E (files not
+    replicated) be:
+
+    - L = primary ``serial`` - replica ``serial``; with the primary down, the
+      replica's last known ``primary-serial`` - its ``serial`` (never below 0;
+      unknown when the replica never heard a serial from a primary);
+    - S = 0 when L is 0, else ``now`` - ``replica-metadata-in-sync-at`` (the
+      last time the replica had everything the primary had; ``replica-started-at``
+      if never);
+    - A = ``now`` - ``update-from-primary-at`` (the primary's last answer;
+      ``replica-started-at`` if none yet);
+    - E = the number of ``replication-errors``.
+
+    CRITICAL: role is not ``REPLICA``; ``primary-uuid`` is not the primary's
+    ``uuid``; L >= ``crit_lag``; S >= ``crit_behind``; A >= ``crit_link``.
+    WARNING (otherwise): L >= ``warn_lag``; S >= ``warn_behind``;
+    A >= ``warn_link``; E > 0; L unknown. UNKNOWN: the document is not a
+    devpi-server status (no integer ``serial``, a time that is not a number,
+    neither ``update-from-primary-at`` nor ``replica-started-at``). OK otherwise.
+
+    Example:
+        >>> doc = {"role": "REPLICA", "serial": 9, "primary-serial": 9,
+        ...        "update-from-primary-at": 95.0, "replica-started-at": 10.0,
+        ...        "replica-metadata-in-sync-at": 95.0}
+        >>> replica_level("r", doc, {"serial": 10}, Thresholds(), now=100.0).level
+        0
+        >>> replica_level("r", doc, {"serial": 20}, Thresholds(), now=100.0).message
+        'replica r lags 11 serials, behind for 5 s'
+    """
+    if not isinstance(replica, Mapping):
+        return Check("replica", UNKNOWN, f"replica {url}: /+status is not a status document")
     if replica.get("role") != "REPLICA":
         return Check("replica", CRITICAL, f"{url} is not a replica")
     if primary is not None and replica.get("primary-uuid") not in (None, primary.get("uuid")):
         return Check("replica", CRITICAL, f"replica {url} follows another primary (uuid differs)")
-    serial = int(replica.get("serial", 0))
-    last = replica.get("update-from-primary-at") or replica.get("replica-started-at")
-    age = max(0.0, (now if now is not None else time.time()) - float(last)) if last else None
-    levels = []
-    if primary is not None:
-        lag = int(primary.get("serial", 0)) - serial
-        levels.append(Thresholds.level_high(lag, limits.warn_lag, limits.crit_lag))
-        parts = [f"replica {url} lags {lag} serials"]
-        value: Any = lag
-    else:
-        parts = [f"replica {url} serves serial {serial}"]
-        value = None
-    if age is None:
+    try:
+        serial = replica.get("serial")
+        if isinstance(serial, bool) or not isinstance(serial, int):
+            raise ValueError(f"serial is {serial!r}")
+        started = _number(replica, "replica-started-at")
+        heard = _number(replica, "update-from-primary-at")
+        in_sync = _number(replica, "replica-metadata-in-sync-at")
+        known = _number(replica, "primary-serial")
+        primary_serial = _number(primary, "serial") if primary is not None else known
+        if heard is None and started is None:
+            raise ValueError("no update-from-primary-at and no replica-started-at")
+    except ValueError as ex:
+        return Check("replica", UNKNOWN, f"replica {url}: /+status is not understood: {ex}")
+    levels: list[int] = []
+    parts: list[str] = []
+    lag: int | None = None
+    if primary_serial is None:
         levels.append(WARNING)
-        parts.append("no answer from the primary yet")
+        parts.append(f"replica {url} serves serial {serial}, primary serial unknown")
     else:
-        levels.append(Thresholds.level_high(age, limits.warn_link, limits.crit_link))
-        if age >= limits.warn_link or primary is None:
-            parts.append(f"last answer from the primary {age:.0f} s ago")
+        lag = max(0, int(primary_serial) - serial)
+        levels.append(Thresholds.level_high(lag, limits.warn_lag, limits.crit_lag))
+        known_as = "" if primary is not None else " (last known primary serial)"
+        parts.append(f"replica {url} lags {lag} serials{known_as}")
+        if lag:
+            since = in_sync if in_sync is not None else started
+            behind = max(0.0, now - since) if since is not None else 0.0
+            levels.append(Thresholds.level_high(behind, limits.warn_behind, limits.crit_behind))
+            parts.append(f"behind for {behind:.0f} s")
+    link_from = heard if heard is not None else started
+    age = max(0.0, now - float(link_from or 0.0))
+    link_level = Thresholds.level_high(age, limits.warn_link, limits.crit_link)
+    levels.append(link_level)
+    if link_level or primary is None:
+        what = (
+            "last answer from the primary"
+            if heard is not None
+            else "no answer from the primary since the start"
+        )
+        parts.append(f"{what} {age:.0f} s ago")
     errors = replica.get("replication-errors") or {}
     if errors:
         levels.append(WARNING)
         parts.append(f"{len(errors)} files not replicated yet")
-    return Check("replica", max(levels), ", ".join(parts), value)
+    return Check("replica", max(levels), ", ".join(parts), lag)
 
 
 def _free_check(path: Path, limits: Thresholds) -> Check:
@@ -828,6 +911,13 @@ def _parser() -> argparse.ArgumentParser:
         "--warn-link", type=float, default=120.0, help="seconds since a replica heard [120]"
     )
     s.add_argument("--crit-link", type=float, default=600.0, help="[600]")
+    s.add_argument(
+        "--warn-behind",
+        type=float,
+        default=300.0,
+        help="seconds a lagging replica has been behind [300]",
+    )
+    s.add_argument("--crit-behind", type=float, default=3600.0, help="[3600]")
     s.add_argument("--json", action="store_true", help="print the checks as JSON")
     return parser
 
@@ -966,7 +1056,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
     os.umask(0o077)  # the database holds the password hashes
     from devpi_server.init import init  # type: ignore[import-not-found,unused-ignore]
 
-    code = init(argv=argv)
+    code = init(argv=argv)  # type: ignore[no-untyped-call,unused-ignore]
     if code:
         raise OpsError(f"devpi-init of {serverdir} failed (exit {code})")
     print(f"init: {serverdir} initialised as {role}")
@@ -1005,6 +1095,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
         raise ConfigError("need 0 <= --warn-lag <= --crit-lag")
     if not args.crit_link >= args.warn_link >= 0:
         raise ConfigError("need 0 <= --warn-link <= --crit-link")
+    if not args.crit_behind >= args.warn_behind >= 0:
+        raise ConfigError("need 0 <= --warn-behind <= --crit-behind")
     limits = Thresholds(
         warn_lag=args.warn_lag,
         crit_lag=args.crit_lag,
@@ -1014,6 +1106,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
         crit_days=args.crit_days,
         warn_link=args.warn_link,
         crit_link=args.crit_link,
+        warn_behind=args.warn_behind,
+        crit_behind=args.crit_behind,
     )
     checks = status(
         url,

@@ -27,8 +27,9 @@ import threading
 import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from devpitools import DevpiAPI, DevpiServer, free_port
@@ -1132,43 +1133,75 @@ def test_upgrade_rehearsal_export_import_same_secret_primary_role_replica_follow
 
 
 # -- monitoring ---------------------------------------------------------------------------
+def status_doc(server: DevpiServer) -> dict[str, Any]:
+    """The server's ``/+status`` result."""
+    code, body = DevpiAPI(server.url, timeout=5).get("/+status")
+    assert code == 200, code
+    return dict(body["result"])
+
+
+def wait_state(
+    server: DevpiServer, holds: Callable[[dict[str, Any]], bool], what: str, timeout: float = 120
+) -> dict[str, Any]:
+    """Poll ``/+status`` of ``server`` until ``holds(doc)``; fail naming ``what`` at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    doc = status_doc(server)
+    while not holds(doc):
+        assert time.monotonic() < deadline, f"{server.url} never reached: {what}; last {doc}"
+        time.sleep(0.2)
+        doc = status_doc(server)
+    return doc
+
+
+# the link and behind-for rules are checked by tests/test_ops_levels.py; here they are
+# set out of reach so that only the states the test establishes decide the level
+QUIET = ["--warn-link", "86400", "--crit-link", "86400", "--warn-free", "0", "--crit-free", "0"]
+NOT_BEHIND = ["--warn-behind", "86400", "--crit-behind", "86400"]
+
+
 def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
     primary: DevpiServer, replica: tuple[DevpiServer, Relay], tmp_path: Path
 ) -> None:
     server, relay = replica
-    server.wait_for_serial(primary.serial())
-    args = [
-        "status",
-        "--url",
-        primary.url,
-        "--replica",
-        server.url,
-        "--serverdir",
-        str(primary.serverdir),
-    ]
-    healthy = ops(*args, "--warn-free", "0", "--crit-free", "0")
+    target = primary.serial()
+    wait_state(
+        server,
+        lambda d: (
+            d["serial"] >= target
+            and d.get("update-from-primary-at") is not None
+            and not d.get("replication-errors")
+        ),
+        f"serial {target}, heard from the primary, no replication errors",
+    )
+    args = ["status", "--url", primary.url, "--replica", server.url, *QUIET]
+    healthy = ops(*args, "--serverdir", str(primary.serverdir))
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert healthy.stdout.startswith("OK: ")
     assert "lags 0 serials" in healthy.stdout
-    as_json = json.loads(ops(*args, "--warn-free", "0", "--crit-free", "0", "--json").stdout)
+    as_json = json.loads(ops(*args, "--serverdir", str(primary.serverdir), "--json").stdout)
     assert as_json["status"] == "ok"
     assert {c["name"] for c in as_json["checks"]} == {"primary", "replica", "disk"}
 
-    # the replica is cut off from the primary while the primary changes
+    # the replica is cut off from the primary while the primary changes by 3 serials
     relay.pause()
     try:
+        before = status_doc(server)["serial"]
         root = primary.api(as_root=True)
         for n in range(3):
             assert root.put(f"/{OWNER}/lag{n}-{time.monotonic_ns()}", {"type": "stage"})[0] == 200
-        lagging = ops(
-            *args, "--warn-lag", "2", "--crit-lag", "100", "--crit-free", "0", "--warn-free", "0"
-        )
+        lag = primary.serial() - before
+        assert lag >= 3
+        assert status_doc(server)["serial"] == before  # the state: cut off, so still behind
+        lagging = ops(*args, *NOT_BEHIND, "--warn-lag", str(lag), "--crit-lag", str(lag + 1))
         assert lagging.returncode == 1, lagging.stdout
-        assert lagging.stdout.startswith(f"WARNING: replica {server.url} lags ")
-        critical = ops(
-            *args, "--warn-lag", "1", "--crit-lag", "2", "--crit-free", "0", "--warn-free", "0"
-        )
+        assert lagging.stdout.startswith(f"WARNING: replica {server.url} lags {lag} serials")
+        critical = ops(*args, *NOT_BEHIND, "--warn-lag", "1", "--crit-lag", str(lag))
         assert critical.returncode == 2, critical.stdout
+        assert critical.stdout.startswith(f"CRITICAL: replica {server.url} lags {lag} serials")
+        # lagging at all is "behind": --warn-behind 0 makes it a WARNING by itself
+        behind = ops(*args, "--warn-lag", "1000", "--crit-lag", "1000", "--warn-behind", "0")
+        assert behind.returncode == 1, behind.stdout
+        assert re.search(r"lags \d+ serials, behind for \d+ s", behind.stdout), behind.stdout
         # while the primary is unreachable the replica serves installs, but an
         # upload (which the replica forwards to the primary) fails
         env = pip_env()
@@ -1186,9 +1219,12 @@ def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
     finally:
         relay.resume()
     started = time.monotonic()
-    server.wait_for_serial(primary.serial(), timeout=120)
+    target = primary.serial()
+    wait_state(server, lambda d: d["serial"] >= target, f"serial {target} after the link returned")
     print(f"replica catch-up after the link returned: {time.monotonic() - started:.1f} s")
-    assert ops(*args, "--warn-free", "0", "--crit-free", "0").returncode == 0
+    back = ops(*args)
+    assert back.returncode == 0, back.stdout
+    assert "lags 0 serials" in back.stdout
 
 
 def test_status_low_free_space_by_threshold(primary: DevpiServer) -> None:
