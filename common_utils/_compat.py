@@ -21,6 +21,7 @@ from falcon.routing import CompiledRouter
 
 __all__ = [
     "RouteResponders",
+    "app_middleware",
     "calling_app",
     "has_parsed_media",
     "is_own_responder",
@@ -101,6 +102,14 @@ def calling_app(caller: FrameType | None) -> falcon.App[Any, Any] | None:
     """
     app = caller.f_locals.get("self") if caller is not None else None
     return app if isinstance(app, falcon.App) else None
+
+
+def app_middleware(app: falcon.App[Any, Any]) -> list[object]:
+    """Return the middleware objects ``app`` was given, in order (``App._unprepared_middleware``).
+
+    Both ``falcon.App(middleware=[...])`` and ``app.add_middleware(...)`` add to it.
+    """
+    return list(app._unprepared_middleware)
 
 
 def router_search(app: falcon.App[Any, Any], req: falcon.Request) -> tuple[object, str | None]:

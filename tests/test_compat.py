@@ -317,3 +317,24 @@ def test_cerberus_normalization_pass_is_what_normalization_is_noop_assumes() -> 
     assert normalization_is_noop(validator)
     assert validator.validate({"a": {"y": "1"}})
     assert validator.document == {"a": {"y": "1"}}
+
+
+def test_app_middleware_lists_what_the_app_was_given() -> None:
+    """Pins ``App._unprepared_middleware``: the constructor's list, then add_middleware's."""
+    from common_utils._compat import app_middleware
+
+    class Middleware:
+        def process_request(self, req: Any, resp: Any) -> None:
+            """Nothing."""
+
+        async def process_request_async(self, req: Any, resp: Any) -> None:
+            """Nothing."""
+
+    first, second, third = Middleware(), Middleware(), Middleware()
+    for app in (
+        falcon.App(middleware=[first, second]),
+        falcon.asgi.App(middleware=[first, second]),
+    ):
+        app.add_middleware(third)
+        assert app_middleware(app) == [first, second, third]
+    assert app_middleware(falcon.App()) == []

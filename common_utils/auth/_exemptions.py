@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from common_utils.auth._errors import AuthConfigError
+from common_utils.auth._routing import Route, falcon_answers
 
 __all__ = ["Exempt", "Exemptions", "check_prefixes", "strings"]
 
@@ -16,6 +17,8 @@ _OVERRIDE_KEYS = frozenset({"exempt", "exempt_methods"})
 # Resources are few and live as long as their app; the cap only bounds a process that
 # builds apps in a loop (tests), after which the verdicts are simply computed again.
 _MAX_CACHED_OVERRIDES = 4096
+# Verdicts per (route, method): routes x methods Falcon knows, bounded the same way.
+_MAX_CACHED_VERDICTS = 4096
 
 
 class _Override(NamedTuple):
@@ -85,6 +88,9 @@ class Exemptions:
         self._prefixes = tuple(p.rstrip("/") for p in exempt.prefixes)
         self.methods = frozenset(exempt.methods)
         self._overrides: dict[int, tuple[object, _Override | None]] = {}
+        self._verdicts: dict[
+            tuple[int, str | None, str | None], tuple[object, object, bool, bool]
+        ] = {}
 
     def exempt(
         self,
@@ -102,9 +108,54 @@ class Exemptions:
         ``exempt_methods`` to its responders. HEAD is decided as GET. ``method``
         is ``None`` for a WebSocket handshake: no method exemption applies.
         """
-        route_exempt = uri_template in self._routes or (
-            path is not None and bool(self._prefixes) and self._under_prefix(path)
-        )
+        under_prefix = path is not None and bool(self._prefixes) and self._under_prefix(path)
+        return self._decide(under_prefix, uri_template, method, resource, falcon_answers)
+
+    def exempt_route(self, path: str, route: Route, method: str | None) -> bool:
+        """Say whether a request to ``route`` passes without a token, as `exempt` would.
+
+        The verdict for a routed resource depends on the route and the method, and
+        on the path only through the prefixes: it is worked out once per route's
+        method map and method (both ways, under a prefix or not) and then looked
+        up. A route added later, or another app's, has a method map of its own, so
+        it never gets another route's verdict. ``method`` is None for a WebSocket
+        handshake.
+        """
+        resource, uri_template, method_map = route
+        if (
+            resource is None
+            or method_map is None
+            or (method is not None and method not in method_map)
+        ):
+            answers = method is not None and falcon_answers(route, method)
+            return self.exempt(path, uri_template, method, resource, answers)
+        key = (id(method_map), uri_template, method)
+        cached = self._verdicts.get(key)
+        if cached is None or cached[0] is not method_map or cached[1] is not resource:
+            answers = method is not None and falcon_answers(route, method)
+            cached = (
+                method_map,
+                resource,
+                self._decide(True, uri_template, method, resource, answers),
+                self._decide(False, uri_template, method, resource, answers),
+            )
+            if len(self._verdicts) >= _MAX_CACHED_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[key] = cached
+        _, _, under, elsewhere = cached
+        if under == elsewhere or not self._prefixes:
+            return elsewhere
+        return under if self._under_prefix(path) else elsewhere
+
+    def _decide(
+        self,
+        under_prefix: bool,
+        uri_template: str | None,
+        method: str | None,
+        resource: object | None,
+        falcon_answers: bool,
+    ) -> bool:
+        route_exempt = under_prefix or uri_template in self._routes
         methods: frozenset[str] | None = None
         if resource is not None:
             override = self._override(resource)

@@ -11,11 +11,12 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import falcon
 import jwt
 
+from common_utils._compat import app_middleware, router_find
 from common_utils.auth._bindings import ServiceLike, settings_from_service
 from common_utils.auth._cache import (
     Entry,
@@ -33,7 +34,7 @@ from common_utils.auth._errors import (
 )
 from common_utils.auth._exemptions import Exempt, Exemptions, strings
 from common_utils.auth._keys import VerificationKey, check_algorithms
-from common_utils.auth._routing import Route, falcon_answers, falcon_route, resource_answers
+from common_utils.auth._routing import Apps, Route, resource_answers
 from common_utils.auth._scopes import DEFAULT_REALM, parse_scopes
 from common_utils.auth._sources import KeySource, KeyStore, number
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from jwt.types import Options
 
 __all__ = ["JWTAuthMiddleware"]
+
+AppT = TypeVar("AppT", bound="falcon.App[Any, Any]")
 
 _log = logging.getLogger("common_utils.auth")
 
@@ -190,6 +193,7 @@ class JWTAuthMiddleware:
             raise AuthConfigError("accept_id_tokens: give True or False")
         self._accept_id_tokens = accept_id_tokens
         self._warned_no_app = False
+        self._apps = Apps()
         claims = strings("required_claims", required_claims)
         self._options: Options = {
             "require": list(dict.fromkeys(["exp", "iss", "aud", *claims])),
@@ -348,18 +352,63 @@ class JWTAuthMiddleware:
         falcon_answers = resource is not None and not resource_answers(resource, method)
         return self._exemptions.exempt(None, uri_template, method, resource, falcon_answers)
 
+    def protect(self, app: AppT) -> AppT:
+        """Bind the middleware to the app it is in, so that it finds the app's routes at once.
+
+        The middleware decides exemptions before routing with the app's own
+        router, and Falcon hands middleware no reference to its app. Bound, the
+        middleware knows the app of each request from ``req.options`` (the app's
+        ``req_options``). Unbound, it finds the app once, on its first request,
+        from the frame that called it: the same verdicts, the binding only makes
+        it explicit (and spares that lookup). Call it once per app the middleware
+        is in; it works for ``falcon.App`` and ``falcon.asgi.App``.
+
+        .. versionadded:: 1.0.0
+
+        Args:
+            app: The app whose middleware list holds this middleware.
+
+        Returns:
+            The app, so that ``app = auth.protect(falcon.App(middleware=[auth]))``
+            reads as one step.
+
+        Raises:
+            AuthConfigError: ``app`` is no Falcon app, or this middleware is not
+                in its middleware list (binding it would protect nothing).
+
+        Examples:
+            >>> import falcon
+            >>> from common_utils.auth import Secret
+            >>> auth = JWTAuthMiddleware(keys=Secret("s" * 32), issuer="i", audience="a",
+            ...     algorithms=["HS256"])
+            >>> app = auth.protect(falcon.App(middleware=[auth]))
+            >>> auth.protect(falcon.App())
+            Traceback (most recent call last):
+            ...
+            common_utils.auth._errors.AuthConfigError: protect(app): this middleware is not in the app's middleware; add it (falcon.App(middleware=[..., auth])) first
+        """  # noqa: E501
+        if not isinstance(app, falcon.App):
+            raise AuthConfigError("protect(app): give a falcon.App or falcon.asgi.App")
+        if not any(item is self for item in app_middleware(app)):
+            raise AuthConfigError(
+                "protect(app): this middleware is not in the app's middleware; "
+                "add it (falcon.App(middleware=[..., auth])) first"
+            )
+        self._apps.bind(app)
+        return app
+
     # -- Falcon hooks ---------------------------------------------------------
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Authenticate a request before routing (WSGI); see the class docstring."""
-        pending = self._start(req, falcon_route(sys._getframe(1), req))
+        pending = self._start(req, self._route(req))
         if pending is not None:
             pending.keys.refresh(wait=pending.key is None)
             self._finish(req, pending)
 
     async def process_request_async(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Authenticate a request before routing (ASGI); a key fetch runs in a thread."""
-        pending = self._start(req, falcon_route(sys._getframe(1), req))
+        pending = self._start(req, self._route(req))
         if pending is not None:
             # NOTE: the fetch blocks for up to the JWKS timeout; keep it off the event loop.
             await asyncio.to_thread(pending.keys.refresh, wait=pending.key is None)
@@ -374,12 +423,26 @@ class JWTAuthMiddleware:
         Falcon closes it with 3000 + the HTTP status (3401, 3400, 3503; a
         ``require_scopes`` hook on ``on_websocket`` gives 3403).
         """
-        pending = self._start(req, falcon_route(sys._getframe(1), req), websocket=True)
+        pending = self._start(req, self._route(req), websocket=True)
         if pending is not None:
             await asyncio.to_thread(pending.keys.refresh, wait=pending.key is None)
             self._finish(req, pending)
 
     # -- one implementation behind all three ------------------------------------
+
+    def _route(self, req: falcon.Request) -> Route | None:
+        """Return the route the request's app will pick, or None when the app is unknown.
+
+        Called by the three hooks only: frame 2 is then the hook's caller.
+        """
+        options = req.options
+        app = self._apps.known(options)
+        if app is None:
+            # NOTE: once per app (unless protect() bound it): frame 2 is App.__call__.
+            app = self._apps.find(options, sys._getframe(2))
+            if app is None:
+                return None
+        return router_find(app, req)
 
     def _start(
         self, req: falcon.Request, route: Route | None, *, websocket: bool = False
@@ -420,15 +483,9 @@ class JWTAuthMiddleware:
                     "Exempt routes and resource overrides are not applied, "
                     "every request needs a token"
                 )
-        resource, uri_template, _ = route
         # Falcon sets it again after routing; set now, access logs of refused requests name it.
-        req.uri_template = uri_template
-        if websocket:
-            return self._exemptions.exempt(req.path, uri_template, None, resource, False)
-        method = req.method
-        return self._exemptions.exempt(
-            req.path, uri_template, method, resource, falcon_answers(route, method)
-        )
+        req.uri_template = route[1]
+        return self._exemptions.exempt_route(req.path, route, None if websocket else req.method)
 
     def _bearer(self, req: falcon.Request) -> str:
         """Return the bearer token of the Authorization header, or raise 400/401."""

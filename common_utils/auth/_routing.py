@@ -4,12 +4,16 @@ Falcon calls ``process_resource`` only for a routed resource that is truthy: nev
 for sinks, static routes or a resource whose ``__bool__``/``__len__`` is false, so
 authenticating there leaves those open. ``process_request`` runs for every request,
 but before routing, and Falcon hands middleware no reference to its app. So the
-middleware asks the app's own router, found through the frame that called the hook.
+middleware asks the app's own router.
 
-Both Falcon internals this needs (the calling frame is ``App.__call__``; the
-router's ``find`` as ``App._router_search``) are read in `common_utils._compat`
-and pinned by ``tests/test_compat.py``: a Falcon release that changes either makes
-those tests fail, and the middleware then fails closed.
+The app is found by the request: every request an app makes carries the app's
+``req_options`` object as ``req.options`` (public Falcon API). `Apps` maps those
+objects to their apps: filled by ``JWTAuthMiddleware.protect(app)``, or else once per
+app from the frame that called the hook (``App.__call__``, whose ``self`` is the
+app). Both Falcon internals this needs (that frame; the router's ``find`` as
+``App._router_search``) are read in `common_utils._compat` and pinned by
+``tests/test_compat.py``: a Falcon release that changes either makes those tests
+fail, and the middleware then fails closed.
 """
 
 from __future__ import annotations
@@ -19,32 +23,58 @@ from typing import Any
 
 import falcon
 
-from common_utils._compat import calling_app, is_own_responder, router_find
+from common_utils._compat import calling_app, is_own_responder
 
-__all__ = ["Route", "falcon_answers", "falcon_route", "resource_answers"]
+__all__ = ["Apps", "Route", "falcon_answers", "resource_answers"]
 
 
 # What the router found: the resource, its URI template and its method map, or three
 # ``None``. (A plain tuple: PERF, a NamedTuple costs a Python-level __new__ per request.)
 Route = tuple[object | None, str | None, dict[str, Any] | None]
 
+# Apps are few; the cap only bounds a process that builds apps in a loop (tests).
+_MAX_APPS = 256
 
-def falcon_route(caller: FrameType | None, req: falcon.Request) -> Route | None:
-    """Return the route the calling ``falcon.App`` will pick for ``req``.
 
-    Args:
-        caller: The frame that called the middleware hook (``sys._getframe(1)``).
-        req: The request, before routing.
+class Apps:
+    """The Falcon apps one middleware serves, found by their requests' ``req.options``.
 
-    Returns:
-        The resource, URI template and method map (three ``None`` when no
-        resource route matches), or ``None`` when the caller is not a
-        ``falcon.App``.
+    Keyed by the options object's identity; each entry holds the object itself, so
+    its id cannot be reused by another meanwhile. Two apps that share one options
+    object (an assignment ``app2.req_options = app1.req_options``) cannot be told
+    apart by their requests: their entry holds no app, and the frame is read on
+    every request for them, as it was before this table existed.
     """
-    app = calling_app(caller)
-    if app is None:
+
+    def __init__(self) -> None:
+        self._by_options: dict[int, tuple[object, falcon.App[Any, Any] | None]] = {}
+
+    def bind(self, app: falcon.App[Any, Any]) -> None:
+        """Remember ``app`` for the requests it makes."""
+        self._remember(app.req_options, app)
+
+    def known(self, options: object) -> falcon.App[Any, Any] | None:
+        """Return the app whose requests carry ``options``, or None when not known (yet)."""
+        entry = self._by_options.get(id(options))
+        if entry is not None and entry[0] is options:
+            return entry[1]
         return None
-    return router_find(app, req)
+
+    def find(self, options: object, caller: FrameType | None) -> falcon.App[Any, Any] | None:
+        """Return the app running in the hook's calling frame, remembered for next time."""
+        app = calling_app(caller)
+        if app is not None and app.req_options is options:
+            self._remember(options, app)
+        return app
+
+    def _remember(self, options: object, app: falcon.App[Any, Any]) -> None:
+        entry = self._by_options.get(id(options))
+        found: falcon.App[Any, Any] | None = app
+        if entry is not None and entry[0] is options and entry[1] is not app:
+            found = None  # shared by two apps: read the frame every time
+        elif entry is None and len(self._by_options) >= _MAX_APPS:
+            self._by_options.clear()
+        self._by_options[id(options)] = (options, found)
 
 
 def falcon_answers(route: Route, method: str) -> bool:
