@@ -967,6 +967,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
+    # everything of an export is the devpi user's alone (password hashes), whatever the
+    # caller's umask: the unit's UMask=0077, an operator's shell 022
+    os.umask(0o077)
     source = _check_url(args.source, "--source") if args.source else None
     ctx = _context(args.cafile) if source else None
     result = backup(

@@ -15,17 +15,23 @@ process started is ended by its PID; waits are on states, bounded.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import re
 import shlex
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +47,9 @@ PASSWORDS = {
     "DEVPI_RELEASE_PASSWORD": "runbook-Release-pw-3",
     "DEVPI_PERSON_PASSWORD": "runbook-Person-pw-4",
 }
+# the prompts of one block answered differently (documented: "a different one at the reset")
+BLOCK_PASSWORDS = {"password-reset": {"DEVPI_PERSON_PASSWORD": "runbook-Reset-pw-5"}}
+SHOWN = (*PASSWORDS.values(), *(p for b in BLOCK_PASSWORDS.values() for p in b.values()))
 
 
 def runbook_blocks(text: str) -> list[tuple[str, str]]:
@@ -287,11 +296,32 @@ class Host:
             ["tag", "runbook-test"],
         ):
             subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
+        self.repo = repo
         return f"file://{repo}", "runbook-test"
+
+    def upgrade_tag(self) -> str:
+        """A second tag whose lock has one comment line more: same versions, another venv."""
+        lock = self.repo / "requirements" / "devpi-server.lock"
+        lock.write_text(lock.read_text() + "# runbook upgrade: the same versions\n")
+        git = ["git", "-c", "user.name=runbook", "-c", "user.email=runbook@localhost"]
+        for args in (["commit", "-qam", "upgrade"], ["tag", "runbook-upgrade"]):
+            subprocess.run([*git, *args], cwd=self.repo, check=True, capture_output=True)
+        return "runbook-upgrade"
+
+    def venv_name(self, tag: str) -> str:
+        """The venv directory the runbook names for ``tag``'s lock."""
+        lock = subprocess.run(
+            ["git", "show", f"{tag}:requirements/devpi-server.lock"],
+            cwd=self.repo,
+            capture_output=True,
+            check=True,
+        ).stdout
+        return hashlib.sha256(lock).hexdigest()[:12]
 
     def run(self, name: str, block: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         prompts = re.findall(r"read -rs (\w+)", block)
-        stdin = "".join(PASSWORDS[p] + "\n" for p in prompts)
+        answers = {**PASSWORDS, **BLOCK_PASSWORDS.get(name, {})}
+        stdin = "".join(answers[p] + "\n" for p in prompts)
         started = time.monotonic()
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", PREAMBLE + self.sub(block)],
@@ -373,8 +403,43 @@ def test_marked_blocks_are_the_runbook() -> None:
     assert "runbook: " not in MARK.sub("", DOC.read_text()).replace("`<!-- runbook: NAME -->`", "")
 
 
+def https_get(host: Host, path: str) -> tuple[int, dict[str, str], bytes]:
+    """GET ``path`` through the host's nginx, trusting the runbook's team CA."""
+    ctx = ssl.create_default_context(cafile=str(host.root / "root/team-ca/team-ca.crt"))
+    try:
+        with urllib.request.urlopen(host.url + path, context=ctx, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as ex:
+        return ex.code, dict(ex.headers), ex.read()
+
+
+def serving(host: Host) -> dict[str, object]:
+    """The server's ``/+status`` through nginx (it answers, or the test fails)."""
+    code, _, body = https_get(host, "/+status")
+    assert code == 200, code
+    return dict(json.loads(body)["result"])
+
+
+def can_login(host: Host, user: str, password: str) -> bool:
+    from devpitools import DevpiAPI, DevpiError  # not at the top: this file is the fake systemctl
+
+    try:
+        DevpiAPI(f"http://127.0.0.1:{host.devpi_port}", user=user, password=password).login()
+    except DevpiError:
+        return False
+    return True
+
+
+PERSON, PROBE_VERSION = "alice", "1.0.0"
+
+
 @pytest.mark.e2e
 def test_the_runbook_brings_up_a_serving_primary_with_backups(host: Host) -> None:
+    # not at the top: run as a script, this file is the fake systemctl, without tests/ or devpi/
+    from devsupport import twine_upload
+
+    from .test_operations import make_wheel
+
     url, tag = host.repository()
     host.install_packages()
     env = {
@@ -388,22 +453,73 @@ def test_the_runbook_brings_up_a_serving_primary_with_backups(host: Host) -> Non
         "RELEASE": tag,
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     }
+    upgrade = host.upgrade_tag()
+    root = host.root
+    venv = root / "opt/devpi/venv"
+    probe_path = ""
     outputs = {}
+    names = [name for name, _ in runbook_blocks(DOC.read_text())]
     for name, block in runbook_blocks(DOC.read_text()):
-        done = host.run(name, block, env)
+        done = host.run(name, block, {**env, "RELEASE": upgrade} if name == "upgrade" else env)
         out = done.stdout + done.stderr
-        for secret in PASSWORDS.values():
+        for secret in SHOWN:
             assert secret not in out, f"block {name} printed a password"
         assert done.returncode == 0, f"block {name} failed:\n{out[-3000:]}"
         outputs[name] = out
-        assert_private(host.root)
+        assert_private(root)
+        # what each block after section 1 must have done (deleting or breaking it fails here)
+        if name == "people":
+            assert can_login(host, PERSON, PASSWORDS["DEVPI_PERSON_PASSWORD"])
+            code, _, _ = https_get(host, f"/{PERSON}/dev")
+            assert code == 200, code
+            # a release on the person's index, so backups, the drill and the upgrade carry a file
+            wheel = make_wheel(host.state / "wheel", PROBE_VERSION, name="runbook-probe")
+            sent = twine_upload(
+                f"http://127.0.0.1:{host.devpi_port}/{PERSON}/dev/",
+                [wheel],
+                user=PERSON,
+                password=PASSWORDS["DEVPI_PERSON_PASSWORD"],
+            )
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            code, _, body = https_get(host, f"/{PERSON}/dev/+simple/runbook-probe/")
+            assert code == 200, code
+            found = re.search(rb'href="([^"#]*runbook_probe-[^"#]*\.whl)', body)
+            assert found, body[:500]
+            page = f"/{PERSON}/dev/+simple/runbook-probe/"
+            probe_path = urllib.parse.urlsplit(
+                urllib.parse.urljoin(page, found.group(1).decode())
+            ).path
+        if name == "password-reset":
+            new = BLOCK_PASSWORDS["password-reset"]["DEVPI_PERSON_PASSWORD"]
+            assert can_login(host, PERSON, new)
+            assert not can_login(host, PERSON, PASSWORDS["DEVPI_PERSON_PASSWORD"])
+        if name == "backup-now":
+            assert re.search(r"^backup: .*copied to", out, re.M), out
+            newest = sorted((root / "srv/devpi/backups").glob("devpi-export-*"))[-1]
+            assert "runbook_probe" in (newest / "inventory.json").read_text()
+        if name == "restore-drill":
+            assert re.search(r"restore-drill: OK: 1 files? of 1 releases?", out), out
+        if name in ("upgrade", "rollback"):
+            want = host.venv_name(upgrade if name == "upgrade" else tag)
+            assert os.readlink(venv) == str(root / "opt/devpi/venvs" / want), name
+            assert serving(host)["role"] == "MASTER"
+            code, headers, _ = https_get(host, probe_path)
+            assert code == 200, (name, code)
+            assert headers.get("X-Devpi-Served-By") == "nginx", (name, headers)
+        if name == "upgrade":
+            assert host.venv_name(upgrade) != host.venv_name(tag)
+            assert (root / "srv/devpi/server-old/.sqlite").exists()
+            assert not (root / "srv/devpi/server-new").exists()
+        if name == "rollback":
+            assert (root / "srv/devpi/server-failed/.sqlite").exists()
+            assert not (root / "srv/devpi/server-old").exists()
+    for name in ("people", "password-reset", "backup-now", "restore-drill", "upgrade", "rollback"):
+        assert name in names, f"the runbook block {name} is gone"
 
-    root = host.root
     # the service's data: the database 0600, +files readable by nginx only
     assert (root / "srv/devpi/server/.sqlite").exists()
     assert stat.S_IMODE((root / "srv/devpi/server/+files").stat().st_mode) == 0o2750
     # the venv behind the symlink
-    venv = root / "opt/devpi/venv"
     assert venv.is_symlink()
     assert (venv / "bin" / "devpi-server").exists()
     # backup, offsite copy checked, drill
@@ -412,7 +528,7 @@ def test_the_runbook_brings_up_a_serving_primary_with_backups(host: Host) -> Non
     assert "copied to" in log, log
     assert "verify-backup: OK" in log, log
     assert "restore-drill: OK" in log, log
-    assert len(list((root / "mnt/devpi-offsite").glob("devpi-export-*"))) == 1
+    assert len(list((root / "mnt/devpi-offsite").glob("devpi-export-*"))) == 3
     # the check says OK through nginx with the team CA of the system bundle
     assert outputs["check"].startswith("OK: primary serial"), outputs["check"]
     assert f"certificate of localhost:{host.https_port} expires in" in outputs["check"]
