@@ -63,6 +63,7 @@ SAMPLE_CONFIG = REPO_ROOT / "submodule_example" / "renovate.json"
 TEAM_DEVPI = "https://devpi.example.internal"
 PRESET_REFERENCE = "local>platform/common_utils//renovate/default"
 SUBMODULE = "submodules/common_utils"
+LOCKS = ("requirements.txt", "requirements-submodule.txt")
 
 
 class StaticServer:
@@ -105,7 +106,7 @@ def renovate() -> Path:
     return renovate_validate.RENOVATE
 
 
-def renovate_env(workdir: Path) -> dict[str, str]:
+def renovate_env(workdir: Path, run_dir: Path) -> dict[str, str]:
     """Renovate's environment: loopback only, nothing of this machine's configuration."""
     closed = f"http://127.0.0.1:{free_port()}"
     env = renovate_validate.node_env(
@@ -116,7 +117,8 @@ def renovate_env(workdir: Path) -> dict[str, str]:
     env.update(
         NO_PROXY="127.0.0.1",
         no_proxy="127.0.0.1",
-        RENOVATE_BASE_DIR=str(workdir / "renovate-base"),
+        # A fresh base directory per run: no lookup is answered from an earlier run's cache.
+        RENOVATE_BASE_DIR=str(run_dir),
         LOG_LEVEL="info",
         GIT_CONFIG_NOSYSTEM="1",
     )
@@ -125,7 +127,9 @@ def renovate_env(workdir: Path) -> dict[str, str]:
 
 def run_renovate(renovate: Path, repo: Path, workdir: Path) -> dict[str, Any]:
     """``renovate --platform=local`` in ``repo``; return the repository's report."""
-    report = workdir / f"report-{repo.name}.json"
+    run_dir = workdir / f"renovate-{repo.name}-{time.monotonic_ns()}"
+    run_dir.mkdir()
+    report = run_dir / "report.json"
     done = subprocess.run(
         [
             str(renovate),
@@ -134,7 +138,7 @@ def run_renovate(renovate: Path, repo: Path, workdir: Path) -> dict[str, Any]:
             f"--report-path={report}",
         ],
         cwd=repo,
-        env=renovate_env(workdir),
+        env=renovate_env(workdir, run_dir),
         capture_output=True,
         text=True,
         timeout=600,
@@ -143,19 +147,33 @@ def run_renovate(renovate: Path, repo: Path, workdir: Path) -> dict[str, Any]:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     assert "ERROR:" not in output, output[-6000:]
+    (run_dir / "renovate.log").write_text(output)
     return dict(json.loads(report.read_text())["repositories"]["local"])
 
 
 def proposals(report: dict[str, Any], dep_name: str) -> list[dict[str, Any]]:
+    """The updates Renovate proposes for ``dep_name``, found by exactly one manager.
+
+    The plain pip_requirements manager sees the pins of the locks too: the preset disables
+    it there, so only pip-compile (which re-locks with hashes) may propose them.
+    """
     found = [
-        dict(update, manager=manager, currentValue=dep.get("currentValue"))
+        (manager, package_file, dep)
         for manager, files in report["packageFiles"].items()
         for package_file in files
         for dep in package_file["deps"]
         if dep["depName"] == dep_name
+    ]
+    active = [(m, f, d) for m, f, d in found if not d.get("skipReason")]
+    assert len(active) == 1, json.dumps(found, indent=1)[:6000]
+    for manager, package_file, dep in found:
+        if manager == "pip_requirements" and package_file["packageFile"] in LOCKS:
+            assert dep.get("skipReason") == "disabled", (package_file["packageFile"], dep)
+    ((manager, _, dep),) = active
+    return [
+        dict(update, manager=manager, currentValue=dep.get("currentValue"))
         for update in dep.get("updates", [])
     ]
-    return found
 
 
 def serve_preset(static: StaticServer, devpi_url: str) -> str:
@@ -200,6 +218,19 @@ def tool_env(index_url: str) -> dict[str, str]:
     env["UV_DEFAULT_INDEX"] = index_url
     env["PIP_INDEX_URL"] = index_url
     return env
+
+
+def service_test_venv(path: Path, root: Path) -> Path:
+    """A venv with the service tests' tools, installed first (the lock goes in last).
+
+    The tools (pytest, uvicorn) are not in the test devpi's seeded base index: they come
+    from this machine's own pip configuration, as the session's wheelhouse does.
+    """
+    python = make_venv(path, with_pip=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    run([str(python), "-m", "pip", "install", "-q", "-r", "service_tests/requirements.txt"],
+        cwd=root, env=env)  # fmt: skip
+    return python
 
 
 def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_passes(
@@ -295,12 +326,10 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
         header_command(pip_root / "requirements.txt")
     )
     assert lock_pins(pip_root / "requirements.txt")["common-utils"] == new
-    python = make_venv(tmp_path / "pip-venv", with_pip=True)
+    python = service_test_venv(tmp_path / "pip-venv", pip_root)
     clean = pip_env({k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
     pip_install_from(python, release_index, "requirements.txt", cwd=pip_root, env=clean,
                      require_hashes=True)  # fmt: skip
-    pip_install_from(python, release_index, "service_tests/requirements.txt", cwd=pip_root,
-                     env=clean)  # fmt: skip
     run_service_tests(python, pip_root, "service_tests",
                       EXPECT_LIBRARY_SOURCE="pip", EXPECT_LIBRARY_VERSION=new)  # fmt: skip
     pip_done = time.perf_counter()
@@ -314,11 +343,9 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
         run(command, cwd=sub_root, env=env)
     assert f"branch = v{new}" in (sub_root / ".gitmodules").read_text()
     commit_all(sub_root, f"common_utils v{new}")
-    python = make_venv(tmp_path / "sub-venv", with_pip=True)
+    python = service_test_venv(tmp_path / "sub-venv", sub_root)
     pip_install_from(python, release_index, "requirements-submodule.txt", cwd=sub_root,
                      env=clean, require_hashes=True)  # fmt: skip
-    pip_install_from(python, release_index, "service_tests/requirements.txt", cwd=sub_root,
-                     env=clean)  # fmt: skip
     run_service_tests(python, sub_root, "service_tests",
                       EXPECT_LIBRARY_SOURCE="submodule", EXPECT_LIBRARY_VERSION=new)  # fmt: skip
     both_done = time.perf_counter()
