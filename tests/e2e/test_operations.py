@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
@@ -1225,6 +1226,57 @@ def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
     back = ops(*args)
     assert back.returncode == 0, back.stdout
     assert "lags 0 serials" in back.stdout
+
+
+def request_via(
+    url: str, method: str, ca: CA, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request through nginx with the test CA; (status, headers, body)."""
+    req = urllib.request.Request(url, data=body, method=method)
+    req.add_header("Content-Type", "application/json")
+    ctx = ssl.create_default_context(cafile=str(ca.bundle))
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=60) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as ex:
+        return ex.code, dict(ex.headers), ex.read()
+
+
+def test_writes_to_a_replica_whose_primary_is_down_are_503_with_retry_after(
+    primary: DevpiServer,
+    replica: tuple[DevpiServer, Relay],
+    ca: CA,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server, relay = replica
+    front = Nginx(tmp_path_factory.mktemp("nginx-replica"), devpi=server, ca=ca).start()
+    try:
+        target = primary.serial()
+        wait_state(server, lambda d: d["serial"] >= target, f"serial {target}")
+        relay.pause()  # the replica's primary is unreachable (connection refused)
+        try:
+            wait_state(
+                server,
+                lambda d: d["serial"] == target,
+                "the replica answers its /+status while cut off",
+            )
+            for method, path in (("PUT", f"/{OWNER}/new-{os.getpid()}"), ("POST", f"/{INDEX}/")):
+                code, headers, body = request_via(front.url + path, method, ca, b"{}")
+                assert code == 503, (method, code, body[:300])
+                assert headers.get("Retry-After") == "120", headers
+                assert b"primary index is not reachable" in body
+            # reads are served by the replica itself
+            code, _, body = request_via(front.url + f"/{INDEX}/+simple/{PROBE}/", "GET", ca)
+            assert code == 200, code
+            assert b"ops_probe-1.0.0" in body
+        finally:
+            relay.resume()
+        # with the primary back, a write error of the primary's own passes through unchanged
+        code, headers, _ = request_via(front.url + f"/{OWNER}/new-{os.getpid()}", "PUT", ca, b"{}")
+        assert code in (401, 403), code
+        assert "Retry-After" not in headers
+    finally:
+        front.stop()
 
 
 def test_status_low_free_space_by_threshold(primary: DevpiServer) -> None:
