@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devpitools import build_wheelhouse, seed_base_index
 from devsupport import free_port
 
 from tests.conftest import REPO_ROOT
@@ -220,16 +221,24 @@ def tool_env(index_url: str) -> dict[str, str]:
     return env
 
 
-def service_test_venv(path: Path, root: Path) -> Path:
-    """A venv with the service tests' tools, installed first (the lock goes in last).
+@pytest.fixture(scope="module")
+def service_tools_in_devpi(devpi_server: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Put the service tests' tools (pytest, uvicorn, ...) into devpi's seeded base index.
 
-    The tools (pytest, uvicorn) are not in the test devpi's seeded base index: they come
-    from this machine's own pip configuration, as the session's wheelhouse does.
+    Downloaded once with the machine's pip configuration, like the session's wheelhouse;
+    the consumers then install everything from devpi only.
     """
+    wheels = tmp_path_factory.mktemp("service-tools")
+    tools = REPO_ROOT / "submodule_example" / "service_tests" / "requirements.txt"
+    build_wheelhouse(wheels, ["--only-binary", ":all:", "-r", str(tools)])
+    seed_base_index(devpi_server, wheels, index="root/deps")
+
+
+def service_test_venv(path: Path, root: Path, index_url: str) -> Path:
+    """A venv with the service tests' tools from devpi, installed first (the lock goes last)."""
     python = make_venv(path, with_pip=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    run([str(python), "-m", "pip", "install", "-q", "-r", "service_tests/requirements.txt"],
-        cwd=root, env=env)  # fmt: skip
+    clean = pip_env({k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
+    pip_install_from(python, index_url, "service_tests/requirements.txt", cwd=root, env=clean)
     return python
 
 
@@ -237,6 +246,7 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
     renovate: Path,
     release_index: str,
     uwsgi_in_devpi: str,
+    service_tools_in_devpi: None,
     devpi_server: Any,
     devpi_env: dict[str, str],
     make_release_checkout: Callable[..., Path],
@@ -326,7 +336,7 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
         header_command(pip_root / "requirements.txt")
     )
     assert lock_pins(pip_root / "requirements.txt")["common-utils"] == new
-    python = service_test_venv(tmp_path / "pip-venv", pip_root)
+    python = service_test_venv(tmp_path / "pip-venv", pip_root, release_index)
     clean = pip_env({k: v for k, v in os.environ.items() if not k.startswith("PYTHON")})
     pip_install_from(python, release_index, "requirements.txt", cwd=pip_root, env=clean,
                      require_hashes=True)  # fmt: skip
@@ -343,7 +353,7 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
         run(command, cwd=sub_root, env=env)
     assert f"branch = v{new}" in (sub_root / ".gitmodules").read_text()
     commit_all(sub_root, f"common_utils v{new}")
-    python = service_test_venv(tmp_path / "sub-venv", sub_root)
+    python = service_test_venv(tmp_path / "sub-venv", sub_root, release_index)
     pip_install_from(python, release_index, "requirements-submodule.txt", cwd=sub_root,
                      env=clean, require_hashes=True)  # fmt: skip
     run_service_tests(python, sub_root, "service_tests",
