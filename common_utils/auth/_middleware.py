@@ -63,9 +63,9 @@ _MAX_JOSE_HEADER_CHARS = 4096
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 # UAA and XSUAA write ID tokens with exactly this scope (IdToken.java in cloudfoundry/uaa).
 _ID_TOKEN_SCOPES = frozenset({"openid"})
-_ID_TOKEN_ONLY_CLAIMS = ("at_hash", "c_hash")
-_ACCESS_TOKEN_CLAIMS = ("scope", "scp", "roles", "client_id", "cid", "appid")
-_AUTHENTICATION_CLAIMS = ("nonce", "auth_time", "azp", "acr", "amr", "sid")
+_ID_TOKEN_ONLY_CLAIMS = frozenset({"at_hash", "c_hash"})
+_ACCESS_TOKEN_CLAIMS = frozenset({"scope", "scp", "roles", "client_id", "cid", "appid"})
+_AUTHENTICATION_CLAIMS = frozenset({"nonce", "auth_time", "azp", "acr", "amr", "sid"})
 _UNKNOWN_ROUTE: Route = (None, None, None)
 
 # Fixed, short reasons: clients and logs never see exception text or claim values.
@@ -636,11 +636,12 @@ def _is_id_token(claims: Mapping[str, Any], scopes: frozenset[str]) -> bool:
     """
     if scopes == _ID_TOKEN_SCOPES or claims.get("typ") == "ID":
         return True
-    if any(name in claims for name in _ID_TOKEN_ONLY_CLAIMS):
+    names = claims.keys()
+    if not names.isdisjoint(_ID_TOKEN_ONLY_CLAIMS):
         return True
-    if any(name in claims for name in _ACCESS_TOKEN_CLAIMS):
+    if not names.isdisjoint(_ACCESS_TOKEN_CLAIMS):
         return False
-    return any(name in claims for name in _AUTHENTICATION_CLAIMS)
+    return not names.isdisjoint(_AUTHENTICATION_CLAIMS)
 
 
 def _text(name: str, value: object) -> str:
