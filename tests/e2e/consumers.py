@@ -16,14 +16,17 @@ import sys
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import devsupport
+import pytest
+from devpitools import build_wheelhouse, seed_base_index
 from devsupport import ServerProcess, free_port, make_venv
 
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import pip_env
 
-__all__ = ["make_venv"]
+__all__ = ["make_venv", "service_tools_in_devpi"]
 
 SERVICE_SRC = REPO_ROOT / "submodule_example"
 # The inputs of the locks (requirements.txt is the hashed lock made from requirements.in).
@@ -72,6 +75,20 @@ def pip_install_from(
         cwd=cwd,
         env=env,
     )
+
+
+@pytest.fixture(scope="session")
+def service_tools_in_devpi(devpi_server: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Put the service tests' tools (pytest, uvicorn, ...) into devpi's seeded base index.
+
+    Downloaded once with the machine's pip configuration, like the session's wheelhouse;
+    the consumers then install everything from devpi only. A fixture: import it into the
+    test module that uses it.
+    """
+    wheels = tmp_path_factory.mktemp("service-tools")
+    tools = SERVICE_SRC / "service_tests" / "requirements.txt"
+    build_wheelhouse(wheels, ["--only-binary", ":all:", "-r", str(tools)])
+    seed_base_index(devpi_server, wheels, index="root/deps")
 
 
 def copy_service(dest: Path) -> Path:

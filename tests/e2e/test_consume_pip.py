@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.consumers import (
     PINNED_VERSION,
     copy_service,
@@ -24,9 +26,11 @@ from tests.e2e.consumers import (
     pip_install_from,
     run,
     run_service_tests,
+    service_tools_in_devpi,  # noqa: F401 - a fixture
 )
 
 
+@pytest.mark.usefixtures("service_tools_in_devpi")
 def test_pip_consumer_installs_from_devpi_only_and_passes_its_service_tests(
     release_index: str, uwsgi_in_devpi: str, tmp_path: Path
 ) -> None:

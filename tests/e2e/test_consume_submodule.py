@@ -18,6 +18,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.consumers import (
     PINNED_VERSION,
     copy_service,
@@ -28,6 +30,7 @@ from tests.e2e.consumers import (
     pip_install_from,
     run,
     run_service_tests,
+    service_tools_in_devpi,  # noqa: F401 - a fixture
 )
 
 TAG = f"v{PINNED_VERSION}"
@@ -55,6 +58,7 @@ def make_service_repo(path: Path, library: Path) -> Path:
     return root
 
 
+@pytest.mark.usefixtures("service_tools_in_devpi")
 def test_submodule_consumer_cloned_recursively_runs_on_the_pinned_tag(
     make_release_checkout: Callable[..., Path],
     devpi_server,

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import next_version, pip_env, run_release_cli
 from tests.e2e.consumers import (
     PINNED_VERSION,
@@ -35,6 +37,7 @@ from tests.e2e.consumers import (
     pip_install_from,
     run,
     run_service_tests,
+    service_tools_in_devpi,  # noqa: F401 - a fixture
     service_with_submodule,
     stamp,
 )
@@ -42,6 +45,7 @@ from tests.e2e.consumers import (
 LIBRARY_DEPS = ("falcon", "pyjwt", "cerberus", "python-json-logger", "swagger-ui-py")
 
 
+@pytest.mark.usefixtures("service_tools_in_devpi")
 def test_pip_lock_from_devpi_installs_with_require_hashes_and_relocks_to_a_new_release(
     release_index: str,
     uwsgi_in_devpi: str,

@@ -6,7 +6,9 @@ of each sample consumer, configured by the sample's ``renovate.json`` extending 
 shared preset ``renovate/default.json``. The two documented substitutions: the preset
 is served over loopback HTTP instead of the forge (``local>`` presets need one), and
 the team's devpi URL is this test's devpi. Renovate talks to 127.0.0.1 only: every
-other host goes to a proxy on a closed port.
+other host goes to a proxy on a closed port, and internal hosts are blocked
+(``internalHostAccess=block``) but for the one allowed by a host rule, as on the team's
+Renovate host.
 
 ``--platform=local`` is Renovate's lookup mode (it opens no branch and runs no
 artifact command), so the test then applies each proposal the way Renovate's
@@ -36,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devpitools import build_wheelhouse, seed_base_index
 from devsupport import free_port
 
 from tests.conftest import REPO_ROOT
@@ -54,6 +55,7 @@ from tests.e2e.consumers import (
     pip_install_from,
     run,
     run_service_tests,
+    service_tools_in_devpi,  # noqa: F401 - a fixture
 )
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
@@ -107,7 +109,7 @@ def renovate() -> Path:
     return renovate_validate.RENOVATE
 
 
-def renovate_env(workdir: Path, run_dir: Path) -> dict[str, str]:
+def renovate_env(workdir: Path, run_dir: Path, preset_url: str) -> dict[str, str]:
     """Renovate's environment: loopback only, nothing of this machine's configuration."""
     closed = f"http://127.0.0.1:{free_port()}"
     env = renovate_validate.node_env(
@@ -121,12 +123,21 @@ def renovate_env(workdir: Path, run_dir: Path) -> dict[str, str]:
         # A fresh base directory per run: no lookup is answered from an earlier run's cache.
         RENOVATE_BASE_DIR=str(run_dir),
         LOG_LEVEL="info",
+        # As the team's Renovate host: internal hosts blocked but the index's (and git host's).
+        RENOVATE_INTERNAL_HOST_ACCESS="block",
+        RENOVATE_HOST_RULES=json.dumps(
+            [
+                {"matchHost": "127.0.0.1", "allowInternal": True},
+                # a response that becomes configuration needs a URL prefix of its own
+                {"matchHost": preset_url.rsplit("/", 1)[0] + "/", "allowInternal": True},
+            ]
+        ),
         GIT_CONFIG_NOSYSTEM="1",
     )
     return env
 
 
-def run_renovate(renovate: Path, repo: Path, workdir: Path) -> dict[str, Any]:
+def run_renovate(renovate: Path, repo: Path, workdir: Path, preset_url: str) -> dict[str, Any]:
     """``renovate --platform=local`` in ``repo``; return the repository's report."""
     run_dir = workdir / f"renovate-{repo.name}-{time.monotonic_ns()}"
     run_dir.mkdir()
@@ -139,16 +150,19 @@ def run_renovate(renovate: Path, repo: Path, workdir: Path) -> dict[str, Any]:
             f"--report-path={report}",
         ],
         cwd=repo,
-        env=renovate_env(workdir, run_dir),
+        env=renovate_env(workdir, run_dir, preset_url),
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
     output = done.stdout + done.stderr
+    (run_dir / "renovate.log").write_text(output)
     assert done.returncode == 0, output[-6000:]
     assert "ERROR:" not in output, output[-6000:]
-    (run_dir / "renovate.log").write_text(output)
+    assert "would refuse" not in output, output[-6000:]  # no internal host but the allowed
+    assert "Blocked HTTP request" not in output, output[-6000:]
+    assert "invalid config" not in output, output[-6000:]
     return dict(json.loads(report.read_text())["repositories"]["local"])
 
 
@@ -221,19 +235,6 @@ def tool_env(index_url: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def service_tools_in_devpi(devpi_server: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Put the service tests' tools (pytest, uvicorn, ...) into devpi's seeded base index.
-
-    Downloaded once with the machine's pip configuration, like the session's wheelhouse;
-    the consumers then install everything from devpi only.
-    """
-    wheels = tmp_path_factory.mktemp("service-tools")
-    tools = REPO_ROOT / "submodule_example" / "service_tests" / "requirements.txt"
-    build_wheelhouse(wheels, ["--only-binary", ":all:", "-r", str(tools)])
-    seed_base_index(devpi_server, wheels, index="root/deps")
-
-
 def service_test_venv(path: Path, root: Path, index_url: str) -> Path:
     """A venv with the service tests' tools from devpi, installed first (the lock goes last)."""
     python = make_venv(path, with_pip=True)
@@ -242,11 +243,11 @@ def service_test_venv(path: Path, root: Path, index_url: str) -> Path:
     return python
 
 
+@pytest.mark.usefixtures("service_tools_in_devpi")
 def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_passes(
     renovate: Path,
     release_index: str,
     uwsgi_in_devpi: str,
-    service_tools_in_devpi: None,
     devpi_server: Any,
     devpi_env: dict[str, str],
     make_release_checkout: Callable[..., Path],
@@ -290,8 +291,8 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
     assert f"branch = v{PINNED_VERSION}" in gitmodules
 
     # Before a release: nothing to propose for common_utils.
-    assert not proposals(run_renovate(renovate, pip_root, tmp_path), "common-utils")
-    assert not proposals(run_renovate(renovate, sub_root, tmp_path), SUBMODULE)
+    assert not proposals(run_renovate(renovate, pip_root, tmp_path, preset_url), "common-utils")
+    assert not proposals(run_renovate(renovate, sub_root, tmp_path, preset_url), SUBMODULE)
 
     # The release: a tag on the library, published by the release pipeline to devpi.
     new = next_version(major=int(PINNED_VERSION.split(".")[0]))
@@ -306,12 +307,13 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
     published = time.perf_counter()
 
     # Renovate proposes it in both consumers.
-    (pip_update,) = proposals(run_renovate(renovate, pip_root, tmp_path), "common-utils")
+    pip_report = run_renovate(renovate, pip_root, tmp_path, preset_url)
+    (pip_update,) = proposals(pip_report, "common-utils")
     assert pip_update["manager"] == "pip-compile"
     assert pip_update["newValue"] == f"=={new}"
     assert pip_update["updateType"] == "patch"
     assert pip_update["branchName"] == "renovate/common-utils"  # the group
-    (sub_update,) = proposals(run_renovate(renovate, sub_root, tmp_path), SUBMODULE)
+    (sub_update,) = proposals(run_renovate(renovate, sub_root, tmp_path, preset_url), SUBMODULE)
     assert sub_update["manager"] == "git-submodules"
     assert sub_update["newValue"] == f"v{new}"
     assert sub_update["updateType"] == "patch"
