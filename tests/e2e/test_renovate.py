@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -379,3 +380,99 @@ def test_renovate_config_validator_passes_on_the_preset_and_the_samples_config(
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("Config validated successfully") == 2, done.stdout
+
+
+def runbook_commands(section: str) -> list[list[str]]:
+    """The shell commands of one step of release.md's bad-release runbook, as written."""
+    release = (REPO_ROOT / "docs" / "release.md").read_text()
+    runbook = release.split("## A bad release", 1)[1].split("\n## ", 1)[0]
+    step = runbook.split(section, 1)[1].split("\n**", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", step, re.S)
+    assert block, step
+    text = block[1].replace("\\\n", " ")
+    commands = []
+    for line in text.splitlines():
+        for part in line.split("#", 1)[0].split("&&"):
+            if part.strip():
+                commands.append(shlex.split(part))
+    return commands
+
+
+def test_the_bad_release_runbook_as_written(
+    devpi_server: Any,
+    devpi_env: dict[str, str],
+    release_index: str,
+    make_release_checkout: Callable[..., Path],
+    servers: list[Any],
+    tmp_path: Path,
+) -> None:
+    """A bad release, a service running it; fix forward, withdraw, remove, tell the owners."""
+    from tests.e2e.consumers import Gunicorn, service_with_submodule, stamp
+
+    major = int(PINNED_VERSION.split(".")[0])
+    bad, fixed = next_version(major=major), next_version(major=major)
+    library = library_with_tags(make_release_checkout, f"v{PINNED_VERSION}", f"v{bad}")
+    assert run_release_cli(library, "--skip-tests", env=devpi_env, timeout=1800).returncode == 0
+    orders = service_with_submodule(tmp_path / "orders", library, f"v{bad}", "v2.0.0")
+    stamp(orders)
+    service = Gunicorn(orders, tmp_path)
+    servers.append(service)
+    assert service.wait()
+    assert service.version()["common_utils"]["version"] == bad  # type: ignore[index]
+
+    # 1. Fix forward: the next patch, released by the pipeline.
+    (library / "RELEASE").write_text(fixed)
+    commit_all(library, f"fix {bad}")
+    git(library, "tag", f"v{fixed}")
+    assert run_release_cli(library, "--skip-tests", env=devpi_env, timeout=1800).returncode == 0
+
+    # 2. Withdraw: the file, then the fleet check over the services list.
+    work = tmp_path / "runbook"
+    (work / "docs").mkdir(parents=True)
+    (work / "docs" / "withdrawn.txt").write_text(f"{bad}  e2e: broken, move to {fixed}\n")
+    (work / "services.txt").write_text(f"orders {service.url}\n")
+    (fleet,) = runbook_commands("**2. Withdraw it")
+    assert fleet[:3] == ["python", "-m", "common_utils.fleet"]
+    argv = [sys.executable, *fleet[1:]]
+    argv[argv.index("--index-url") + 1] = release_index  # the documented substitution
+    redirect = argv.index(">")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(argv[:redirect], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    (work / argv[redirect + 1]).write_text(done.stdout)
+    doc = json.loads(done.stdout)
+    assert doc["newest"] == fixed
+    (row,) = doc["services"]
+    assert row["service"] == "orders"
+    assert row["flags"] == [f"withdrawn: e2e: broken, move to {fixed}"]
+
+    # 3. Remove it from devpi, as root, forced.
+    commands = runbook_commands("**3. Remove it from devpi")
+    devpi = Path(sys.executable).parent / "devpi"
+    env = {**os.environ, "HOME": str(tmp_path / "admin-home")}
+    for command in commands:
+        assert command[0] == "devpi"
+        argv = [str(devpi), *command[1:]]
+        argv = [a.replace("https://devpi.example.internal", devpi_server.url) for a in argv]
+        argv = [a.replace("1.4.1", bad) for a in argv]  # the documented example version
+        if argv[1:3] == ["login", "root"]:
+            argv += ["--password", devpi_server.root_password]
+        run(argv, cwd=work, env=env)
+    with urllib.request.urlopen(f"{release_index}common-utils/", timeout=30) as page:
+        simple = page.read().decode()
+    assert f"common_utils-{fixed}" in simple
+    assert f"common_utils-{bad}" not in simple
+    pinned = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(tmp_path / "dl"),
+         "--index-url", release_index, f"common-utils=={bad}"],
+        env=pip_env(), capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert pinned.returncode != 0
+    assert "No matching distribution found" in pinned.stderr
+    # The running service is unaffected, and still flagged until it moves.
+    assert service.version()["common_utils"]["version"] == bad  # type: ignore[index]
+
+    # 4. Tell the owners: the flagged rows name the services.
+    flagged = json.loads((work / "fleet.json").read_text())
+    assert [r["service"] for r in flagged["services"] if r["flags"]] == ["orders"]
