@@ -122,6 +122,16 @@ def test_a_submodule_is_added_with_its_tag_lock_and_commit(page: Path) -> None:
             assert step in block, (step, block)
 
 
+def test_the_readme_one_liners_are_the_whole_consumer_path() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    (submodule,) = [line for line in readme.splitlines() if line.startswith("| reuse the source")]
+    for step in ("checkout v", "set-branch --branch v", "lock.py", "git add", "git commit"):
+        assert step in submodule, (step, submodule)
+    (pip,) = [line for line in readme.splitlines() if line.startswith("| install it from")]
+    for step in ("requirements.in", "lock.py", "PIP_CERT", "renovate"):
+        assert step in pip, (step, pip)
+
+
 def test_notes_decision_is_the_same_in_code_and_pages() -> None:
     """A pushed final tag without a CHANGELOG section is published with the draft notes."""
     release_py = (REPO_ROOT / "devpi" / "release.py").read_text()
