@@ -282,6 +282,7 @@ def create_app(
     # Auth decides in process_request: the access log starts its clock before it.
     middleware: list[Any] = [RequestIdMiddleware(), AccessLogMiddleware(), auth]
     app: falcon.App[Any, Any] = (falcon.asgi.App if asgi else falcon.App)(middleware=middleware)
+    auth.protect(app)  # bound once: auth knows its app's routes from the first request
     app.set_error_serializer(problem_error_serializer)
     # NOTE: for Exception only; Falcon's own HTTPError handler is more specific and still wins.
     app.add_error_handler(Exception, log_unhandled_error_async if asgi else log_unhandled_error)
