@@ -7,7 +7,6 @@ fields (and the body was read) instead of a 403.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from typing import Any
@@ -16,6 +15,7 @@ import falcon
 import falcon.asgi
 import falcon.testing
 import pytest
+from falcon.util import async_to_sync
 
 from common_utils.auth import JWTAuthMiddleware, Secret, require_scopes
 from common_utils.problems import problem_error_serializer
@@ -123,7 +123,8 @@ def _post(name: str, headers: dict[str, str], *, middleware: bool = True) -> tup
             content_length=len(body),
             query_string=QUERY,
         )
-        asyncio.run(app(scope, receive, send))
+        # Falcon's own runner: asyncio.run() would unset the loop its TestClient reuses on 3.10.
+        async_to_sync(app, scope, receive, send)
         status = sent[0]["status"]
         text = b"".join(m.get("body", b"") for m in sent[1:]).decode()
         return status, text, bool(read)

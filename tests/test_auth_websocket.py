@@ -8,7 +8,6 @@ These tests drive real handshakes through Falcon's in-process ASGI simulation
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, ClassVar
 
@@ -16,6 +15,7 @@ import falcon
 import falcon.asgi
 import falcon.testing
 import pytest
+from falcon.util import async_to_sync
 
 from common_utils.auth import JWKS, Exempt, JWTAuthMiddleware, Secret, TokenCache, require_scopes
 from common_utils.testing import JWKSServer, TokenIssuer
@@ -90,7 +90,8 @@ def _handshake(app: falcon.asgi.App, path: str, headers: dict[str, str] | None =
             except falcon.WebSocketDisconnected as ex:  # closed before it was accepted
                 return ex.code
 
-    return asyncio.run(run())
+    # Falcon's own runner: asyncio.run() would unset the loop its TestClient reuses on 3.10.
+    return async_to_sync(run)
 
 
 def _token(**claims: Any) -> dict[str, str]:
