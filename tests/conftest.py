@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if e2e_dir in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _an_event_loop_for_falcons_test_client() -> Iterator[None]:
+    """Give Python 3.10 an event loop again after a test or doc snippet ran asyncio.run().
+
+    On 3.10 Falcon's TestClient runs ASGI apps on the thread's current loop, and
+    asyncio.run() leaves the thread with none: every later ASGI test would fail with
+    "There is no current event loop". 3.11+ Falcon uses asyncio.Runner instead.
+    """
+    yield
+    if sys.version_info < (3, 11):
+        try:
+            asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            asyncio.set_event_loop(asyncio.new_event_loop())
