@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 from _harness import Result
-from devpitools import DevpiServer, build_wheelhouse, seed_base_index
-from devsupport import make_checkout
-from release import ReleaseConfig, run_release
+from common_utils_platform.devpitools import DevpiServer, build_wheelhouse, seed_base_index
+from common_utils_platform.devsupport import make_checkout
+from common_utils_platform.release import ReleaseConfig, run_release
 
 ROOT = Path(__file__).resolve().parent.parent
 

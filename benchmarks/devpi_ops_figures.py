@@ -1,6 +1,6 @@
 """Figures an operator plans with: export, import and replica catch-up for N releases.
 
-Run: ``PYTHONPATH=devpi python benchmarks/devpi_ops_figures.py [N ...]`` (default 50 200).
+Run: ``python benchmarks/devpi_ops_figures.py [N ...]`` (default 50 200; ``pip install ./devpi``).
 Not a ``bench_*`` module: it takes minutes (a new replica's first sync alone is
 60-100 s), so ``benchmarks/run.py`` does not run it; its figures go into
 docs/operations.md by hand. For each
@@ -30,12 +30,13 @@ import time
 import zipfile
 from pathlib import Path
 
-from devpitools import DevpiServer
-from devsupport import twine_upload
+from common_utils_platform.devpitools import DevpiServer
+from common_utils_platform.devsupport import twine_upload
 
 ROOT = Path(__file__).resolve().parent.parent
 
-OPS = ROOT / "devpi" / "ops.py"
+# The installed command (tox -e bench installs ./devpi).
+OPS = Path(sys.executable).parent / "common-utils-ops"
 PASSWORD = "bench-Pw-1"
 
 

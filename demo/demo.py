@@ -3,7 +3,7 @@
 
 1. start a throwaway devpi-server on a free loopback port and bootstrap it;
 2. release by tag push: a bare repository stands in for the team's git host, with
-   the release hooks installed (``devpi/install_hooks.py``); a temp clone of this
+   the release hooks installed (``common-utils-install-hooks``); a temp clone of this
    repository is tagged (HEAD's ``vX.Y.Z`` tag, or the next patch after the latest
    one, in the clone only) and pushed to it: the ``post-receive`` hook runs the real
    release pipeline (guards, build, ``twine check``, staging upload, verify,
@@ -20,8 +20,8 @@ Everything lives in one temp directory that is removed at the end, also on
 failure or Ctrl-C; every process the demo started is stopped by its PID.
 Exit code 0 only when every step and every check succeeded.
 
-Run it as ``python3 dev.py demo`` or ``tox -e demo``, which put ``devpi/`` on the
-path (by hand: ``PYTHONPATH=devpi python demo/demo.py``; see ``devpi/devsupport.py``).
+Run it as ``python3 dev.py demo`` or ``tox -e demo``, which install the platform tools'
+package (by hand: ``pip install ./devpi`` into the venv, then ``python demo/demo.py``).
 
 Options: ``--skip-release-tests`` (the pipeline's verify step still installs from
 staging but does not run the unit tests), ``--keep`` (leave the temp directory).
@@ -47,10 +47,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devpitools import DevpiServer, build_wheelhouse, clean_pip_env, seed_base_index
-from devsupport import REPO_ROOT, ServerProcess, free_port, make_venv, pip_install, tail
-from devsupport import run as run_process
-from install_hooks import HookConfig, InstallError, install_hooks
+from common_utils_platform.devpitools import (
+    DevpiServer,
+    build_wheelhouse,
+    clean_pip_env,
+    seed_base_index,
+)
+from common_utils_platform.devsupport import (
+    REPO_ROOT,
+    ServerProcess,
+    free_port,
+    make_venv,
+    pip_install,
+    tail,
+)
+from common_utils_platform.devsupport import run as run_process
+from common_utils_platform.install_hooks import HookConfig, InstallError, install_hooks
 
 from common_utils.testing import JWKSServer, TokenIssuer, vcap_services
 
@@ -267,7 +279,7 @@ class Demo:
         except InstallError as ex:
             raise DemoFailedError(f"installing the release hooks: {ex}") from None
         say(f"git host: bare repository {host.relative_to(self.workdir)} with the release hooks")
-        say(f"  (python devpi/install_hooks.py REPO --devpi-user {self.server.release_user} ...)")
+        say(f"  (common-utils-install-hooks REPO --devpi-user {self.server.release_user} ...)")
         clone = self.workdir / "library"
         git(
             self.workdir,

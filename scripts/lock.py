@@ -64,6 +64,7 @@ class Lock:
 
 
 LIBRARY = "pyproject.toml"  # the library's runtime dependencies and its "fast" extra
+PLATFORM = "devpi/pyproject.toml"  # the platform tools' dependencies (common-utils-platform)
 LOCKS = (
     Lock("tox", ("requirements/tox.in",)),
     Lock("lock", ("requirements/lock.in",)),
@@ -76,7 +77,7 @@ LOCKS = (
     Lock("e2e", (LIBRARY, "requirements/e2e.in"), ("fast",)),
     Lock("bench", (LIBRARY, "requirements/bench.in"), ("fast",)),
     Lock("demo", (LIBRARY, "requirements/demo.in")),
-    Lock("devpi", ("requirements/devpi.in",)),
+    Lock("devpi", ("requirements/devpi.in", PLATFORM)),
     Lock("release", ("requirements/release.in",)),
     Lock("verify", ("requirements/verify.in",)),
     Lock("devpi-server", ("requirements/devpi-server.in",)),

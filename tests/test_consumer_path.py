@@ -134,7 +134,7 @@ def test_the_readme_one_liners_are_the_whole_consumer_path() -> None:
 
 def test_notes_decision_is_the_same_in_code_and_pages() -> None:
     """A pushed final tag without a CHANGELOG section is published with the draft notes."""
-    release_py = (REPO_ROOT / "devpi" / "release.py").read_text()
+    release_py = (REPO_ROOT / "devpi" / "src" / "common_utils_platform" / "release.py").read_text()
     assert "--fallback-draft" in release_py
     for name in ("support.md", "release.md"):
         text = (REPO_ROOT / "docs" / name).read_text()
@@ -165,7 +165,7 @@ def test_the_hotfix_section_has_commands_for_a_new_and_an_existing_branch() -> N
 
 
 def test_the_account_variables_name_one_account_each() -> None:
-    server = (REPO_ROOT / "devpi" / "server.py").read_text()
+    server = (REPO_ROOT / "devpi" / "src" / "common_utils_platform" / "server.py").read_text()
     release = (REPO_ROOT / "docs" / "release.md").read_text()
     assert 'env.get("DEVPI_TEAM_PASSWORD"' in server
     assert 'env.get("DEVPI_PASSWORD"' not in server
@@ -176,7 +176,7 @@ def test_the_account_variables_name_one_account_each() -> None:
 
 def test_withdrawn_releases_come_from_the_file_only() -> None:
     """devpi-server 6 serves no PEP 592 marks: nothing may promise a yank-based flag."""
-    fleet = (REPO_ROOT / "common_utils" / "fleet.py").read_text()
+    fleet = (REPO_ROOT / "devpi" / "src" / "common_utils_platform" / "fleet.py").read_text()
     assert "yanked on the index" not in fleet
     for page in (REPO_ROOT / "docs" / "consuming.md", REPO_ROOT / "docs" / "release.md"):
         assert "or yanked on devpi" not in page.read_text(), shown(page)

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import ops
 import pytest
-import release
-from devpitools import DevpiAPI, DevpiError
+from common_utils_platform import ops, release
+from common_utils_platform.devpitools import DevpiAPI, DevpiError
 
 USER = "release-bot"
 PASSWORD = "s3cret-Pa55word"

@@ -1,4 +1,4 @@
-"""common_utils.fleet against real loopback HTTP servers: parsing, judging, the table, safety."""
+"""common_utils_platform.fleet against real loopback HTTP servers: parsing, judging, safety."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from common_utils import fleet
-from common_utils.fleet import (
+from common_utils_platform import fleet
+from common_utils_platform.fleet import (
     FleetError,
     Row,
     Target,

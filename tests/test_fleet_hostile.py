@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from common_utils_platform.fleet import behind, main, newest_release
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from common_utils.fleet import behind, main, newest_release
 
 DEADLINE_S = 0.5
 # What the command may take beyond its deadline on two busy shared cores.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ops import CRITICAL, OK, UNKNOWN, WARNING, Thresholds, replica_level
+from common_utils_platform.ops import CRITICAL, OK, UNKNOWN, WARNING, Thresholds, replica_level
 
 NOW = 10_000.0
 LIMITS = Thresholds(

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from devsupport import git
+from common_utils_platform.devsupport import git
 
 from .conftest import REPO_ROOT
 

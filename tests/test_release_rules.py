@@ -1,35 +1,12 @@
-"""The release tag rules (devpi/release_rules.py) shared by the pipeline and the git hooks."""
+"""The release tag rules (common_utils_platform.release_rules): the pipeline's and the hooks'."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
-from devsupport import git
+from common_utils_platform import release_rules
+from common_utils_platform.devsupport import git
 
-from .conftest import REPO_ROOT
-
-
-def _load() -> ModuleType:
-    # NOTE: devpi/ is not a package (it would shadow devpi-client); load the file
-    # by path, registered under its own name as the hooks and release.py see it.
-    path = REPO_ROOT / "devpi" / "release_rules.py"
-    existing = sys.modules.get("release_rules")
-    if existing is not None and Path(existing.__file__ or "") == path:
-        return existing
-    spec = importlib.util.spec_from_file_location("release_rules", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["release_rules"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rules = _load()
+rules = release_rules
 V = rules.parse_tag
 
 

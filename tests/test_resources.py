@@ -20,7 +20,7 @@ import falcon
 import falcon.asgi
 import falcon.testing
 import pytest
-from devsupport import make_checkout
+from common_utils_platform.devsupport import make_checkout
 
 import common_utils
 from common_utils import resources

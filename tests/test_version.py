@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from devsupport import git, make_checkout
+from common_utils_platform.devsupport import git, make_checkout
 
 from common_utils._scm import UNKNOWN_VERSION, version_from_describe, version_from_git
 

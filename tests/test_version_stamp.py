@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from devsupport import git
+from common_utils_platform.devsupport import git
 
 from common_utils import version as cv
 from common_utils.version import (

@@ -25,7 +25,9 @@ Fixtures other e2e tests use:
 - ``pip_env()`` (plain function): an environment in which pip ignores every
   configuration, so installs come from ``--index-url`` only.
 - ``run_release_cli(checkout, *args, env=)`` (plain function): run
-  ``devpi/release.py`` as CI does and return the ``CompletedProcess``.
+  ``common-utils-release`` as CI does and return the ``CompletedProcess``.
+- ``tool(name)``: the argv of one of the platform tools' commands (``pip install ./devpi``)
+  installed next to the tests' interpreter.
 """
 
 from __future__ import annotations
@@ -41,21 +43,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devpitools import (
+from common_utils_platform.devpitools import (
     DevpiServer,
     build_wheelhouse,
     clean_pip_env,
     seed_base_index,
 )
-from devsupport import make_checkout
+from common_utils_platform.devsupport import make_checkout
 
 from tests.conftest import REPO_ROOT
 
-# On sys.path by pytest's pythonpath setting (pyproject.toml; devpi/devsupport.py).
 DEVPI_DIR = REPO_ROOT / "devpi"
 
-RELEASE_PY = DEVPI_DIR / "release.py"
-SERVER_PY = DEVPI_DIR / "server.py"
+
+def tool(name: str) -> list[str]:
+    """Return the argv of the platform tools' command ``name`` (tox installs ``./devpi``)."""
+    path = Path(sys.executable).parent / name
+    assert path.is_file(), f"{name} is not installed: pip install --no-deps ./devpi"
+    return [str(path)]
+
+
+RELEASE_CMD = tool("common-utils-release")
+SERVER_CMD = tool("common-utils-devpi")
 RELEASED_VERSION = "1.4.0"
 _versions = itertools.count(1)
 
@@ -88,9 +97,9 @@ def project_requirements() -> list[str]:
 def run_release_cli(
     checkout: Path, *args: str, env: Mapping[str, str], timeout: float = 900
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``devpi/release.py --checkout CHECKOUT ARGS`` and capture its output."""
+    """Run ``common-utils-release --checkout CHECKOUT ARGS`` and capture its output."""
     return subprocess.run(
-        [sys.executable, str(RELEASE_PY), "--checkout", str(checkout), *args],
+        [*RELEASE_CMD, "--checkout", str(checkout), *args],
         env=dict(env),
         capture_output=True,
         text=True,
@@ -222,7 +231,7 @@ def uwsgi_in_devpi(devpi_server, tmp_path_factory: pytest.TempPathFactory) -> st
     uWSGI is published as an sdist only; building it once keeps every consumer
     virtualenv from compiling it again, and the base index keeps installs offline.
     """
-    from devpitools import seed_base_index
+    from common_utils_platform.devpitools import seed_base_index
 
     from tests.e2e.consumers import UWSGI_PIN, run
 

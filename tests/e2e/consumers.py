@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import devsupport
 import pytest
-from devpitools import build_wheelhouse, seed_base_index
-from devsupport import ServerProcess, free_port, make_venv
+from common_utils_platform import devsupport
+from common_utils_platform.devpitools import build_wheelhouse, seed_base_index
+from common_utils_platform.devsupport import ServerProcess, free_port, make_venv
 
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import pip_env

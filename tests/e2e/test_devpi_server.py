@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devpitools import DevpiAPI, DevpiServer
-from devsupport import free_port, git, twine_upload
+from common_utils_platform.devpitools import DevpiAPI, DevpiServer
+from common_utils_platform.devsupport import free_port, git, twine_upload
 
-from .conftest import SERVER_PY, install_from, next_version, pip_env, run_release_cli
+from .conftest import SERVER_CMD, install_from, next_version, pip_env, run_release_cli
 
 ROOT_PW = "root-Pw-123"
 TEAM_PW = "team-Pw-456"
@@ -25,7 +25,7 @@ RELEASE_PW = "release-Pw-789"
 
 def server_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SERVER_PY), *args],
+        [*SERVER_CMD, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -40,7 +40,7 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         **os.environ,
         "DEVPI_SERVERDIR": str(tmp_path / "devpi"),
         "DEVPI_ROOT_PASSWORD": ROOT_PW,
-        "DEVPI_PASSWORD": TEAM_PW,
+        "DEVPI_TEAM_PASSWORD": TEAM_PW,
         "DEVPI_RELEASE_PASSWORD": RELEASE_PW,
         "PYTHONWARNINGS": "ignore",
     }

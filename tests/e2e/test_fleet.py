@@ -3,7 +3,7 @@
 Three copies of the sample run under gunicorn on loopback, each with the library
 as a git submodule at another tag (v3.1.0, v3.0.0, v1.0.0), plus one port where
 nothing listens. The newest release comes from a real devpi index holding the
-v3.1.0 wheel. ``python -m common_utils.fleet`` must print the right rows,
+v3.1.0 wheel. ``common-utils-fleet`` must print the right rows,
 flag v1.0.0 (withdrawn in the given file, and two majors behind) and the
 unreachable port, and exit 1; without the flagged services it exits 0.
 """
@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from devsupport import free_port
+from common_utils_platform.devsupport import free_port
 
+from tests.e2e.conftest import tool
 from tests.e2e.consumers import (
     Gunicorn,
     library_with_tags,
@@ -39,7 +40,7 @@ def fleet(
     devpi_server,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[dict[str, str], str]]:
-    from devpitools import seed_base_index
+    from common_utils_platform.devpitools import seed_base_index
 
     work = tmp_path_factory.mktemp("fleet")
     library = library_with_tags(make_release_checkout, *LIBRARY_TAGS)
@@ -79,7 +80,7 @@ def fleet(
 
 def fleet_check(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "common_utils.fleet", *args],
+        [*tool("common-utils-fleet"), *args],
         capture_output=True,
         text=True,
         timeout=120,

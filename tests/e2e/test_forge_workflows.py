@@ -163,7 +163,7 @@ def test_both_forges_run_the_same_command_as_the_docs() -> None:
     docs = (REPO_ROOT / "docs" / "release.md").read_text()
     assert "tox -e release" in docs or "tox run -e release" in docs
     release_env = (REPO_ROOT / "tox.ini").read_text().split("[testenv:release]", 1)[1]
-    assert "devpi/release.py" in release_env.split("\n[", 1)[0]
+    assert "common-utils-release" in release_env.split("\n[", 1)[0]
 
 
 def tox_label(name: str) -> list[str]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devsupport import free_port
+from common_utils_platform.devsupport import free_port
 
 from tests.conftest import REPO_ROOT
 

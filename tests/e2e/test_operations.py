@@ -2,7 +2,7 @@
 
 Real processes only: devpi-server (via devpitools), Debian's nginx in the
 foreground with a temporary prefix on loopback high ports (ended by its PID),
-pip, and ``devpi/ops.py``. The certificates come from a throwaway CA made with
+pip, and ``common-utils-ops``. The certificates come from a throwaway CA made with
 ``cryptography``. The releases are tiny wheels built here and uploaded to an
 index of this module's own, so nothing reaches an outside index.
 """
@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devpitools import DevpiAPI, DevpiServer, free_port
-from devsupport import twine_upload
+from common_utils_platform.devpitools import DevpiAPI, DevpiServer, free_port
+from common_utils_platform.devsupport import twine_upload
 
-from .conftest import DEVPI_DIR, REPO_ROOT, pip_env
+from .conftest import DEVPI_DIR, REPO_ROOT, pip_env, tool
 
-OPS_PY = DEVPI_DIR / "ops.py"
+OPS_CMD = tool("common-utils-ops")
 DEPLOY = DEVPI_DIR / "deploy"
 PROBE = "ops-probe"
 OWNER = "opsprobe"
@@ -48,9 +48,9 @@ OWNER_PW = "probe-Pw-789"
 
 # -- helpers ---------------------------------------------------------------------
 def ops(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``devpi/ops.py ARGS`` as an operator would."""
+    """Run ``common-utils-ops ARGS`` as an operator would."""
     return subprocess.run(
-        [sys.executable, str(OPS_PY), *args],
+        [*OPS_CMD, *args],
         capture_output=True,
         text=True,
         check=False,
@@ -525,7 +525,7 @@ def test_backup_timer_and_paths_agree_with_the_server_config() -> None:
     service = (DEPLOY / "devpi-backup.service").read_text()
     timer = (DEPLOY / "devpi-backup.timer").read_text()
     assert "--serverdir /srv/devpi/server" in service
-    assert "ops.py restore-drill" in service
+    assert "common-utils-ops restore-drill" in service
     assert "User=devpi" in service
     assert "Type=oneshot" in service
     assert re.search(r"^OnCalendar=", timer, re.M)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from devsupport import git
+from common_utils_platform.devsupport import git
 
 from tests.conftest import REPO_ROOT
 
@@ -220,7 +220,7 @@ def test_wrong_password_fails_fast_with_exit_5_and_never_shows_the_password(
 def test_server_not_running_is_one_clear_line_without_traceback(
     make_release_checkout, devpi_env: dict[str, str]
 ) -> None:
-    from devpitools import free_port
+    from common_utils_platform.devpitools import free_port
 
     checkout = make_release_checkout(tag=f"v{next_version()}")
     env = {**devpi_env, "DEVPI_URL": f"http://127.0.0.1:{free_port()}"}
@@ -370,7 +370,7 @@ def test_cleartext_or_odd_devpi_url_is_refused_before_anything_is_sent(
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1"])
 def test_plain_http_is_fine_on_loopback(url: str) -> None:
-    from release import ReleaseConfig
+    from common_utils_platform.release import ReleaseConfig
 
     assert ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": url}).url == url
 
@@ -562,8 +562,8 @@ def test_docs_are_idempotent_and_never_replaced_on_the_release_index(
     """Rebuilt from the same notes, constraints and commit, the doc zip is the same bytes;
     devpi accepts identical bytes again without a change, refuses other bytes (409), which
     the pipeline reports and keeps; nobody but the release user may upload docs."""
-    from devpitools import DevpiError
-    from release import ReleaseConfig, _publish_docs, docs_zip
+    from common_utils_platform.devpitools import DevpiError
+    from common_utils_platform.release import ReleaseConfig, _publish_docs, docs_zip
 
     href, files = published_docs(devpi_server, "1.4.0")
     published = fetch(href)
@@ -622,10 +622,10 @@ def test_a_committed_changelog_section_is_published_as_is(
 
 
 def test_release_module_docstring_examples() -> None:
-    """The examples in devpi/release.py's docstrings (docs_zip's determinism among them)."""
+    """The examples in common_utils_platform.release's docstrings (docs_zip's determinism)."""
     import doctest
 
-    import release
+    from common_utils_platform import release
 
     result = doctest.testmod(release, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0

@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devsupport import free_port
+from common_utils_platform.devsupport import free_port
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import next_version, pip_env, run_release_cli
+from tests.e2e.conftest import next_version, pip_env, run_release_cli, tool
 from tests.e2e.consumers import (
     PINNED_VERSION,
     TEST_PYTHON,
@@ -432,12 +432,11 @@ def test_the_bad_release_runbook_as_written(
     (work / "docs" / "withdrawn.txt").write_text(f"{bad}  e2e: broken, move to {fixed}\n")
     (work / "services.txt").write_text(f"orders {service.url}\n")
     (fleet,) = runbook_commands("**2. Withdraw it")
-    assert fleet[:3] == ["python", "-m", "common_utils.fleet"]
-    argv = [sys.executable, *fleet[1:]]
+    assert fleet[0] == "common-utils-fleet"
+    argv = [*tool("common-utils-fleet"), *fleet[1:]]
     argv[argv.index("--index-url") + 1] = release_index  # the documented substitution
     redirect = argv.index(">")
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run(argv[:redirect], cwd=work, env=env,
+    done = subprocess.run(argv[:redirect], cwd=work,
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     (work / argv[redirect + 1]).write_text(done.stdout)

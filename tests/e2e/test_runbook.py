@@ -43,7 +43,7 @@ MARK = re.compile(r"^<!-- runbook: ([\w-]+) -->\n```bash\n(.*?)^```", re.M | re.
 ROOTED = ("etc", "srv", "opt", "mnt", "var", "root", "usr/local", "run")
 PASSWORDS = {
     "DEVPI_ROOT_PASSWORD": "runbook-Root-pw-1",
-    "DEVPI_PASSWORD": "runbook-Team-pw-2",
+    "DEVPI_TEAM_PASSWORD": "runbook-Team-pw-2",
     "DEVPI_RELEASE_PASSWORD": "runbook-Release-pw-3",
     "DEVPI_PERSON_PASSWORD": "runbook-Person-pw-4",
 }
@@ -421,7 +421,8 @@ def serving(host: Host) -> dict[str, object]:
 
 
 def can_login(host: Host, user: str, password: str) -> bool:
-    from devpitools import DevpiAPI, DevpiError  # not at the top: this file is the fake systemctl
+    # not at the top: this file is the fake systemctl
+    from common_utils_platform.devpitools import DevpiAPI, DevpiError
 
     try:
         DevpiAPI(f"http://127.0.0.1:{host.devpi_port}", user=user, password=password).login()
@@ -436,7 +437,7 @@ PERSON, PROBE_VERSION = "alice", "1.0.0"
 @pytest.mark.e2e
 def test_the_runbook_brings_up_a_serving_primary_with_backups(host: Host) -> None:
     # not at the top: run as a script, this file is the fake systemctl, without tests/ or devpi/
-    from devsupport import twine_upload
+    from common_utils_platform.devsupport import twine_upload
 
     from .test_operations import make_wheel
 

@@ -1,7 +1,7 @@
 """Tag push publishes: a bare repository with the release hooks, a devpi-server, a clone, pip.
 
 The module's git host is a bare repository that already held ``main`` and the
-release tag ``v1.0.0`` when ``devpi/install_hooks.py`` installed the hooks (as
+release tag ``v1.0.0`` when ``common-utils-install-hooks`` installed the hooks (as
 on a real host). A maintainer's clone pushes to it with ``git push``; what the
 pusher sees is git's own output (``remote: release: [build] ok in ...``). The
 devpi-server is the module's own (fresh indexes, so "no pin installs the newest
@@ -19,17 +19,16 @@ import importlib
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from devpitools import DevpiServer, seed_base_index
-from devsupport import GIT_ENV, git, make_checkout
+from common_utils_platform.devpitools import DevpiServer, seed_base_index
+from common_utils_platform.devsupport import GIT_ENV, git, make_checkout
 
-from .conftest import DEVPI_DIR, install_from
+from .conftest import install_from, tool
 
-INSTALL_HOOKS = DEVPI_DIR / "install_hooks.py"
+INSTALL_HOOKS = tool("common-utils-install-hooks")
 STEP_NAMES = ("guards", "build", "login", "upload", "verify", "push")
 VERIFY_SELECTION = "{clone}/tests/test_problems.py"
 PROJECT = "common-utils"
@@ -113,8 +112,7 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         password_file.chmod(0o600)
         done = subprocess.run(
             [
-                sys.executable,
-                str(INSTALL_HOOKS),
+                *INSTALL_HOOKS,
                 str(bare),
                 "--devpi-url",
                 server.url,
@@ -334,6 +332,7 @@ def test_failed_pipeline_keeps_the_tag_says_how_to_retry_and_the_retry_publishes
 
 @pytest.mark.parametrize("module", ["release_hooks", "install_hooks"])
 def test_hook_modules_docstring_examples(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    imported = importlib.import_module(f"common_utils_platform.{module}")
+    result = doctest.testmod(imported, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0

@@ -1,10 +1,11 @@
 """Server-side git hooks that make "tag it, push it, it is published" true.
 
 Installed into a bare repository on the team's git host by
-``python devpi/install_hooks.py REPO ...`` (see docs/release.md), which copies this
-module, ``release_rules.py``, ``release.py``, ``devpitools.py`` and ``devsupport.py`` into
-``REPO/hooks/common_utils_release/`` next to a ``release-hook.ini`` and puts the
-two small ``pre-receive`` / ``post-receive`` scripts into ``REPO/hooks/``.
+``common-utils-install-hooks REPO ...`` (see docs/release.md), which writes
+``REPO/hooks/common_utils_release/release-hook.ini`` and two tiny ``pre-receive`` /
+``post-receive`` scripts into ``REPO/hooks/``: each runs the hook venv's interpreter
+on this module's entry point (``common-utils-pre-receive``, ``common-utils-post-receive``)
+of the installed ``common_utils_platform`` package.
 
 - ``pre-receive`` refuses, each with one line saying why, a tag that looks like
   a version but is not a release tag (``v1.5``, ``1.5.0``), a release tag on a
@@ -12,7 +13,8 @@ two small ``pre-receive`` / ``post-receive`` scripts into ``REPO/hooks/``.
   version not newer than the newest release on its line, and deleting or moving
   a release tag. The rules are ``release_rules``'s, the ones the pipeline's
   guards use. A refused push changes no ref, so nothing is built.
-- ``post-receive`` runs the release pipeline (``release.py``) for every new
+- ``post-receive`` runs the release pipeline (``common_utils_platform.release``,
+  with the hook venv's interpreter) for every new
   release tag, one at a time, in a fresh clone of the repository checked out at
   the tag (full history, the ``main`` and ``release/*`` branches as
   ``origin/...``). Its lines go to the pusher as they come (``remote: release:
@@ -52,15 +54,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-_HERE = Path(__file__).resolve().parent
-for _candidate in (_HERE, _HERE.parent):  # installed copy, or devpi/githooks/ in the repository
-    if (_candidate / "release_rules.py").is_file():
-        if str(_candidate) not in sys.path:
-            sys.path.insert(0, str(_candidate))
-        break
-
-import release_rules  # noqa: E402
-from release_rules import ReleaseRuleError, ReleaseVersion  # noqa: E402
+from common_utils_platform import release_rules
+from common_utils_platform.release_rules import ReleaseRuleError, ReleaseVersion
 
 __all__ = [
     "CONFIG_NAME",
@@ -72,6 +67,8 @@ __all__ = [
     "main",
     "parse_updates",
     "post_receive",
+    "post_receive_command",
+    "pre_receive_command",
     "run_release_for_tag",
 ]
 
@@ -117,7 +114,7 @@ class HookConfig:
     def to_ini(self) -> str:
         """Return the configuration as the text of ``release-hook.ini``."""
         lines = [
-            "# Written by devpi/install_hooks.py; re-run it to change a value.",
+            "# Written by common-utils-install-hooks; re-run it to change a value.",
             "# No password here: password_file names a file only the git user can read.",
             f"[{SECTION}]",
         ]
@@ -181,7 +178,7 @@ def read_password_file(path: Path) -> str:
         >>> read_password_file(Path("/nonexistent/pw"))
         Traceback (most recent call last):
         ...
-        release_hooks.HookConfigError: password file /nonexistent/pw does not exist
+        common_utils_platform.release_hooks.HookConfigError: password file /nonexistent/pw does ...
     """
     try:
         info = path.stat()
@@ -495,7 +492,7 @@ def _run_pipeline(git_dir: Path, config: HookConfig, tag: str, password: str, si
         if cloned.returncode != 0:
             sink.line(f"release-hook: git clone of {tag} failed: {cloned.stderr.strip()[:300]}")
             return 3
-        cmd = [config.python, str(_HERE / "release.py"), "--checkout", str(clone)]
+        cmd = [config.python, "-m", "common_utils_platform.release", "--checkout", str(clone)]
         if config.skip_tests:
             cmd.append("--skip-tests")
         elif config.verify_pytest_args:
@@ -589,7 +586,7 @@ def main(hook: str, argv: Sequence[str] | None = None) -> int:
     git_dir = _git_dir()
     if hook == "pre-receive":
         return pre_receive(git_dir, sys.stdin, sys.stderr)
-    config_path = _HERE / CONFIG_NAME
+    config_path = git_dir / "hooks" / LIB_DIR_NAME / CONFIG_NAME
     try:
         config = HookConfig.load(config_path)
     except HookConfigError as ex:
@@ -607,3 +604,13 @@ def main(hook: str, argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def pre_receive_command() -> int:
+    """Run the ``pre-receive`` hook (the ``common-utils-pre-receive`` command)."""
+    return main("pre-receive")
+
+
+def post_receive_command() -> int:
+    """Run the ``post-receive`` hook (the ``common-utils-post-receive`` command)."""
+    return main("post-receive")

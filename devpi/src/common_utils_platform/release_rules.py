@@ -1,9 +1,9 @@
 """Release tag rules shared by the release pipeline and the git server hooks.
 
-Pure Python, standard library only, no import of the rest of ``devpi/`` (a
-pre-receive hook imports it with ``sys.path.insert(0, "<repo>/devpi")`` or loads
-the file with ``importlib``). Every refusal is a ``ReleaseRuleError`` whose
-message is one human line saying what is wrong and what is allowed.
+Pure Python, standard library only, no import of the rest of ``common_utils_platform``
+(the pre-receive hook and the pipeline both import it). Every refusal is a
+``ReleaseRuleError`` whose message is one human line saying what is wrong and what is
+allowed.
 
 The rules:
 
@@ -56,7 +56,7 @@ Example:
     >>> parse_tag("v1.6")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    release_rules.ReleaseRuleError: 'v1.6' is not a release tag: use vX.Y.Z or vX.Y.ZrcN (...)
+    common_utils_platform.release_rules.ReleaseRuleError: 'v1.6' is not a release tag: use ...
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def parse_tag(tag: str) -> ReleaseVersion:
         >>> parse_tag("v01.4.0")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        release_rules.ReleaseRuleError: 'v01.4.0' is not a release tag: use vX.Y.Z or ...
+        common_utils_platform.release_rules.ReleaseRuleError: 'v01.4.0' is not a release tag: ...
     """
     match = RELEASE_TAG_RE.fullmatch(tag)
     if match is None:
@@ -277,7 +277,7 @@ def check_branch_rule(
         >>> check_branch_rule(parse_tag("v1.5.1"), "c2", on, reach)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        release_rules.ReleaseRuleError: v1.5.1 is on no allowed branch: tag a commit of main or ...
+        common_utils_platform.release_rules.ReleaseRuleError: v1.5.1 is on no allowed branch: ...
     """
     own = f"release/{_line_name(version.line)}"
     if main in branches and is_ancestor(commit, branches[main]):
@@ -318,7 +318,7 @@ def check_newer(
         >>> check_newer(parse_tag("v1.4.1"), ["v1.4.0", "v1.6.0"], "main")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        release_rules.ReleaseRuleError: v1.4.1 is not newer than v1.6.0, the newest release on ...
+        common_utils_platform.release_rules.ReleaseRuleError: v1.4.1 is not newer than v1.6.0, ...
     """
     line = branch_line(branch)
     if branch != main and line is None:

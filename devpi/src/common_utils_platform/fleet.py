@@ -1,9 +1,9 @@
-r"""Which services run which common_utils, and who is behind: ``python -m common_utils.fleet``.
+r"""Which services run which common_utils, and who is behind: ``common-utils-fleet``.
 
 A platform engineer points it at the services (URLs as arguments, or a file with
 one per line) and at the devpi release index::
 
-    python -m common_utils.fleet --index-url "$DEVPI_URL/team/release/+simple/" \\
+    common-utils-fleet --index-url "$DEVPI_URL/team/release/+simple/" \\
         --withdrawn docs/withdrawn.txt --file services.txt
 
 It fetches every service's ``/version`` concurrently (each within one deadline
@@ -31,7 +31,7 @@ linear time.
 Only the standard library is used; importing it does not import falcon.
 
 Examples:
-    >>> from common_utils.fleet import behind, sanitize
+    >>> from common_utils_platform.fleet import behind, sanitize
     >>> behind("1.2.3", "2.0.0")
     ('major', 1)
     >>> sanitize("1.0\x1b[2J")
@@ -463,7 +463,7 @@ def fetch(url: str, *, timeout: float, max_bytes: int) -> bytes:
         >>> fetch("http://127.0.0.1:1/version", timeout=1, max_bytes=10)
         Traceback (most recent call last):
         ...
-        common_utils.fleet.FleetError: connection refused
+        common_utils_platform.fleet.FleetError: connection refused
     """
     deadline = _Deadline(timeout)
     try:
@@ -678,7 +678,7 @@ def _seconds(text: str) -> float:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m common_utils.fleet",
+        prog="common-utils-fleet",
         description="Which services run which common_utils, and who is behind.",
     )
     parser.add_argument("urls", nargs="*", metavar="[NAME=]URL", help="service base URLs")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the team's persistent devpi-server: ``tox -e devpi`` (or ``python devpi/server.py``).
+"""Run the team's persistent devpi-server: ``tox -e devpi`` (or ``common-utils-devpi``).
 
 Commands:
 
@@ -34,7 +34,7 @@ to bootstrap), ``DEVPI_RELEASE_USER`` (default ``ci-release``),
 ``DEVPI_PRIVATE_PROJECTS`` (default ``common-utils``),
 ``DEVPI_STAGING_INDEX`` / ``DEVPI_RELEASE_INDEX`` (defaults ``team/staging`` /
 ``team/release``). ``DEVPI_USER`` / ``DEVPI_PASSWORD`` are the release pipeline's names
-for the ``ci-release`` account (``release.py``); here they are still read for the team
+for the ``ci-release`` account (``common-utils-release``); here they are still read for the team
 user when the ``DEVPI_TEAM_*`` name is unset, with a one-line deprecation notice.
 Errors print one line (no traceback, no password) and exit 2
 (configuration) or 1 (server).
@@ -53,8 +53,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-# Run as a script, its own directory (devpi/) is first on sys.path: devpitools imports.
-from devpitools import (
+from common_utils_platform.devpitools import (
     DEFAULT_BASES,
     DEFAULT_PROJECTS,
     DEFAULT_RELEASE_INDEX,
@@ -64,10 +63,10 @@ from devpitools import (
     DevpiError,
     DevpiServer,
 )
+from common_utils_platform.devsupport import find_checkout
 
 __all__ = ["main"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 _STATUS_CODES = {"running": 0, "stopped": 3, "not responding": 4}
 
 
@@ -93,10 +92,11 @@ def _server(
         if not env.get(var):
             raise _ConfigError(f"{var} is not set")
     serverdir = Path(args.serverdir or env.get("DEVPI_SERVERDIR") or throwaway_serverdir(env))
-    if serverdir.resolve().is_relative_to(REPO_ROOT):
+    checkout = find_checkout()
+    if checkout is not None and serverdir.resolve().is_relative_to(checkout):
         raise _ConfigError(
             f"server directory {serverdir} (--serverdir/DEVPI_SERVERDIR) is inside the checkout "
-            f"{REPO_ROOT} (git clean -xdf would delete the index): use one outside it"
+            f"{checkout} (git clean -xdf would delete the index): use one outside it"
         )
     return DevpiServer(
         serverdir=serverdir,
@@ -132,7 +132,8 @@ def _bootstrap(server: DevpiServer, *, rotate: bool = False) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="server.py", description="Run the team's devpi-server (see docs/operations.md)."
+        prog="common-utils-devpi",
+        description="Run the team's devpi-server (see docs/operations.md).",
     )
     parser.add_argument(
         "command",
@@ -169,15 +170,15 @@ def _parser() -> argparse.ArgumentParser:
 def _team_names(env: Mapping[str, str]) -> dict[str, str]:
     """The team user's ``DEVPI_TEAM_*`` settings, from the old ``DEVPI_USER``/``DEVPI_PASSWORD``.
 
-    release.py reads ``DEVPI_USER``/``DEVPI_PASSWORD`` as the ``ci-release`` account; the
+    common-utils-release reads ``DEVPI_USER``/``DEVPI_PASSWORD`` as the ``ci-release`` account; the
     old names still work here when the new ones are unset, with a notice on stderr.
     """
     out = dict(env)
     for new, old in (("DEVPI_TEAM_USER", "DEVPI_USER"), ("DEVPI_TEAM_PASSWORD", "DEVPI_PASSWORD")):
         if not out.get(new) and out.get(old):
             print(
-                f"server.py: {old} for the team user is deprecated, set {new} "
-                f"({old} is release.py's name for the ci-release account)",
+                f"common-utils-devpi: {old} for the team user is deprecated, set {new} "
+                f"({old} is common-utils-release's name for the ci-release account)",
                 file=sys.stderr,
             )
             out[new] = out[old]
@@ -215,7 +216,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return 0
         if args.command == "person":
             if not args.name:
-                raise _ConfigError("person needs a NAME: server.py person alice")
+                raise _ConfigError("person needs a NAME: common-utils-devpi person alice")
             server = _server(args, env, need=("DEVPI_ROOT_PASSWORD", "DEVPI_PERSON_PASSWORD"))
             changes = server.add_person(
                 args.name, env["DEVPI_PERSON_PASSWORD"], rotate_password=args.rotate_passwords
@@ -235,7 +236,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.command == "run":
             server.init()
             if not replica:
-                print("run: bootstrap with `server.py bootstrap` once the server answers")
+                print("run: bootstrap with `common-utils-devpi bootstrap` once the server answers")
             os.execv(server.command()[0], server.command())  # noqa: S606
         if server.pid is not None:
             print(f"start: devpi-server already running (pid {server.pid}) at {server.url}")

@@ -5,20 +5,10 @@ loopback port, a server process that is started, polled on its health URL and
 stopped by its PID, a virtualenv with a package installed into it and the
 version it imports, and git with a fixed identity.
 
-Why here, in ``devpi/`` next to ``release.py``: the release pipeline must run
-standalone (``python devpi/release.py`` in a fresh clone of a tag, and from the
-git hooks, which copy the modules they need: see ``install_hooks.LIBRARY_FILES``).
-A script finds its sibling modules because Python puts the script's directory
-first on ``sys.path``, so ``devpi/`` holds scripts and plain modules (no
-``__init__.py``: a package named ``devpi`` would shadow devpi-client's). Code
-outside ``devpi/`` imports these modules by name, with ``devpi/`` put on the
-path by configuration, never by code:
-
-- pytest: ``pythonpath = ["devpi"]`` in ``pyproject.toml`` (unit and e2e tests);
-- tox: ``PYTHONPATH={tox_root}/devpi`` in the ``demo``, ``bench`` and ``e2e``
-  environments (by hand: ``PYTHONPATH=devpi python demo/demo.py``);
-- mypy: the files are given by path, so each is checked as the top-level
-  module its script imports.
+Why here: this module is part of ``common_utils_platform``, the platform team's
+tools package (``pip install ./devpi``); the release pipeline, the git hooks, the
+operations commands, the demo, the e2e tests and the benchmarks all import it from
+the installed package, never from a path put on ``sys.path``.
 
 Standard library only: the hooks' interpreter has the release toolchain and
 nothing else.
@@ -48,6 +38,7 @@ __all__ = [
     "LIBRARY_PROBE",
     "REPO_ROOT",
     "ServerProcess",
+    "find_checkout",
     "free_port",
     "git",
     "make_checkout",
@@ -59,8 +50,28 @@ __all__ = [
     "tail",
 ]
 
-# The checkout this file is in (meaningless in the hooks' copy, which does not use it).
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def find_checkout() -> Path | None:
+    """Return the common_utils checkout the tools work on, or ``None`` outside one.
+
+    The source tree this module is in when it runs from a checkout (``devpi/src/...``),
+    else the nearest directory at or above the current one that holds both
+    ``pyproject.toml`` and ``devpi/pyproject.toml`` (the installed package run in a checkout).
+    """
+    here = Path(__file__).resolve()
+    source = [here.parents[3]] if len(here.parents) > 3 else []
+    cwd = Path.cwd().resolve()
+    for candidate in [*source, cwd, *cwd.parents]:
+        if (candidate / "devpi" / "pyproject.toml").is_file() and (
+            candidate / "pyproject.toml"
+        ).is_file():
+            return candidate
+    return None
+
+
+# The checkout the demo, the e2e tests and the benchmarks work on (they run in one); the
+# current directory elsewhere (the hooks and the operations commands do not use it).
+REPO_ROOT = find_checkout() or Path.cwd().resolve()
 # A fixed identity and no system configuration: commits made by tests and tools
 # do not depend on the machine.
 GIT_ENV = {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Operate the team's devpi in production: install, backups, restore drills, monitoring.
 
-Commands (``python devpi/ops.py COMMAND --help`` for every option):
+Commands (``common-utils-ops COMMAND --help`` for every option):
 
 - ``init --configfile FILE``: ``devpi-init`` of the data directory the
   ``devpi-server.yml`` names (its role, its ``primary-url`` for a replica), the
@@ -64,8 +64,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-# Run as a script, its own directory (devpi/) is first on sys.path: devpitools imports.
-from devpitools import DevpiError, DevpiServer, shown_url
+from common_utils_platform.devpitools import DevpiError, DevpiServer, shown_url
 
 __all__ = [
     "EXPORT_PREFIX",
@@ -165,7 +164,7 @@ def inventory(
         >>> inventory("http://127.0.0.1:1", timeout=1)
         Traceback (most recent call last):
         ...
-        ops.OpsError: GET http://127.0.0.1:1/: [Errno 111] Connection refused
+        common_utils_platform.ops.OpsError: GET http://127.0.0.1:1/: [Errno 111] Connection refused
     """
     ctx = context or ssl.create_default_context()
     base = url.rstrip("/")
@@ -271,10 +270,10 @@ def backup(
         OpsError: ``devpi-export`` or the inventory failed.
 
     Example:
-        >>> backup(Path("/nonexistent"), Path("/tmp"))
+        >>> backup(Path("/nonexistent"), Path("/tmp"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ops.ConfigError: --serverdir /nonexistent is not a devpi-server directory (no .nodeinfo)
+        common_utils_platform.ops.ConfigError: --serverdir /nonexistent is not a devpi-server ...
     """
     serverdir = _check_serverdir(serverdir)
     if keep < 1:
@@ -423,7 +422,7 @@ def newest_export(directory: Path) -> Path:
         >>> newest_export(Path("/nonexistent"))
         Traceback (most recent call last):
         ...
-        ops.ConfigError: no devpi-export-* directory in /nonexistent
+        common_utils_platform.ops.ConfigError: no devpi-export-* directory in /nonexistent
     """
     exports = _exports(directory)
     if not exports:
@@ -464,10 +463,10 @@ def restore_drill(
         OpsError: The import or the throwaway server failed.
 
     Example:
-        >>> restore_drill(Path("/nonexistent"))
+        >>> restore_drill(Path("/nonexistent"))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ops.ConfigError: /nonexistent is not a devpi-export directory (no dataindex.json)
+        common_utils_platform.ops.ConfigError: /nonexistent is not a devpi-export directory (no ...
     """
     if not (export / "dataindex.json").is_file():
         raise ConfigError(f"{export} is not a devpi-export directory (no dataindex.json)")
@@ -641,7 +640,7 @@ def cert_days_left(url: str, *, context: ssl.SSLContext, timeout: float) -> floa
         ... )
         Traceback (most recent call last):
         ...
-        ops.OpsError: TLS to 127.0.0.1:1: [Errno 111] Connection refused
+        common_utils_platform.ops.OpsError: TLS to 127.0.0.1:1: [Errno 111] Connection refused
     """
     parsed = urllib.parse.urlsplit(url)
     host, port = parsed.hostname or "", parsed.port or 443
@@ -868,7 +867,8 @@ def summary(checks: Sequence[Check]) -> tuple[int, str]:
 # -- command line --------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ops.py", description="Backups, restore drills and monitoring of the team's devpi."
+        prog="common-utils-ops",
+        description="Backups, restore drills and monitoring of the team's devpi.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("backup", help="dated devpi-export of a server directory, keep N")

@@ -1,13 +1,11 @@
-"""Run, bootstrap and talk to a devpi-server: the shared half of ``devpi/``.
+"""Run, bootstrap and talk to a devpi-server: the shared half of the platform tools.
 
-``devpi/server.py`` (the operator's command) and ``devpi/release.py`` (the release
-pipeline) are thin front ends over this module, and the end-to-end tests, the
-benchmarks and the demo import it to run throwaway servers. ``devpi/`` is not a
-package (a ``devpi`` package would shadow devpi-client's): the scripts beside it
-find it as their own directory, and pytest (``pythonpath`` in pyproject.toml) and
-tox (``PYTHONPATH``) put ``devpi/`` on the path for everything else::
+``common_utils_platform.server`` (the operator's ``common-utils-devpi``) and
+``common_utils_platform.release`` (the pipeline, ``common-utils-release``) are thin
+front ends over this module, and the end-to-end tests, the benchmarks and the demo
+import it from the installed package to run throwaway servers::
 
-    from devpitools import DevpiServer, seed_base_index
+    from common_utils_platform.devpitools import DevpiServer, seed_base_index
 
 Public API:
 
@@ -70,7 +68,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from devsupport import free_port
+from common_utils_platform.devsupport import free_port
 
 __all__ = [
     "DEFAULT_BASES",
@@ -216,6 +214,11 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     ``common_utils.auth`` refuses redirects).
     """
 
+    # Python 3.10's handler has no 308 (3.11 added it): a 308 ended as a bare HTTPError
+    # there. Mapped like a 302, it gets the same origin check and refusal on every Python.
+    if not hasattr(urllib.request.HTTPRedirectHandler, "http_error_308"):  # pragma: no cover
+        http_error_308 = urllib.request.HTTPRedirectHandler.http_error_302
+
     def redirect_request(
         self,
         req: urllib.request.Request,
@@ -297,7 +300,7 @@ class DevpiAPI:
             >>> api.request("GET", "/+api")
             Traceback (most recent call last):
             ...
-            devpitools.DevpiError: devpi-server is not reachable at http://127.0.0.1:...
+            common_utils_platform.devpitools.DevpiError: devpi-server is not reachable at http://127.0.0.1:...
         """
         content_type = "application/json"
         if isinstance(body, _RawBody):
@@ -375,7 +378,7 @@ class DevpiAPI:
             >>> api.login()
             Traceback (most recent call last):
             ...
-            devpitools.DevpiError: devpi-server is not reachable at http://127.0.0.1:...
+            common_utils_platform.devpitools.DevpiError: devpi-server is not reachable at http://127.0.0.1:...
         """
         status, _ = self.request(
             "POST", "/+login", {"user": self.user, "password": self._password}, anonymous=True
@@ -998,7 +1001,7 @@ class DevpiServer:
         if not self.release_password:
             raise DevpiError("the release user's password is not set (DEVPI_RELEASE_PASSWORD)")
         accounts = [
-            (self.user, self.password, "DEVPI_PASSWORD"),
+            (self.user, self.password, "DEVPI_TEAM_PASSWORD"),
             (self.release_user, self.release_password, "DEVPI_RELEASE_PASSWORD"),
         ]
         changes: list[str] = []

@@ -59,7 +59,7 @@ or the release notes failed; 5 devpi unreachable, credentials refused or upload/
 6 verification failed (install from staging or the test suite); 7 the version is
 already released with different files.
 
-Importable API (put ``devpi/`` on ``sys.path``; see ``devpitools`` for servers):
+Importable API (``common_utils_platform.release``; see ``devpitools`` for servers):
 
 - ``run_release(checkout, *, config=, run_tests=True, pytest_args=(), out=)``
   returns a ``ReleaseResult`` (``version``, ``digests``, ``already_released``,
@@ -102,9 +102,15 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-# Run as a script, its own directory (devpi/) is first on sys.path: devpitools imports.
-from devpitools import DevpiAPI, DevpiError, clean_pip_env, scrub_env, sha256_of, shown_url
-from release_rules import (
+from common_utils_platform.devpitools import (
+    DevpiAPI,
+    DevpiError,
+    clean_pip_env,
+    scrub_env,
+    sha256_of,
+    shown_url,
+)
+from common_utils_platform.release_rules import (
     RELEASE_TAG_RE,
     ReleaseRuleError,
     check_branch_rule,
@@ -234,7 +240,7 @@ class ReleaseConfig:
             >>> ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": "http://h:1"})
             Traceback (most recent call last):
             ...
-            release.ReleaseError: DEVPI_URL must use https:// (plain http only on loopback), got 'http://h:1'
+            common_utils_platform.release.ReleaseError: DEVPI_URL must use https:// (plain http ...
         """
         env = os.environ if environ is None else environ
         password = env.get("DEVPI_PASSWORD", "")
@@ -410,7 +416,7 @@ def check_guards(checkout: Path, *, tag: str | None = None) -> str:
         >>> check_guards(Path("/"))
         Traceback (most recent call last):
         ...
-        release.ReleaseError: / is not a git working tree
+        common_utils_platform.release.ReleaseError: / is not a git working tree
     """
     inside = _run(["git", "rev-parse", "--is-inside-work-tree"], cwd=checkout)
     if inside.returncode != 0 or inside.stdout.strip() != "true":
@@ -900,14 +906,20 @@ def verify(
         return f"installed {requirement} (tests skipped)" + write_constraints(
             f"installed from {config.staging_index} with --require-hashes; tests skipped"
         )
-    plugin_dir = workdir / "plugin"
-    plugin_dir.mkdir()
-    (plugin_dir / "_release_verify.py").write_text(_VERIFY_PLUGIN)
+    # The plugin is a module of the verify venv's own site-packages: no search path is
+    # set for the tests (they see the venv exactly as a service would).
+    purelib = _run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], env=env
+    )
+    if purelib.returncode != 0:
+        raise ReleaseError(
+            f"the verify venv has no site-packages:\n{_tail(purelib)}", ExitCode.VERIFY
+        )
+    (Path(purelib.stdout.strip()) / "_release_verify.py").write_text(_VERIFY_PLUGIN)
     run_dir = workdir / "run"
     run_dir.mkdir()
     test_env = {
         **env,
-        "PYTHONPATH": str(plugin_dir),
         "_RELEASE_VERIFY_PREFIX": str(env_dir),
         "_RELEASE_VERIFY_LOG": str(workdir / "verify.log"),
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -1163,7 +1175,7 @@ def run_release(
         >>> run_release(Path("/"), config=ReleaseConfig(password="pw"))
         Traceback (most recent call last):
         ...
-        release.ReleaseError: / is not a git working tree
+        common_utils_platform.release.ReleaseError: / is not a git working tree
     """
     config = config or ReleaseConfig.from_env()
     report = _Reporter(out or sys.stdout)
@@ -1263,14 +1275,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         2
     """
     parser = argparse.ArgumentParser(
-        prog="release.py",
+        prog="common-utils-release",
         description="Release the vX.Y.Z tag at HEAD to devpi (see docs/release.md).",
     )
     parser.add_argument(
         "--checkout",
         type=Path,
-        default=Path(__file__).resolve().parent.parent,
-        help="the git working tree to release (default: this repository)",
+        default=Path.cwd(),
+        help="the git working tree to release (default: the current directory)",
     )
     parser.add_argument(
         "--skip-tests",

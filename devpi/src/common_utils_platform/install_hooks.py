@@ -3,22 +3,23 @@ r"""Install the release hooks into a bare repository on the team's git host.
 
 Run it on the git host, as the user that owns the repositories (the git user)::
 
-    python devpi/install_hooks.py /srv/git/common_utils.git \\
+    common-utils-install-hooks /srv/git/common_utils.git \\
         --devpi-url https://devpi.example.internal \\
         --devpi-user ci-release \\
         --password-file /etc/common-utils/devpi-release-password \\
         --python /opt/common-utils-release/bin/python
 
-It copies ``githooks/pre-receive`` and ``githooks/post-receive`` into
-``REPO/hooks/``, and ``githooks/release_hooks.py``, ``release_rules.py``,
-``release.py``, ``devpitools.py`` and ``devsupport.py`` into ``REPO/hooks/common_utils_release/``
-with a ``release-hook.ini`` holding the options below (no password: only the
-path of the password file, which must be readable by its owner only).
+It writes two tiny ``pre-receive`` and ``post-receive`` scripts into ``REPO/hooks/``,
+each running ``--python`` (the hook venv, where ``common_utils_platform`` is installed)
+on the entry point of ``common_utils_platform.release_hooks``, and a
+``REPO/hooks/common_utils_release/release-hook.ini`` holding the options below (no
+password: only the path of the password file, which must be readable by its owner only).
+No module is copied: the hooks run the installed package, so upgrading it upgrades them.
 
 Before it writes anything it checks: ``REPO`` is a bare repository; the
 password file exists, is not empty and has mode 600 (or stricter); ``--python``
 can import the release toolchain of requirements/release.lock (build, twine,
-devpi-client, towncrier for the notes); existing hooks
+devpi-client, towncrier for the notes) and ``common_utils_platform``; existing hooks
 that are not ours are kept unless ``--force`` (then they are renamed
 ``*.before-common-utils``). Re-running it updates the hooks in place (after an
 upgrade of this repository, or to change an option). A failed check is one line
@@ -37,16 +38,12 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-DEVPI_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(DEVPI_DIR / "githooks"))
-
-from release_hooks import (  # noqa: E402
+from common_utils_platform.release_hooks import (
     CONFIG_NAME,
     LIB_DIR_NAME,
     HookConfig,
@@ -55,20 +52,48 @@ from release_hooks import (  # noqa: E402
     retry_command,
 )
 
-__all__ = ["HOOKS", "LIBRARY_FILES", "HookConfig", "InstallError", "install_hooks", "main"]
+__all__ = ["HOOKS", "HookConfig", "InstallError", "hook_script", "install_hooks", "main"]
 
 HOOKS = ("pre-receive", "post-receive")
-LIBRARY_FILES = (
-    DEVPI_DIR / "githooks" / "release_hooks.py",
-    DEVPI_DIR / "release_rules.py",
-    DEVPI_DIR / "release.py",
-    DEVPI_DIR / "devpitools.py",
-    DEVPI_DIR / "devsupport.py",  # devpitools' process helpers
+# The modules earlier versions copied into REPO/hooks/common_utils_release/: removed on install.
+_OLD_COPIES = (
+    "release_hooks.py",
+    "release_rules.py",
+    "release.py",
+    "devpitools.py",
+    "devsupport.py",
 )
 MARKER = "release_hooks import main"
 _TOOLCHAIN_PROBE = (
-    "import build, twine, devpi.main, packaging, setuptools_scm, towncrier, markdown_it"
+    "import build, twine, devpi.main, packaging, setuptools_scm, towncrier, markdown_it, "
+    "common_utils_platform.release_hooks"
 )
+_HOOK_DOCS = {
+    "pre-receive": "refuse malformed, misplaced, old, moved or deleted release tags",
+    "post-receive": "run the release pipeline for each new release tag (--retry vX.Y.Z by hand)",
+}
+
+
+def hook_script(name: str, python: str) -> str:
+    """Return the text of the installed hook ``name``, run by the interpreter ``python``.
+
+    Example:
+        >>> print(hook_script("pre-receive", "/venv/bin/python"), end="")  # doctest: +ELLIPSIS
+        #!/venv/bin/python
+        # pre-receive: refuse malformed, ... release tags (common-utils-install-hooks).
+        import sys
+        from common_utils_platform.release_hooks import main
+        sys.exit(main("pre-receive"))
+    """
+    # NOTE: the hooks run with the interpreter chosen at install time, not whatever
+    # `python3` the git user's PATH finds (git runs hooks with a minimal one).
+    return (
+        f"#!{python}\n"
+        f"# {name}: {_HOOK_DOCS[name]} (common-utils-install-hooks).\n"
+        "import sys\n"
+        "from common_utils_platform.release_hooks import main\n"
+        f'sys.exit(main("{name}"))\n'
+    )
 
 
 class InstallError(Exception):
@@ -110,7 +135,8 @@ def _check_python(python: str) -> None:
         missing = (done.stderr.strip().splitlines() or ["?"])[-1]
         raise InstallError(
             f"--python {python} cannot import the release toolchain ({missing}): "
-            "install it with pip install --require-hashes -r requirements/release.lock"
+            "install it with pip install --require-hashes -r requirements/release.lock, "
+            "then pip install --no-deps ./devpi"
         )
 
 
@@ -144,21 +170,17 @@ def install_hooks(repo: Path, config: HookConfig, *, force: bool = False) -> lis
     done: list[str] = []
     lib = hooks_dir / LIB_DIR_NAME
     lib.mkdir(parents=True, exist_ok=True)
-    for source in LIBRARY_FILES:
-        shutil.copyfile(source, lib / source.name)
+    for old in _OLD_COPIES:
+        (lib / old).unlink(missing_ok=True)
     (lib / CONFIG_NAME).write_text(config.to_ini(), encoding="utf-8")
-    done.append(f"modules and {CONFIG_NAME} in {lib}")
+    done.append(f"{CONFIG_NAME} in {lib}")
     for name in HOOKS:
         target = hooks_dir / name
         if name in foreign:
             target.rename(target.with_name(f"{name}.before-common-utils"))
             done.append(f"kept the previous {name} as {name}.before-common-utils")
-        text = (DEVPI_DIR / "githooks" / name).read_text(encoding="utf-8")
-        body = text.split("\n", 1)[1]
-        # NOTE: the hooks run with the interpreter chosen here, not whatever
-        # `python3` the git user's PATH finds (git runs hooks with a minimal one).
         tmp = target.with_name(f".{name}.tmp")
-        tmp.write_text(f"#!{config.python}\n{body}", encoding="utf-8")
+        tmp.write_text(hook_script(name, config.python), encoding="utf-8")
         tmp.chmod(0o755)
         tmp.replace(target)
         done.append(f"hooks/{name}")
@@ -173,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the installer command line; return the exit code."""
     env = os.environ
     parser = argparse.ArgumentParser(
-        prog="install_hooks.py",
+        prog="common-utils-install-hooks",
         description="Install the release hooks into a bare git repository (docs/release.md).",
     )
     parser.add_argument(
@@ -196,13 +218,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--python",
         default=sys.executable,
-        help="interpreter of the hooks and the pipeline (requirements/release.lock installed)",
+        help="interpreter of the hooks and the pipeline (requirements/release.lock "
+        "and common_utils_platform installed)",
     )
     parser.add_argument("--log-dir", type=Path, default=None, help="default: REPO/release-logs")
     parser.add_argument(
         "--verify-pytest-args",
         default="",
-        help="replace the verify step's test selection (release.py --pytest-args)",
+        help="replace the verify step's test selection (common-utils-release --pytest-args)",
     )
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per release")
     parser.add_argument(
