@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import Result
-from devsupport import free_port
+from common_utils_platform.devsupport import free_port
 
 from common_utils.testing import JWKSServer, TokenIssuer, vcap_services
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 # The benchmark modules are this script's siblings (Python puts its directory first
-# on sys.path); the devpi ones import devpi/'s modules, which tox -e bench puts on
-# PYTHONPATH (by hand: PYTHONPATH=devpi python benchmarks/run.py; devpi/devsupport.py).
+# on sys.path); the devpi ones import the platform tools, which tox -e bench installs
+# (by hand: pip install ./devpi).
 from _harness import Result
 
 # Import the package under test first, so every benchmark measures the same copy
