@@ -17,6 +17,7 @@ import falcon
 import falcon.asgi
 import falcon.testing
 import jwt
+from falcon.util import async_to_sync
 
 from common_utils.auth import JWTAuthMiddleware
 from common_utils.problems import PROBLEM_JSON, problem_error_serializer
@@ -116,3 +117,22 @@ def assert_challenge(result: falcon.testing.Result, status: int, header: str) ->
 
 def invalid_token(reason: str) -> str:
     return f'Bearer realm="api", error="invalid_token", error_description="{reason}"'
+
+
+def websocket_handshake(
+    app: falcon.asgi.App, path: str, headers: dict[str, str] | None = None
+) -> Any:
+    """Open a WebSocket; return what the server sent, or the close code of a refusal."""
+
+    async def run() -> Any:
+        async with falcon.testing.ASGIConductor(app) as conductor:
+            try:
+                async with conductor.simulate_ws(path, headers=headers) as ws:
+                    answer = json.loads(await ws.receive_text())
+                    await ws.send_text("bye")
+                    return answer
+            except falcon.WebSocketDisconnected as ex:  # closed before it was accepted
+                return ex.code
+
+    # Falcon's own runner: asyncio.run() would unset the loop its TestClient reuses on 3.10.
+    return async_to_sync(run)

@@ -8,17 +8,15 @@ middleware and a path under an exempt prefix each get their own answer.
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 import falcon
 import falcon.asgi
 import falcon.testing
 import pytest
-from falcon.util import async_to_sync
 
 from common_utils.auth import AuthConfigError, Exempt, JWTAuthMiddleware, Secret
-from tests.auth_support import AUDIENCE, ISSUER, SECRET, bearer, token
+from tests.auth_support import AUDIENCE, ISSUER, SECRET, bearer, token, websocket_handshake
 
 
 def _auth(**exempt: Any) -> JWTAuthMiddleware:
@@ -136,23 +134,6 @@ def test_two_apps_sharing_their_request_options_are_still_told_apart() -> None:
         assert two.simulate_get("/items").status_code == 401
 
 
-def _handshake(app: falcon.asgi.App, path: str) -> Any:
-    """Open a WebSocket; return what the server sent, or the close code of a refusal."""
-
-    async def run() -> Any:
-        async with falcon.testing.ASGIConductor(app) as conductor:
-            try:
-                async with conductor.simulate_ws(path) as ws:
-                    answer = json.loads(await ws.receive_text())
-                    await ws.send_text("bye")
-                    return answer
-            except falcon.WebSocketDisconnected as ex:  # closed before it was accepted
-                return ex.code
-
-    # Falcon's own runner: asyncio.run() would unset the loop its TestClient reuses on 3.10.
-    return async_to_sync(run)
-
-
 def test_websocket_handshakes_of_a_protected_app_follow_the_same_routes() -> None:
     """A protected ASGI app: a private route's handshake is refused, a public one accepted."""
     auth = _auth()
@@ -161,8 +142,8 @@ def test_websocket_handshakes_of_a_protected_app_follow_the_same_routes() -> Non
     app.add_route("/public", AsyncPublic())
     auth.protect(app)
     for _ in range(2):
-        assert _handshake(app, "/public") == {"private": True}
-        assert _handshake(app, "/private") == 3401
+        assert websocket_handshake(app, "/public") == {"private": True}
+        assert websocket_handshake(app, "/private") == 3401
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,10 @@ import falcon
 import falcon.asgi
 import falcon.testing
 import pytest
-from falcon.util import async_to_sync
 
 from common_utils.auth import JWKS, Exempt, JWTAuthMiddleware, Secret, TokenCache, require_scopes
 from common_utils.testing import JWKSServer, TokenIssuer
-from tests.auth_support import AUDIENCE, ISSUER, SECRET, bearer, token
+from tests.auth_support import AUDIENCE, ISSUER, SECRET, bearer, token, websocket_handshake
 
 # Falcon closes a refused handshake with 3000 + the HTTP status (falcon.asgi.ws).
 CLOSED_401, CLOSED_400, CLOSED_403 = 3401, 3400, 3403
@@ -77,23 +76,6 @@ def _app(
     return app, auth
 
 
-def _handshake(app: falcon.asgi.App, path: str, headers: dict[str, str] | None = None) -> Any:
-    """Open a WebSocket; return what the server sent, or the close code of a refusal."""
-
-    async def run() -> Any:
-        async with falcon.testing.ASGIConductor(app) as conductor:
-            try:
-                async with conductor.simulate_ws(path, headers=headers) as ws:
-                    answer = json.loads(await ws.receive_text())
-                    await ws.send_text("bye")
-                    return answer
-            except falcon.WebSocketDisconnected as ex:  # closed before it was accepted
-                return ex.code
-
-    # Falcon's own runner: asyncio.run() would unset the loop its TestClient reuses on 3.10.
-    return async_to_sync(run)
-
-
 def _token(**claims: Any) -> dict[str, str]:
     return bearer(token(SECRET, "HS256", **claims))
 
@@ -106,7 +88,7 @@ def app(request: pytest.FixtureRequest) -> falcon.asgi.App:
 
 def test_websocket_handshake_without_a_token_is_closed_with_3401(app):
     """The attack: no Authorization header reached on_websocket before the fix."""
-    assert _handshake(app, "/chat") == CLOSED_401
+    assert websocket_handshake(app, "/chat") == CLOSED_401
 
 
 @pytest.mark.parametrize(
@@ -121,47 +103,47 @@ def test_websocket_handshake_without_a_token_is_closed_with_3401(app):
     ids=["other scheme", "malformed", "expired", "wrong issuer", "wrong audience"],
 )
 def test_websocket_handshake_with_a_bad_token_is_closed_with_3401(app, headers):
-    assert _handshake(app, "/chat", headers) == CLOSED_401
+    assert websocket_handshake(app, "/chat", headers) == CLOSED_401
 
 
 def test_websocket_handshake_with_a_malformed_header_is_closed_with_3400(app):
-    assert _handshake(app, "/chat", {"Authorization": "Bearer"}) == CLOSED_400
+    assert websocket_handshake(app, "/chat", {"Authorization": "Bearer"}) == CLOSED_400
 
 
 def test_websocket_handshake_with_a_valid_token_sets_the_auth_context(app):
-    assert _handshake(app, "/chat", _token()) == {"sub": "alice"}
+    assert websocket_handshake(app, "/chat", _token()) == {"sub": "alice"}
 
 
 def test_websocket_sinks_and_unrouted_paths_need_a_token(app):
-    assert _handshake(app, "/sink/x") == CLOSED_401
-    assert _handshake(app, "/nowhere") == CLOSED_401
-    assert _handshake(app, "/sink/x", _token()) == {"sub": None}
+    assert websocket_handshake(app, "/sink/x") == CLOSED_401
+    assert websocket_handshake(app, "/nowhere") == CLOSED_401
+    assert websocket_handshake(app, "/sink/x", _token()) == {"sub": None}
 
 
 def test_exempt_routes_and_resources_open_websockets_without_a_token(app):
-    assert _handshake(app, "/listed") == {"sub": None}
-    assert _handshake(app, "/public") == {"sub": None}
+    assert websocket_handshake(app, "/listed") == {"sub": None}
+    assert websocket_handshake(app, "/public") == {"sub": None}
 
 
 def test_method_exemptions_never_open_a_websocket(app):
     """A handshake is a GET, but exempting GET (or OPTIONS) reads, not a live channel."""
     client = falcon.testing.TestClient(app)
     assert client.simulate_get("/get-is-public").json == {"public": True}
-    assert _handshake(app, "/get-is-public") == CLOSED_401
+    assert websocket_handshake(app, "/get-is-public") == CLOSED_401
     everything = _app(exempt=Exempt(methods=["GET", "HEAD", "OPTIONS"]))[0]
-    assert _handshake(everything, "/chat") == CLOSED_401
+    assert websocket_handshake(everything, "/chat") == CLOSED_401
 
 
 def test_require_scopes_on_on_websocket_closes_with_3403_without_the_scope(app):
-    assert _handshake(app, "/scoped", _token()) == CLOSED_403
-    assert _handshake(app, "/scoped", _token(scope=["chat.join"])) == {"sub": "alice"}
+    assert websocket_handshake(app, "/scoped", _token()) == CLOSED_403
+    assert websocket_handshake(app, "/scoped", _token(scope=["chat.join"])) == {"sub": "alice"}
 
 
 def test_a_repeated_websocket_token_is_answered_from_the_cache():
     app, auth = _app()
     headers = _token()
-    assert _handshake(app, "/chat", headers) == {"sub": "alice"}
-    assert _handshake(app, "/chat", headers) == {"sub": "alice"}
+    assert websocket_handshake(app, "/chat", headers) == {"sub": "alice"}
+    assert websocket_handshake(app, "/chat", headers) == {"sub": "alice"}
     assert auth.cache_info().hits == 1
 
 
@@ -174,7 +156,9 @@ def test_a_websocket_handshake_fetches_the_jwks_on_a_cold_cache():
         )
         app = falcon.asgi.App(middleware=[auth])
         app.add_route("/chat", Chat())
-        assert _handshake(app, "/chat", bearer(issuer.token(sub="alice"))) == {"sub": "alice"}
+        assert websocket_handshake(app, "/chat", bearer(issuer.token(sub="alice"))) == {
+            "sub": "alice"
+        }
         assert server.requests == 1
         server.status = 500
         unreachable = JWTAuthMiddleware(
@@ -182,4 +166,4 @@ def test_a_websocket_handshake_fetches_the_jwks_on_a_cold_cache():
         )
         cold = falcon.asgi.App(middleware=[unreachable])
         cold.add_route("/chat", Chat())
-        assert _handshake(cold, "/chat", bearer(issuer.token())) == 3503
+        assert websocket_handshake(cold, "/chat", bearer(issuer.token())) == 3503
