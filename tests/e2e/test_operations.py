@@ -1183,6 +1183,12 @@ def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
     assert as_json["status"] == "ok"
     assert {c["name"] for c in as_json["checks"]} == {"primary", "replica", "disk"}
 
+    # A replica fetches release files in the background: one install through it first, so
+    # the file is on the replica (a state) before the link is cut, whatever the machine's load.
+    warm = pip_install(
+        server.simple_url(INDEX), f"{PROBE}==1.0.0", tmp_path / "warm-replica", env=pip_env()
+    )
+    assert warm.returncode == 0, warm.stdout + warm.stderr
     # the replica is cut off from the primary while the primary changes by 3 serials
     relay.pause()
     try:
