@@ -76,8 +76,11 @@ def _label_envs(tox: str, label: str) -> list[str]:
 
 
 def _longest_first(envs: list[str]) -> list[str]:
-    """Put the longest environments first: run-parallel starts them in the order given, so
-    e2e (about two thirds of a CI run) runs beside the others instead of after them."""
+    """Put the longest environments first, the others in their label order.
+
+    run-parallel starts environments in the order given, so e2e (about two thirds of a
+    CI run) runs beside the others instead of after them.
+    """
     return sorted(envs, key=lambda name: name not in LONGEST)
 
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def dev() -> ModuleType:
     spec = importlib.util.spec_from_file_location("dev_script", ROOT / "dev.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -28,5 +29,6 @@ def test_e2e_is_started_first_and_the_rest_keep_their_label_order(dev: ModuleTyp
 def test_the_ci_label_in_tox_ini_names_e2e_and_every_python(dev: ModuleType) -> None:
     ini = (ROOT / "tox.ini").read_text()
     ci = next(line for line in ini.splitlines() if line.strip().startswith("ci ="))
-    assert "e2e" in ci and "py3{10,11,12,13}" in ci
+    assert "e2e" in ci
+    assert "py3{10,11,12,13}" in ci
     assert set(dev.LONGEST) <= {"e2e"}
