@@ -8,7 +8,8 @@ Commands (``common-utils-ops COMMAND --help`` for every option):
   root password read from stdin (never an argument); the database is created
   0600.
 - ``render FILE [--env /etc/devpi/host.env]``: print a file of ``devpi/deploy/``
-  with this host's name and URL (``DEVPI_HOST``, ``DEVPI_URL`` of the env file).
+  with this host's name and URL (``DEVPI_HOST``, ``DEVPI_URL`` of the env file)
+  and the other host's of the pair (``DEVPI_PEER_HOST``, ``DEVPI_PEER_URL``).
 - ``backup --serverdir DIR --dest DIR [--keep N] [--copy-to DIR] [--source URL]``:
   ``devpi-export`` of that server directory into ``DEST/devpi-export-<UTC time>``
   (written under a temporary name and renamed when complete, mode 0700: it holds
@@ -1067,7 +1068,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    """Print a deploy file with ``DEVPI_URL`` and ``DEVPI_HOST`` of the host file."""
+    """Print a deploy file with the names and URLs of the host file (``DEVPI_*``)."""
     env = _yaml_keys_env(args.env)
     host = env.get("DEVPI_HOST", "")
     url = env.get("DEVPI_URL", f"https://{host}")
@@ -1078,7 +1079,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
     except OSError as ex:
         raise ConfigError(f"{args.file}: {ex.strerror}") from None
     text = text.replace("https://devpi.example.internal", url)
-    print(text.replace("devpi.example.internal", host), end="")
+    text = text.replace("devpi.example.internal", host)
+    peer = env.get("DEVPI_PEER_HOST", "")
+    if "devpi-peer.example.internal" in text and not peer:
+        raise ConfigError(f"--env {args.env} sets no DEVPI_PEER_HOST (the pair's other host)")
+    peer_url = env.get("DEVPI_PEER_URL", f"https://{peer}")
+    text = text.replace("https://devpi-peer.example.internal", peer_url)
+    print(text.replace("devpi-peer.example.internal", peer), end="")
     return 0
 
 
