@@ -98,10 +98,10 @@ def test_no_step_overwrites_a_lock_or_commits_blindly(page: Path) -> None:
 
 
 @pytest.mark.parametrize("page", CONSUMER_PAGES, ids=shown)
-def test_what_lock_py_writes_is_what_gets_added(page: Path) -> None:
+def test_what_the_lock_command_writes_is_what_gets_added(page: Path) -> None:
     for _, block in blocks(page):
         adds = [line for line in block.splitlines() if line.lstrip().startswith("git add")]
-        if "lock.py" not in block or not adds:
+        if "common-utils-lock" not in block or not adds:
             continue
         added = " ".join(adds)
         if "--constraints" in block:
@@ -118,17 +118,19 @@ def test_a_submodule_is_added_with_its_tag_lock_and_commit(page: Path) -> None:
     for _, block in blocks(page):
         if "git submodule add" not in block:
             continue
-        for step in ("checkout v", "set-branch --branch v", "lock.py", "git add", "git commit"):
+        for step in ("checkout v", "set-branch --branch v", "common-utils-lock", "git add",
+                     "git commit"):  # fmt: skip
             assert step in block, (step, block)
 
 
 def test_the_readme_one_liners_are_the_whole_consumer_path() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
     (submodule,) = [line for line in readme.splitlines() if line.startswith("| reuse the source")]
-    for step in ("checkout v", "set-branch --branch v", "lock.py", "git add", "git commit"):
+    for step in ("checkout v", "set-branch --branch v", "common-utils-lock", "git add",
+                 "git commit"):  # fmt: skip
         assert step in submodule, (step, submodule)
     (pip,) = [line for line in readme.splitlines() if line.startswith("| install it from")]
-    for step in ("requirements.in", "lock.py", "PIP_CERT", "renovate"):
+    for step in ("requirements.in", "common-utils-lock", "PIP_CERT", "renovate"):
         assert step in pip, (step, pip)
 
 
@@ -187,5 +189,30 @@ def test_the_sample_extends_the_preset_the_docs_name() -> None:
     (preset,) = [e for e in config["extends"] if e.endswith("renovate/default")]
     assert (REPO_ROOT / "renovate" / "default.json").is_file()
     assert preset in (REPO_ROOT / "docs" / "consuming.md").read_text()
-    lock = (SAMPLE / "lock.py").read_text()
-    assert "uv pip compile --generate-hashes --universal" in lock
+
+
+def test_a_service_keeps_no_locking_script_and_every_page_names_the_installed_command() -> None:
+    """The lock command is installed from the platform tools, never copied (issue 27)."""
+    assert not (SAMPLE / "lock.py").exists()
+    scripts = (REPO_ROOT / "devpi" / "pyproject.toml").read_text()
+    assert 'common-utils-lock = "common_utils_platform.servicelock:main"' in scripts
+    for page in (*PAGES, REPO_ROOT / "docs" / "coupling.md", SAMPLE / "tox.ini"):
+        for _, block in blocks(page) or [(0, page.read_text())]:
+            assert not re.search(r"\bpython3? lock\.py\b", block), shown(page)
+    preset = json.loads((REPO_ROOT / "renovate" / "default.json").read_text())
+    commands = [c for r in preset["packageRules"] for c in r.get("postUpgradeTasks", {}).get(
+        "commands", [])]  # fmt: skip
+    assert commands
+    assert all(c.startswith("common-utils-lock --common-utils ") for c in commands), commands
+    consuming = (REPO_ROOT / "docs" / "consuming.md").read_text()
+    assert '`allowedCommands: ["^common-utils-lock --common-utils "]`' in consuming
+
+
+def test_the_page_says_what_a_service_keeps_and_the_sample_keeps_that() -> None:
+    consuming = (REPO_ROOT / "docs" / "consuming.md").read_text()
+    section = consuming.split("### What the service keeps in its repository", 1)[1]
+    table = section.split("\n\n")[2]
+    kept = re.findall(r"^\| `([^`]+)` \|", table, re.M)
+    assert kept == ["requirements.in", "requirements.txt", "renovate.json"]
+    for name in kept:
+        assert (SAMPLE / name).is_file(), name

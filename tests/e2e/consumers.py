@@ -24,7 +24,7 @@ from common_utils_platform.devpitools import build_wheelhouse, seed_base_index
 from common_utils_platform.devsupport import ServerProcess, free_port, make_venv
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import pip_env
+from tests.e2e.conftest import pip_env, tool
 
 __all__ = ["make_venv", "service_tools_in_devpi"]
 
@@ -98,13 +98,12 @@ def copy_service(dest: Path) -> Path:
 
 
 def lock_service(root: Path, index_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the service's ``lock.py`` against ``index_url`` (devpi only), as a team does."""
+    """Run ``common-utils-lock`` in ``root`` against ``index_url`` (devpi only), as a team does."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return run(
         [
-            sys.executable,
-            "lock.py",
+            *tool("common-utils-lock"),
             "--index-url",
             index_url,
             "--python-version",

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -27,18 +25,18 @@ from .conftest import (
     install_from,
     next_version,
     run_release_cli,
+    tool,
 )
 
 STEP_NAMES = ("guards", "build", "login", "upload", "verify", "notes", "push")
-SERVICE_SRC = REPO_ROOT / "submodule_example"
 TEST_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"  # the verify venv's Python
 
 
 def lock_service(root: Path, index_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the sample's ``lock.py`` in ``root`` against ``index_url`` for this Python."""
+    """Run ``common-utils-lock`` in ``root`` against ``index_url`` for this Python."""
     done = subprocess.run(
-        [sys.executable, "lock.py", "--index-url", index_url,
-         "--python-version", TEST_PYTHON, "--python-platform", "host", *args],
+        [*tool("common-utils-lock"), "--index-url", index_url,
+         "--python-version", TEST_PYTHON, *args],
         cwd=root,
         env={k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))},
         capture_output=True,
@@ -526,16 +524,15 @@ def test_release_publishes_its_notes_and_constraints_at_the_documented_urls(
     assert not {"pytest", "coverage", "pytest-cov", "common-utils", "pluggy"} & set(pins)
 
 
-def test_constraints_apply_with_lock_py_from_the_release_page(
+def test_constraints_apply_with_the_lock_command_from_the_release_page(
     released: Released, devpi_server, tmp_path: Path
 ) -> None:
-    """A service locks with ``--constraints <devpi>/team/release/common-utils/1.4.0``: lock.py
-    finds the doc zip there, checks its sha256, and uv resolves exactly the tested set."""
+    """A service locks with ``--constraints <devpi>/team/release/common-utils/1.4.0``: the
+    command finds the doc zip there, checks its sha256, and uv resolves exactly the tested set."""
     _, files = published_docs(devpi_server, "1.4.0")
     tested = lock_pins_of(files[f"constraints-py{TEST_PYTHON}.txt"])
     root = tmp_path / "service"
     root.mkdir()
-    shutil.copy(SERVICE_SRC / "lock.py", root / "lock.py")
     (root / "requirements.in").write_text("common-utils==1.4.0\n")
     page = f"{devpi_server.url}/{devpi_server.release_index}/common-utils/1.4.0"
     out = lock_service(root, released.index_url, "--constraints", page).stdout
@@ -630,83 +627,3 @@ def test_release_module_docstring_examples() -> None:
     result = doctest.testmod(release, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
-
-
-# -- lock.py --constraints: what it refuses (no devpi needed) --------------------------------
-
-
-@pytest.fixture
-def lock_module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("sample_lock", SERVICE_SRC / "lock.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        ("http://devpi.example.invalid/x", "must use https:// (http only on loopback)"),
-        ("https://ci:s3cr3t@devpi.example.invalid/x", "must not carry credentials"),
-        ("ftp://devpi.example.invalid/x", "wants a file or an https:// URL"),
-        ("file:///etc/passwd", "wants a file or an https:// URL"),
-    ],
-)
-def test_lock_constraints_url_rules(lock_module, url: str, message: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(lock_module.LockError, match=re.escape(message)) as caught:
-        lock_module.fetch_constraints(url, "3.12")
-    assert "s3cr3t" not in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "--index-url https://elsewhere.invalid/simple\nfalcon==4.0\n",
-        "<html>error</html>\n",
-        "# only\n",
-    ],
-)
-def test_lock_constraints_content_rules(lock_module, text: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(lock_module.LockError, match="name==version"):
-        lock_module.check_constraints(text, "x.txt")
-
-
-@pytest.fixture
-def loopback_http():  # type: ignore[no-untyped-def]
-    """A loopback HTTP server: /big (over the cap), /plain, /away (redirect to another host)."""
-    import http.server
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/away":
-                self.send_response(302)
-                self.send_header("Location", f"http://localhost:{self.server.server_port}/plain")
-                self.end_headers()
-                return
-            body = b"a==1\n" * (2 << 20) if self.path == "/big" else b"# x\nfalcon==4.1.0\n"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-
-
-def test_lock_constraints_fetch_is_capped_and_stays_on_its_host(lock_module, loopback_http) -> None:  # type: ignore[no-untyped-def]
-    assert lock_module.fetch_constraints(f"{loopback_http}/plain", "3.12") == "# x\nfalcon==4.1.0\n"
-    with pytest.raises(lock_module.LockError, match="more than 4194304 bytes"):
-        lock_module.fetch_constraints(f"{loopback_http}/big", "3.12")
-    with pytest.raises(lock_module.LockError, match="redirects to another host"):
-        lock_module.fetch_constraints(f"{loopback_http}/away", "3.12")

@@ -15,9 +15,12 @@ artifact command), so the test then applies each proposal the way Renovate's
 managers do, as written in their sources: pip-compile sets the new pin in
 ``requirements.in`` and re-runs the command of the lock's header; git-submodules checks
 the new tag's commit out and records the tag as the submodule's ``branch``. Then the
-preset's ``postUpgradeTasks`` command (``python lock.py --common-utils ...
+preset's ``postUpgradeTasks`` command (``common-utils-lock --common-utils ...
 --constraints ...``) runs as written, and each consumer's service tests pass on the
-new version, which ``/version`` reports. Timings are printed with ``-s``.
+new version, which ``/version`` reports. The Renovate host's tools (uv and
+``common-utils-lock``) are installed into a venv by docs/consuming.md's block as written,
+from the test's git host and devpi (the two documented substitutions), and only they run
+the lock commands. Timings are printed with ``-s``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from common_utils_platform.devpitools import build_wheelhouse, seed_base_index
 from common_utils_platform.devsupport import free_port
 from packaging.version import Version
 
@@ -66,6 +70,8 @@ import renovate_validate
 PRESET = REPO_ROOT / "renovate" / "default.json"
 SAMPLE_CONFIG = REPO_ROOT / "submodule_example" / "renovate.json"
 TEAM_DEVPI = "https://devpi.example.internal"
+TEAM_LIBRARY_REPO = "https://git.example.internal/platform/common_utils.git"
+CONSUMING = REPO_ROOT / "docs" / "consuming.md"
 PRESET_REFERENCE = "local>platform/common_utils//renovate/default"
 SUBMODULE = "submodules/common_utils"
 LOCKS = ("requirements.txt", "requirements-submodule.txt")
@@ -228,18 +234,54 @@ def post_upgrade_commands(update: dict[str, Any], devpi_url: str) -> list[list[s
         for key in ("newMajor", "newMinor", "newPatch"):
             text = text.replace("{{{" + key + "}}}", str(update[key]))
         argv = shlex.split(text)
-        assert argv[0] == "python"
-        commands.append([sys.executable, *argv[1:]])
+        assert argv[0] == "common-utils-lock"
+        commands.append(argv)
     return commands
 
 
-def tool_env(index_url: str) -> dict[str, str]:
-    """What the Renovate host gives commands: the index, uv on PATH, no other index."""
+def lock_tool_block() -> str:
+    """docs/consuming.md's block that installs the lock command (its first ``pip install uv``)."""
+    text = CONSUMING.read_text()
+    (block,) = [
+        b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if b.startswith("pip install uv\n")
+    ]
+    return block
+
+
+def install_lock_tools(venv: Path, index_url: str, library_url: str) -> Path:
+    """The Renovate host's tools: docs/consuming.md's install block, run as written in a venv.
+
+    The documented substitutions only: the team's devpi and git host become the test's.
+    The venv's ``bin`` is returned; it comes first on the commands' ``PATH``.
+    """
+    python = make_venv(venv, with_pip=True)
+    block = lock_tool_block().replace(TEAM_LIBRARY_REPO, library_url)
     env = pip_env({k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PYTHON"))})
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = f"{python.parent}{os.pathsep}{env['PATH']}"
+    env["PIP_INDEX_URL"] = index_url
+    run(["bash", "-euo", "pipefail", "-c", block], cwd=venv, env=env)
+    assert (python.parent / "common-utils-lock").is_file()
+    assert (python.parent / "uv").is_file()
+    return python.parent
+
+
+def tool_env(index_url: str, tools: Path) -> dict[str, str]:
+    """What the Renovate host gives commands: the index, its tools first on PATH."""
+    env = pip_env({k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PYTHON"))})
+    env["PATH"] = f"{tools}{os.pathsep}{env.get('PATH', '')}"
     env["UV_DEFAULT_INDEX"] = index_url
     env["PIP_INDEX_URL"] = index_url
     return env
+
+
+@pytest.fixture(scope="module")
+def uv_in_devpi(devpi_server: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Put the uv wheel this environment runs into devpi's seeded base index."""
+    from importlib.metadata import version
+
+    wheels = tmp_path_factory.mktemp("uv-wheel")
+    build_wheelhouse(wheels, ["--only-binary", ":all:", "--no-deps", f"uv=={version('uv')}"])
+    seed_base_index(devpi_server, wheels, index="root/deps")
 
 
 def service_test_venv(path: Path, root: Path, index_url: str) -> Path:
@@ -250,7 +292,7 @@ def service_test_venv(path: Path, root: Path, index_url: str) -> Path:
     return python
 
 
-@pytest.mark.usefixtures("service_tools_in_devpi")
+@pytest.mark.usefixtures("service_tools_in_devpi", "uv_in_devpi")
 def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_passes(
     renovate: Path,
     release_index: str,
@@ -308,6 +350,9 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
         before = proposals(run_renovate(renovate, root, tmp_path, preset_url), dep_name)
         assert all(new not in str(update.get("newValue")) for update in before), before
 
+    # The Renovate host's tools, installed once (not per release) as docs/consuming.md says.
+    tools = install_lock_tools(tmp_path / "renovate-host", release_index, library_url)
+
     # The release: a tag on the library, published by the release pipeline to devpi.
     tag_pushed = time.perf_counter()
     (library / "RELEASE").write_text(new)
@@ -335,7 +380,7 @@ def test_renovate_proposes_a_devpi_release_to_both_consumers_and_the_upgrade_pas
     assert sub_update["updateType"] == "minor"
     assert sub_update["branchName"] == "renovate/common-utils"
     proposed = time.perf_counter()
-    env = tool_env(release_index)
+    env = tool_env(release_index, tools)
 
     # pip: the new pin, the header's command as written, then the preset's task.
     inp = pip_root / "requirements.in"

@@ -11,9 +11,11 @@ keeps only what services run). Its commands (``[project.scripts]`` in
 - ``common-utils-install-hooks``, ``common-utils-pre-receive``, ``common-utils-post-receive``:
   the git host's release hooks;
 - ``common-utils-ops``: backups, restore drills, status and the other operations;
-- ``common-utils-fleet``: which services run which common_utils release.
+- ``common-utils-fleet``: which services run which common_utils release;
+- ``common-utils-lock``: a service's hashed locks from devpi, which Renovate can replay
+  (the one command services install from here: standard library only, with uv).
 
 Modules: ``devsupport`` (processes, venvs, git), ``devpitools`` (devpi servers and API),
 ``release_rules`` (the tag rules), ``release``, ``release_hooks``, ``install_hooks``,
-``server``, ``ops``, ``fleet``.
+``server``, ``ops``, ``fleet``, ``servicelock``.
 """
