@@ -122,12 +122,13 @@ class TestOrder:
             assert rules.branch_line(name) is None
 
 
-# A small history, as ancestry pairs: main: m1 -> m2 -> m3; release/1.4 from m1: r1;
-# a side branch from m2: s1.
+# A small history, as ancestry pairs: main: m1 (v1.4.0) -> m2 (v1.5.0) -> m3; release/1.4
+# from m1: r1; a side branch from m2: s1; release/1.7 (a line never started on main): x1.
 _REACH = {
-    "main": {"m1", "m2", "m3"},
-    "release/1.4": {"m1", "r1"},
-    "release/1.5": {"m1", "m2"},
+    "main": {"m1", "m2", "m3", "refs/tags/v1.4.0", "refs/tags/v1.5.0"},
+    "release/1.4": {"m1", "r1", "refs/tags/v1.4.0"},
+    "release/1.5": {"m1", "m2", "refs/tags/v1.5.0"},
+    "release/1.7": {"m1", "x1", "refs/tags/v1.7.0"},
     "side": {"m1", "m2", "s1"},
 }
 BRANCHES = {name: name for name in _REACH}
@@ -151,6 +152,22 @@ class TestBranchRule:
             "v1.5.1 is on no allowed branch: tag a commit of main or of release/1.5 "
             "(commit r1 is on release/1.4 only, which carries 1.4.* tags)"
         )
+
+    @pytest.mark.parametrize("tag", ["v1.7.0", "v1.7.1", "v1.7.0rc1"])
+    def test_a_tag_on_a_release_branch_of_a_line_not_started_on_main_is_refused(
+        self, tag: str
+    ) -> None:
+        """release/1.7 carries patches only once v1.7.0 is on main (here it is not)."""
+        with pytest.raises(rules.ReleaseRuleError) as caught:
+            rules.check_branch_rule(V(tag), "x1", BRANCHES, reach)
+        assert str(caught.value) == (
+            f"{tag} is on release/1.7, whose line has not started: v1.7.0 is not on main "
+            "(a line starts with its vX.Y.0 tagged on main; release/1.7 carries only its patches)"
+        )
+
+    def test_a_release_branch_without_main_is_refused(self) -> None:
+        with pytest.raises(rules.ReleaseRuleError, match="whose line has not started"):
+            rules.check_branch_rule(V("v1.4.1"), "r1", {"release/1.4": "release/1.4"}, reach)
 
     def test_a_commit_on_a_side_branch_only_is_refused(self) -> None:
         with pytest.raises(rules.ReleaseRuleError, match="commit s1 is on none of them"):

@@ -271,16 +271,24 @@ def check_updates(git_dir: Path, updates: Sequence[RefUpdate]) -> list[str]:
     """Apply the release rules to a push; return one refusal line per offending ref.
 
     Branch tips are taken as they will be after the push (a push of ``main``
-    together with a tag on its new commit is fine). Tags that do not look like
-    versions (``demo-2024``) and branches pass untouched. An empty list accepts.
+    together with a tag on its new commit is fine), but a ``release/X.Y``
+    branch counts only if it existed before the push: whoever may push a new
+    branch could otherwise create ``release/9.9`` on an unreviewed commit and
+    tag it in the same push. Which accounts may create ``release/*`` branches
+    and ``v*`` tags is the git host's ref permission (docs/release.md). Tags
+    that do not look like versions (``demo-2024``) and branches pass untouched.
+    An empty list accepts.
     """
     branches = release_rules.git_branches(git_dir)
+    created: dict[str, str] = {}
     for update in updates:
         name = update.branch
         if name is None or (name != release_rules.MAIN_BRANCH and not _is_release_branch(name)):
             continue
         if update.deleted:
             branches.pop(name, None)
+        elif name != release_rules.MAIN_BRANCH and name not in branches:
+            created[name] = update.new  # NOTE: never trusted for a tag in this push
         else:
             branches[name] = update.new
     existing = release_rules.git_release_tags(git_dir)
@@ -323,10 +331,26 @@ def check_updates(git_dir: Path, updates: Sequence[RefUpdate]) -> list[str]:
                 is_ancestor=is_ancestor,
             )
         except ReleaseRuleError as ex:
-            refusals.append(f"refused {tag}: {ex}")
+            reason = _created_branch_reason(git_dir, tag, commit, created) or str(ex)
+            refusals.append(f"refused {tag}: {reason}")
             continue
         existing.append(version.tag)
     return refusals
+
+
+def _created_branch_reason(git_dir: Path, tag: str, commit: str, created: Mapping[str, str]) -> str:
+    """Say so when a refused tag sits on the release branch this very push creates."""
+    if not release_rules.is_release_tag(tag):
+        return ""
+    major, minor = release_rules.parse_tag(tag).line
+    own = f"release/{major}.{minor}"
+    if own not in created or not release_rules.git_is_ancestor(git_dir)(commit, created[own]):
+        return ""
+    return (
+        f"{own} is created by this push: a release tag goes only on a release branch that "
+        f"existed before the push (push {own} alone first, then the tag; a new line starts "
+        "with its vX.Y.0 on main)"
+    )
 
 
 def _is_release_branch(name: str) -> bool:

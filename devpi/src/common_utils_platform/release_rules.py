@@ -19,6 +19,11 @@ The rules:
   maintenance branch ``release/X.Y`` whose X.Y equals the tag's (``v1.4.1`` may
   sit on ``release/1.4``, never on ``release/1.5``; a commit only on
   ``release/1.4`` may carry only ``v1.4.*`` tags).
+- **Started line.** A tag on ``release/X.Y`` (and not on ``main``) is accepted
+  only when the line's ``vX.Y.0`` already exists and is reachable from
+  ``main``: a line starts on ``main``, reviewed; its maintenance branch carries
+  patches only. (The git host's pre-receive hook adds: the branch existed
+  before the push; see ``release_hooks.check_updates``.)
 - **Newer.** On ``main`` the version must be greater than every existing release
   tag (finals and candidates of every line). On ``release/X.Y`` it must be
   greater than every existing release tag of the line X.Y. When the commit is on
@@ -40,7 +45,10 @@ Public API:
 - ``check_branch_rule(version, commit, branches, is_ancestor) -> str``: the name
   of a branch that allows the tag (``main`` preferred), or raises.
   ``branches`` maps branch names (``main``, ``release/1.4``) to anything the
-  ``is_ancestor(commit, ref)`` callable understands (a sha, a ref name).
+  ``is_ancestor(commit, ref)`` callable understands (a sha, a ref name);
+  ``is_ancestor`` is also asked ``("refs/tags/vX.Y.0", branches["main"])`` for
+  the started-line rule.
+- ``line_start_tag(line) -> str``: ``refs/tags/vX.Y.0``, the ref that starts a line.
 - ``check_newer(version, existing_tags, branch) -> None`` (raises).
 - ``check_new_tag(tag, commit, *, branches, existing_tags, is_ancestor) -> ReleaseVersion``:
   grammar, branch and order together: what a pre-receive hook checks for a new tag.
@@ -83,6 +91,7 @@ __all__ = [
     "git_is_ancestor",
     "git_release_tags",
     "is_release_tag",
+    "line_start_tag",
     "looks_like_version_tag",
     "parse_tag",
 ]
@@ -245,6 +254,16 @@ def _line_name(line: tuple[int, int]) -> str:
     return f"{line[0]}.{line[1]}"
 
 
+def line_start_tag(line: tuple[int, int]) -> str:
+    """Return the ref of the tag that starts the release line ``(X, Y)``: ``vX.Y.0``.
+
+    Example:
+        >>> line_start_tag((1, 4))
+        'refs/tags/v1.4.0'
+    """
+    return f"refs/tags/v{line[0]}.{line[1]}.0"
+
+
 def check_branch_rule(
     version: ReleaseVersion,
     commit: str,
@@ -267,11 +286,14 @@ def check_branch_rule(
         ``main`` when the commit is reachable from it, else ``release/X.Y``.
 
     Raises:
-        ReleaseRuleError: The commit is on neither ``main`` nor ``release/X.Y``.
+        ReleaseRuleError: The commit is on neither ``main`` nor ``release/X.Y``,
+            or only on ``release/X.Y`` while the line's ``vX.Y.0`` is not on
+            ``main`` (a line starts on ``main``).
 
     Example:
         >>> on = {"main": "m", "release/1.4": "r14"}
-        >>> reach = lambda commit, ref: (commit, ref) in {("c1", "m"), ("c2", "r14")}
+        >>> pairs = {("c1", "m"), ("c2", "r14"), ("refs/tags/v1.4.0", "m")}
+        >>> reach = lambda commit, ref: (commit, ref) in pairs
         >>> check_branch_rule(parse_tag("v1.4.1"), "c2", on, reach)
         'release/1.4'
         >>> check_branch_rule(parse_tag("v1.5.1"), "c2", on, reach)  # doctest: +ELLIPSIS
@@ -283,7 +305,14 @@ def check_branch_rule(
     if main in branches and is_ancestor(commit, branches[main]):
         return main
     if own in branches and is_ancestor(commit, branches[own]):
-        return own
+        start = line_start_tag(version.line)
+        if main in branches and is_ancestor(start, branches[main]):
+            return own
+        raise ReleaseRuleError(
+            f"{version.tag} is on {own}, whose line has not started: "
+            f"{start[len('refs/tags/') :]} is not on {main} (a line starts with its vX.Y.0 "
+            f"tagged on {main}; {own} carries only its patches)"
+        )
     others = sorted(
         name
         for name, ref in branches.items()
