@@ -6,10 +6,12 @@ JWKS fetching against a real loopback server is in test_auth_jwks.py.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -333,17 +335,6 @@ def test_rs256_token_at_an_hs256_service_gets_401(hs_client: Any, rsa_key: Any) 
     assert_challenge(result, 401, invalid_token("algorithm not allowed"))
 
 
-def test_allowed_algorithm_of_another_family_than_the_key_gets_401(rsa_pem: bytes) -> None:
-    auth = JWTAuthMiddleware(
-        keys=PublicKey(rsa_pem), issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
-    )
-    # The header names an allowed alg, but the key object's family is checked too.
-    auth._single["ES256"] = ["ES256"]
-    ec_key = ec.generate_private_key(ec.SECP256R1())
-    result = make_app(auth).simulate_get("/orders", headers=bearer(token(ec_key, "ES256")))
-    assert_challenge(result, 401, invalid_token("algorithm not allowed for this key"))
-
-
 def test_signature_of_another_key_gets_401(client: Any, other_rsa_key: Any) -> None:
     tok = token(other_rsa_key, headers={"kid": "same-kid"})
     assert_challenge(
@@ -551,14 +542,16 @@ def test_oversized_jose_header_segment_gets_401_before_parsing(client: Any, rsa_
 
 
 def test_unexpected_error_inside_pyjwt_still_gets_401(
-    rsa_auth: JWTAuthMiddleware, rsa_key: Any, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     auth = JWTAuthMiddleware(
         keys=Secret(SECRET), issuer=ISSUER, audience=AUDIENCE, algorithms=["HS256"]
     )
-    key = auth._keys.lookup(None, "HS256")
-    assert key is not None
-    key.key = object()  # type: ignore[assignment]  # a key PyJWT chokes on
+
+    def choke(*args: Any, **kwargs: Any) -> None:
+        raise AttributeError("'object' has no attribute 'digest'")  # not a PyJWTError
+
+    monkeypatch.setattr(jwt.PyJWT, "decode", choke)
     with caplog.at_level(logging.WARNING, logger="common_utils.auth"):
         result = make_app(auth).simulate_get("/orders", headers=bearer(token(SECRET, "HS256")))
     assert_challenge(result, 401, invalid_token("invalid token"))
@@ -732,17 +725,26 @@ def test_bad_resource_auth_dict_is_logged_once_and_fails_closed(
     ]
 
 
-def test_override_cache_is_bounded(
-    rsa_auth: JWTAuthMiddleware, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Apps built in a loop cannot grow the per-resource cache without bound."""
-    from common_utils.auth import _exemptions
+def test_resources_of_apps_built_in_a_loop_are_released(rsa_pem: bytes) -> None:
+    """The per-resource override cache is bounded: resources long gone are not kept alive."""
+    auth = JWTAuthMiddleware(
+        keys=PublicKey(rsa_pem), issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
+    )
 
-    monkeypatch.setattr(_exemptions, "_MAX_CACHED_OVERRIDES", 2)
-    public = [type("P", (), {"auth": {"exempt": True}})() for _ in range(5)]
-    for resource in public * 2:
-        assert rsa_auth.is_exempt("/x", "GET", resource)
-    assert len(rsa_auth._exemptions._overrides) <= 2
+    class Public:
+        auth: ClassVar[dict[str, Any]] = {"exempt": True}
+
+    first = Public()
+    released = weakref.ref(first)
+    assert auth.is_exempt("/x", "GET", first)
+    del first
+    for _ in range(5000):  # resources of apps built and dropped, one after another
+        assert auth.is_exempt("/x", "GET", Public())
+    gc.collect()
+    assert released() is None
+    kept = Public()
+    assert auth.is_exempt("/x", "GET", kept)
+    assert not auth.is_exempt("/x", "GET", Echo())
 
 
 def test_resource_auth_dict_exempts_through_the_middleware(rsa_auth: JWTAuthMiddleware) -> None:
@@ -1365,19 +1367,77 @@ def test_from_service_errors_name_service_and_credential(
     assert "s" * 32 not in str(info.value)
 
 
-def test_from_service_xsuaa_derives_keys_issuer_and_audience() -> None:
-    xsuaa = CFEnv(environ={"VCAP_SERVICES": (FIXTURES / "vcap_services.json").read_text()}).service(
-        label="xsuaa"
-    )
+def answer(auth: JWTAuthMiddleware, tok: str) -> str:
+    """What the middleware says to one bearer token: "ok", or the invalid_token reason."""
+    result = make_app(auth).simulate_get("/orders", headers=bearer(tok))
+    if result.status_code == 200:
+        return "ok"
+    assert result.status_code == 401, result.text
+    found = re.search(r'error_description="([^"]*)"', result.headers["WWW-Authenticate"])
+    assert found is not None, result.headers["WWW-Authenticate"]
+    return found[1]
+
+
+XSUAA_ISSUER = "https://tenant.auth.example.com/oauth/token"
+
+
+@pytest.fixture(scope="module")
+def xsuaa() -> Any:
+    environ = {"VCAP_SERVICES": (FIXTURES / "vcap_services.json").read_text()}
+    return CFEnv(environ=environ).service(label="xsuaa")
+
+
+def test_from_service_xsuaa_derives_the_jwks_uri(xsuaa: Any) -> None:
     auth = JWTAuthMiddleware.from_service(xsuaa)
     assert isinstance(auth.keys, JWKS)
     assert auth.keys.uri == "https://tenant.auth.example.com/token_keys"
-    assert auth._issuer == "https://tenant.auth.example.com/oauth/token"
-    assert auth._audience == "orders!t0815"
-    assert auth._algorithms == ("RS256",)
-    overridden = JWTAuthMiddleware.from_service(xsuaa, audience="sb-orders!t0815", leeway=5)
-    assert overridden._audience == "sb-orders!t0815"
-    assert overridden._leeway == 5
+    assert repr(auth) == (
+        "JWTAuthMiddleware(keys=JWKS('https://tenant.auth.example.com/token_keys'), "
+        f"issuer={XSUAA_ISSUER!r}, algorithms=['RS256'])"
+    )
+
+
+@pytest.mark.parametrize(
+    ("claim", "verdict"),
+    [
+        ({}, "ok"),
+        ({"iss": ISSUER}, "wrong issuer"),
+        ({"aud": "sb-orders!t0815"}, "wrong audience"),
+        ({"scope": None}, "missing required claim"),
+    ],
+    ids=["derived-issuer-and-xsappname", "other-issuer", "other-audience", "no-scope"],
+)
+def test_from_service_xsuaa_accepts_tokens_of_its_issuer_and_xsappname(
+    xsuaa: Any, rsa_key: Any, rsa_pem: bytes, claim: dict[str, Any], verdict: str
+) -> None:
+    """The binding gives issuer ``<url>/oauth/token`` and audience ``xsappname``; scope required."""
+    auth = JWTAuthMiddleware.from_service(xsuaa, keys=PublicKey(rsa_pem))
+    fields = {"iss": XSUAA_ISSUER, "aud": "orders!t0815", **claim}
+    assert answer(auth, token(rsa_key, **fields)) == verdict
+
+
+def test_from_service_xsuaa_accepts_only_rs256(xsuaa: Any, rsa_key: Any, rsa_pem: bytes) -> None:
+    auth = JWTAuthMiddleware.from_service(xsuaa, keys=PublicKey(rsa_pem))
+    fields = {"iss": XSUAA_ISSUER, "aud": "orders!t0815"}
+    assert answer(auth, token(rsa_key, "PS256", **fields)) == "algorithm not allowed"
+
+
+def test_from_service_overrides_win_over_the_binding(
+    xsuaa: Any, rsa_key: Any, rsa_pem: bytes
+) -> None:
+    auth = JWTAuthMiddleware.from_service(
+        xsuaa, keys=PublicKey(rsa_pem), audience="sb-orders!t0815", leeway=5
+    )
+    fields = {"iss": XSUAA_ISSUER, "aud": "sb-orders!t0815"}
+    assert answer(auth, token(rsa_key, **fields)) == "ok"
+    assert answer(auth, token(rsa_key, iss=XSUAA_ISSUER)) == "wrong audience"
+    # leeway=5: expired 3 s ago still passes, 10 s ago does not (the default is 30 s).
+    now = int(time.time())
+    assert answer(auth, token(rsa_key, exp=now - 3, **fields)) == "ok"
+    assert answer(auth, token(rsa_key, exp=now - 10, **fields)) == "token expired"
+
+
+def test_from_service_keys_override_keeps_the_jwks_options(xsuaa: Any) -> None:
     tuned = JWTAuthMiddleware.from_service(
         xsuaa, keys=JWKS("https://tenant.auth.example.com/token_keys", ttl=60)
     )
@@ -1391,25 +1451,53 @@ def test_from_service_user_provided_keys_override_replaces_the_credential(rsa_pe
     assert repr(auth.keys) == "Secret(<hidden>)"
 
 
-def test_from_service_xsuaa_without_xsappname_uses_clientid() -> None:
-    svc = service_from("xsuaa", {"url": "https://t.auth.example.com/", "clientid": "sb-x"})
-    assert JWTAuthMiddleware.from_service(svc)._audience == "sb-x"
+UAA = "https://uaa.example.com"
 
 
-def test_from_service_uaa_uses_audience_else_clientid() -> None:
-    base = {"url": "https://uaa.example.com", "uaadomain": "uaa.example.com", "clientid": "orders"}
-    assert JWTAuthMiddleware.from_service(service_from("uaa", base))._audience == "orders"
-    with_aud = dict(base, audience="orders-api")
-    assert JWTAuthMiddleware.from_service(service_from("uaa", with_aud))._audience == "orders-api"
+@pytest.mark.parametrize(
+    ("label", "creds", "audience"),
+    [
+        ("xsuaa", {"clientid": "sb-x"}, "sb-x"),
+        ("xsuaa", {"clientid": "sb-x", "xsappname": "orders!t1"}, "orders!t1"),
+        ("uaa", {"uaadomain": "uaa.example.com", "clientid": "orders"}, "orders"),
+        ("uaa", {"clientid": "orders", "audience": "orders-api"}, "orders-api"),
+    ],
+    ids=["xsuaa-clientid", "xsuaa-xsappname", "uaa-clientid", "uaa-audience"],
+)
+def test_from_service_uaa_audience_is_xsappname_or_audience_else_clientid(
+    rsa_key: Any, rsa_pem: bytes, label: str, creds: dict[str, str], audience: str
+) -> None:
+    service = service_from(label, {"url": f"{UAA}/", **creds})
+    auth = JWTAuthMiddleware.from_service(service, keys=PublicKey(rsa_pem))
+    issuer = f"{UAA}/oauth/token"
+    assert answer(auth, token(rsa_key, iss=issuer, aud=audience)) == "ok"
+    assert answer(auth, token(rsa_key, iss=issuer, aud="someone-else")) == "wrong audience"
 
 
-def test_from_service_uaa_requires_the_scope_claim() -> None:
+@pytest.mark.parametrize(
+    ("required", "missing", "verdict"),
+    [
+        ((), {}, "ok"),
+        ((), {"scope": None}, "missing required claim"),  # a UAA JWT refresh token
+        ((), {"jti": None}, "ok"),
+        (("jti",), {"jti": None}, "missing required claim"),
+        (("jti",), {"scope": None}, "missing required claim"),
+    ],
+)
+def test_from_service_uaa_requires_the_scope_claim(
+    rsa_key: Any,
+    rsa_pem: bytes,
+    required: tuple[str, ...],
+    missing: dict[str, None],
+    verdict: str,
+) -> None:
     """UAA access tokens always carry ``scope``; its JWT refresh tokens carry ``granted_scopes``."""
-    base = {"url": "https://uaa.example.com", "clientid": "orders"}
-    auth = JWTAuthMiddleware.from_service(service_from("uaa", base))
-    assert auth._options["require"] == ["exp", "iss", "aud", "scope"]
-    more = JWTAuthMiddleware.from_service(service_from("xsuaa", base), required_claims=["jti"])
-    assert more._options["require"] == ["exp", "iss", "aud", "scope", "jti"]
+    service = service_from("uaa", {"url": UAA, "clientid": "orders"})
+    auth = JWTAuthMiddleware.from_service(
+        service, keys=PublicKey(rsa_pem), required_claims=list(required)
+    )
+    tok = token(rsa_key, iss=f"{UAA}/oauth/token", aud="orders", **missing)
+    assert answer(auth, tok) == verdict
 
 
 @pytest.mark.parametrize(
@@ -1442,7 +1530,9 @@ def test_from_service_accepts_a_duck_typed_service() -> None:
             "secret": "z" * 40,
         }
 
-    assert JWTAuthMiddleware.from_service(Stand())._issuer == ISSUER
+    auth = JWTAuthMiddleware.from_service(Stand())
+    assert answer(auth, token(b"z" * 40, "HS256")) == "ok"
+    assert answer(auth, token(b"z" * 40, "HS256", iss="https://other")) == "wrong issuer"
 
 
 from tests.conftest import FIXTURES  # noqa: E402

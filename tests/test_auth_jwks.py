@@ -514,6 +514,19 @@ def test_key_bound_to_its_jwk_alg(server: JWKSServer, key1: Any) -> None:
     assert_challenge(result, 401, invalid_token("algorithm not allowed for this key"))
 
 
+def test_allowed_algorithm_of_another_family_than_the_kids_key_gets_401(
+    server: JWKSServer, key1: Any
+) -> None:
+    """Both algorithms are allowed, but the kid names an RSA key: an ES256 header is refused."""
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    server.serve_keys(jwk(key1, "rsa"), jwk(ec_key, "ec"))
+    c = make_app(jwks_auth(server, algorithms=["RS256", "ES256"]))
+    result = c.simulate_get("/orders", headers=bearer(kid_token(ec_key, "rsa", "ES256")))
+    assert_challenge(result, 401, invalid_token("algorithm not allowed for this key"))
+    ok = c.simulate_get("/orders", headers=bearer(kid_token(ec_key, "ec", "ES256")))
+    assert ok.status_code == 200
+
+
 def test_token_without_kid_uses_the_only_key(server: JWKSServer, key1: Any, key2: Any) -> None:
     server.serve_keys(jwk(key1, None))
     c = make_app(jwks_auth(server))
