@@ -95,12 +95,7 @@ class OpsError(Exception):
 
 
 class ConfigError(OpsError):
-    """A bad option or configuration (exit 2; ``status``: 3).
-
-    Example:
-        >>> isinstance(ConfigError("x"), OpsError)
-        True
-    """
+    """A bad option or configuration (exit 2; ``status``: 3)."""
 
 
 # -- HTTP --------------------------------------------------------------------
