@@ -35,7 +35,7 @@ def test_demo_releases_and_serves_both_consumers_then_leaves_nothing_behind() ->
     # The release is a tag push to a git host with the hooks: the push output carries
     # the pipeline's step lines, as a maintainer's terminal would.
     assert re.search(r"git push host HEAD:main v\S+ ", out)
-    for step in ("guards", "build", "login", "upload", "verify", "push"):
+    for step in ("guards", "build", "login", "upload", "install", "import", "constraints", "push"):
         assert re.search(rf"^ +remote: release: \[{step}\] ok in ", out, re.MULTILINE), step
     released = re.search(r"remote: release: released common-utils==(\S+):", out)
     assert released is not None

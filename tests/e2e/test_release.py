@@ -28,7 +28,10 @@ from .conftest import (
     tool,
 )
 
-STEP_NAMES = ("guards", "build", "login", "upload", "verify", "notes", "push")
+STEP_NAMES = (
+    "guards", "build", "login", "upload", "install", "import", "tests", "constraints", "notes",
+    "push",
+)  # fmt: skip
 TEST_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"  # the verify venv's Python
 
 
@@ -554,13 +557,15 @@ def test_constraints_apply_with_the_lock_command_from_the_release_page(
 
 
 def test_docs_are_idempotent_and_never_replaced_on_the_release_index(
-    released: Released, devpi_server
+    released: Released, devpi_server, tmp_path: Path
 ) -> None:
     """Rebuilt from the same notes, constraints and commit, the doc zip is the same bytes;
     devpi accepts identical bytes again without a change, refuses other bytes (409), which
     the pipeline reports and keeps; nobody but the release user may upload docs."""
     from common_utils_platform.devpitools import DevpiError
-    from common_utils_platform.release import ReleaseConfig, _publish_docs, docs_zip
+    from common_utils_platform.release import ProjectSettings, ReleaseConfig, _publish_docs
+    from common_utils_platform.release_docs import docs_zip
+    from common_utils_platform.release_steps import ExitCode, Step
 
     href, files = published_docs(devpi_server, "1.4.0")
     published = fetch(href)
@@ -579,7 +584,9 @@ def test_docs_are_idempotent_and_never_replaced_on_the_release_index(
         user=devpi_server.release_user,
         password=devpi_server.release_password,
     )
-    url, note = _publish_docs(config, api, "1.4.0", other)
+    step = Step("push", tmp_path / "push.log", ExitCode.SERVER)
+    project = ProjectSettings(name="common-utils")
+    url, note = _publish_docs(step, config, api, project, "1.4.0", other)
     assert url == href
     assert "already holds other docs of 1.4.0" in note
     assert note.endswith("kept")

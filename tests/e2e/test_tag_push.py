@@ -29,7 +29,17 @@ from common_utils_platform.devsupport import GIT_ENV, git, make_checkout
 from .conftest import install_from, tool
 
 INSTALL_HOOKS = tool("common-utils-install-hooks")
-STEP_NAMES = ("guards", "build", "login", "upload", "verify", "push")
+STEP_NAMES = (
+    "guards",
+    "build",
+    "login",
+    "upload",
+    "install",
+    "import",
+    "tests",
+    "constraints",
+    "push",
+)
 VERIFY_SELECTION = "{clone}/tests/test_problems.py"
 PROJECT = "common-utils"
 

@@ -66,9 +66,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
-from common_utils_platform.devsupport import free_port
+from common_utils_platform.devsupport import clean_pip_env, free_port, scrub_env
+from common_utils_platform.urls import URLPolicyError, check_url, shown_url
 
 __all__ = [
     "DEFAULT_BASES",
@@ -118,83 +119,6 @@ class DevpiError(Exception):
     """
 
 
-def clean_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return an environment in which pip reads no configuration at all.
-
-    The machine's (or a developer's) pip configuration may add
-    ``extra-index-url`` or ``find-links``; an install that must come from devpi
-    alone drops every ``PIP_*`` variable and points ``PIP_CONFIG_FILE`` at
-    ``os.devnull``.
-
-    Example:
-        >>> env = clean_pip_env({"PIP_FIND_LINKS": "/x", "PATH": "/bin"})
-        >>> sorted(env)
-        ['PATH', 'PIP_CONFIG_FILE', 'PIP_DISABLE_PIP_VERSION_CHECK', 'PIP_NO_INPUT']
-    """
-    source = os.environ if base is None else base
-    env = {k: v for k, v in source.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    return env
-
-
-_SECRET_NAME_RE = re.compile(
-    r"PASS|TOKEN|SECRET|CREDENTIAL|KEY|AUTH|COOKIE|NETRC|SESSION|JWT", re.IGNORECASE
-)
-_SECRET_PREFIXES = ("DEVPI_", "TWINE_", "PIP_", "UV_", "_RELEASE_", "_DEVPI_")
-
-
-def scrub_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Return ``base`` (default ``os.environ``) without anything that may be a credential.
-
-    Drops every ``DEVPI_*``, ``TWINE_*``, ``PIP_*`` and ``UV_*`` variable and every
-    variable whose name mentions a password, token, secret, key, credential or
-    auth (``GITHUB_TOKEN``, ``CI_JOB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``,
-    ``SSH_AUTH_SOCK``...). Child processes that need one credential get it added
-    back explicitly; everything else (build backends, pip, the tests) runs without.
-
-    Example:
-        >>> sorted(scrub_env({"PATH": "/bin", "DEVPI_PASSWORD": "x", "GITHUB_TOKEN": "y",
-        ...                   "MY_API_KEY": "z", "LANG": "C"}))
-        ['LANG', 'PATH']
-    """
-    source = os.environ if base is None else base
-    return {
-        name: value
-        for name, value in source.items()
-        if not name.upper().startswith(_SECRET_PREFIXES) and not _SECRET_NAME_RE.search(name)
-    }
-
-
-def shown_url(url: str) -> str:
-    """Return ``url`` as messages show it: no userinfo, no query values, no fragment.
-
-    The names of query parameters stay (for debugging), their values become
-    ``<hidden>``; text that does not parse as a URL but holds an ``@`` is not
-    shown at all.
-
-    Example:
-        >>> shown_url("https://bot:pw@devpi.example/team/?token=abc&x#frag")
-        'https://devpi.example/team/?token=<hidden>&<hidden>'
-        >>> shown_url("bot:pw@devpi.example")
-        '<not a URL>'
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<not a URL>"
-    if not parts.netloc and "@" in url:
-        return "<not a URL>"
-    host = parts.netloc.rpartition("@")[2]
-    query = "&".join(
-        f"{item.partition('=')[0]}=<hidden>" if "=" in item else "<hidden>"
-        for item in parts.query.split("&")
-        if item
-    )
-    return urlunsplit((parts.scheme, host, parts.path, query, ""))
-
-
 def _origin(url: str) -> tuple[str, str, int | None] | None:
     try:
         parts = urlsplit(url)
@@ -242,21 +166,10 @@ _OPENER = urllib.request.build_opener(_SameOriginRedirects)
 
 
 def _check_url(url: str) -> str:
-    shown = shown_url(url)
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise DevpiError(f"devpi URL is not a valid URL: {shown!r}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DevpiError(f"devpi URL must be an http:// or https:// URL, got {shown!r}")
-    if "@" in parts.netloc:
-        raise DevpiError(
-            f"devpi URL must not carry credentials (give user= and password=), got {shown!r}"
-        )
-    if parts.query or parts.fragment:
-        raise DevpiError(f"devpi URL must not carry a query or fragment, got {shown!r}")
-    return url.rstrip("/")
+        return check_url(url, name="devpi URL")
+    except URLPolicyError as ex:
+        raise DevpiError(str(ex)) from None
 
 
 class DevpiAPI:
@@ -337,18 +250,15 @@ class DevpiAPI:
         return self.request(method, path, _RawBody(data, content_type))
 
     def get(self, path: str) -> tuple[int, Any]:
-        """GET ``path`` (see ``request``).
-        """
+        """GET ``path`` (see ``request``)."""
         return self.request("GET", path)
 
     def put(self, path: str, body: Any) -> tuple[int, Any]:
-        """PUT JSON ``body`` to ``path`` (see ``request``).
-        """
+        """PUT JSON ``body`` to ``path`` (see ``request``)."""
         return self.request("PUT", path, body)
 
     def patch(self, path: str, body: Any) -> tuple[int, Any]:
-        """PATCH ``path`` with JSON ``body`` (see ``request``).
-        """
+        """PATCH ``path`` with JSON ``body`` (see ``request``)."""
         return self.request("PATCH", path, body)
 
     def login(self) -> None:
@@ -374,8 +284,7 @@ class DevpiAPI:
             )
 
     def release_digests(self, index: str, project: str, version: str) -> dict[str, str]:
-        """Return ``{filename: sha256}`` of one version on ``index`` (empty if absent).
-        """
+        """Return ``{filename: sha256}`` of one version on ``index`` (empty if absent)."""
         status, body = self.get(f"/{index}/{project}/{version}")
         if status == 404:
             return {}
@@ -878,8 +787,7 @@ class DevpiServer:
         return False
 
     def wait_for_serial(self, serial: int, *, timeout: float = 60) -> None:
-        """Wait until this (replica) server has caught up with ``serial``.
-        """
+        """Wait until this (replica) server has caught up with ``serial``."""
         deadline = time.monotonic() + timeout
         current = -1
         while time.monotonic() < deadline:
@@ -892,8 +800,7 @@ class DevpiServer:
         raise DevpiError(f"{self.url} reached serial {current}, not {serial}, in {timeout:.0f} s")
 
     def serial(self) -> int:
-        """Return the server's current change serial.
-        """
+        """Return the server's current change serial."""
         status, body = DevpiAPI(self.url, timeout=5).get("/+status")
         if status != 200:
             raise DevpiError(f"cannot read /+status of {self.url} (HTTP {status})")

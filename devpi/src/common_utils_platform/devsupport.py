@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -37,7 +39,10 @@ __all__ = [
     "GIT_ENV",
     "LIBRARY_PROBE",
     "REPO_ROOT",
+    "GitError",
     "ServerProcess",
+    "append_log",
+    "clean_pip_env",
     "find_checkout",
     "free_port",
     "git",
@@ -46,8 +51,10 @@ __all__ = [
     "pip_install",
     "probe_library",
     "run",
+    "scrub_env",
     "source_files",
     "tail",
+    "twine_upload",
 ]
 
 
@@ -88,6 +95,55 @@ LIBRARY_PROBE = "import common_utils; print(common_utils.__version__); print(com
 # --------------------------------------------------------------------------- processes
 
 
+def clean_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return an environment in which pip reads no configuration at all.
+
+    The machine's (or a developer's) pip configuration may add
+    ``extra-index-url`` or ``find-links``; an install that must come from devpi
+    alone drops every ``PIP_*`` variable and points ``PIP_CONFIG_FILE`` at
+    ``os.devnull``.
+
+    Example:
+        >>> env = clean_pip_env({"PIP_FIND_LINKS": "/x", "PATH": "/bin"})
+        >>> sorted(env)
+        ['PATH', 'PIP_CONFIG_FILE', 'PIP_DISABLE_PIP_VERSION_CHECK', 'PIP_NO_INPUT']
+    """
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    return env
+
+
+_SECRET_NAME_RE = re.compile(
+    r"PASS|TOKEN|SECRET|CREDENTIAL|KEY|AUTH|COOKIE|NETRC|SESSION|JWT", re.IGNORECASE
+)
+_SECRET_PREFIXES = ("DEVPI_", "TWINE_", "PIP_", "UV_", "_RELEASE_", "_DEVPI_")
+
+
+def scrub_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return ``base`` (default ``os.environ``) without anything that may be a credential.
+
+    Drops every ``DEVPI_*``, ``TWINE_*``, ``PIP_*`` and ``UV_*`` variable and every
+    variable whose name mentions a password, token, secret, key, credential or
+    auth (``GITHUB_TOKEN``, ``CI_JOB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``,
+    ``SSH_AUTH_SOCK``...). Child processes that need one credential get it added
+    back explicitly; everything else (build backends, pip, the tests) runs without.
+
+    Example:
+        >>> sorted(scrub_env({"PATH": "/bin", "DEVPI_PASSWORD": "x", "GITHUB_TOKEN": "y",
+        ...                   "MY_API_KEY": "z", "LANG": "C"}))
+        ['LANG', 'PATH']
+    """
+    source = os.environ if base is None else base
+    return {
+        name: value
+        for name, value in source.items()
+        if not name.upper().startswith(_SECRET_PREFIXES) and not _SECRET_NAME_RE.search(name)
+    }
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port that was free on ``host`` a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -101,20 +157,58 @@ def run(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 900,
+    log: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd`` to its end with text output captured; the caller checks the exit code.
 
-    ``env=None`` inherits this process's environment.
+    ``env=None`` inherits this process's environment. With ``log``, the command,
+    its whole output and how it ended are appended to that file (also when it
+    runs past ``timeout`` seconds, which raises ``subprocess.TimeoutExpired``).
+    The environment is never written there: it may hold a credential.
     """
-    return subprocess.run(
-        list(cmd),
-        cwd=cwd,
-        env=None if env is None else dict(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            list(cmd),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as ex:
+        if log is not None:
+            output = _text(ex.stdout) + _text(ex.stderr)
+            append_log(log, cmd, cwd, output, f"killed after {timeout:.0f} s (timeout)")
+        raise
+    if log is not None:
+        append_log(log, cmd, cwd, done.stdout + done.stderr, f"exit {done.returncode}")
+    return done
+
+
+def _text(data: str | bytes | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return data or ""
+
+
+def append_log(log: Path, cmd: Sequence[str], cwd: Path | None, output: str, end: str) -> None:
+    r"""Append one command's record to ``log``: ``$ argv`` (and where), its output, how it ended.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "logs" / "build.log"
+        >>> append_log(path, ["echo", "hi"], None, "hi\n", "exit 0")
+        >>> print(path.read_text(), end="")
+        $ echo hi
+        hi
+        [exit 0]
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    where = f"   (in {cwd})" if cwd is not None else ""
+    body = output if not output or output.endswith("\n") else output + "\n"
+    with log.open("a", encoding="utf-8") as sink:
+        sink.write(f"$ {shlex.join(str(part) for part in cmd)}{where}\n{body}[{end}]\n")
 
 
 def twine_upload(
@@ -125,12 +219,15 @@ def twine_upload(
     password: str,
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
+    log: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Upload ``files`` with twine to the devpi index at ``index_url`` as ``user``.
 
-    The credentials go through twine's environment variables, never its
-    command line; ``env=None`` starts from this process's environment. The
-    caller checks the exit code (a run past ``timeout`` seconds raises).
+    The one upload of the platform tools (the release pipeline, the demo, the
+    tests and the benchmarks). The credentials go through twine's environment
+    variables, never its command line; ``env=None`` starts from this process's
+    environment. The caller checks the exit code (a run past ``timeout``
+    seconds raises); ``log`` as for `run`.
     """
     cmd = [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar"]
     credentials = {"TWINE_USERNAME": user, "TWINE_PASSWORD": password}
@@ -138,6 +235,7 @@ def twine_upload(
         [*cmd, "--repository-url", index_url, *map(str, files)],
         env={**(os.environ if env is None else env), **credentials},
         timeout=timeout,
+        log=log,
     )
 
 
@@ -277,16 +375,44 @@ def probe_library(
 # --------------------------------------------------------------------------- git
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd`` with `GIT_ENV` and ``HOME=cwd``; return its stripped output.
+class GitError(subprocess.CalledProcessError):
+    """git failed; the message names the command, where, and git's first words.
+
+    Example:
+        >>> str(GitError(128, ["git", "status"], "", "fatal: not a git repository", Path("/")))
+        'git status failed in /: fatal: not a git repository'
+    """
+
+    def __init__(self, returncode: int, cmd: list[str], output: str, stderr: str, cwd: Path):
+        super().__init__(returncode, cmd, output, stderr)
+        self.cwd = cwd
+
+    def __str__(self) -> str:
+        said = (self.stderr or "").strip()[:200]
+        return f"{' '.join(self.cmd)} failed in {self.cwd}: {said}"
+
+
+def git(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    log: Path | None = None,
+    timeout: float = 600,
+) -> str:
+    """Run git in ``cwd`` with `GIT_ENV`; return its stripped output.
+
+    The one git helper of the platform tools. ``env=None`` starts from this
+    process's environment with ``HOME=cwd`` (no personal configuration); a
+    given ``env`` is used as it is (plus `GIT_ENV`). ``log`` as for `run`.
 
     Raises:
-        subprocess.CalledProcessError: git failed.
+        GitError: git failed (a ``subprocess.CalledProcessError``).
     """
-    env = {**os.environ, **GIT_ENV, "HOME": str(cwd)}
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
-    )
+    base = {**os.environ, "HOME": str(cwd)} if env is None else dict(env)
+    cmd = ["git", *args]
+    done = run(cmd, cwd=cwd, env={**base, **GIT_ENV}, timeout=timeout, log=log)
+    if done.returncode != 0:
+        raise GitError(done.returncode, cmd, done.stdout, done.stderr, cwd)
     return done.stdout.strip()
 
 

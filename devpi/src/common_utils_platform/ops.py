@@ -65,7 +65,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from common_utils_platform.devpitools import DevpiError, DevpiServer, shown_url
+from common_utils_platform.devpitools import DevpiError, DevpiServer
+from common_utils_platform.urls import URLPolicyError, check_url, shown_url
 
 __all__ = [
     "EXPORT_PREFIX",
@@ -107,20 +108,11 @@ def _context(cafile: str | None) -> ssl.SSLContext:
 
 
 def _check_url(url: str, option: str) -> str:
-    """Accept an http(s) URL without userinfo, query or fragment; messages hide secrets."""
-    shown = shown_url(url)
+    """The tools' one URL policy (``urls.check_url``) as a configuration error of ``option``."""
     try:
-        parsed = urllib.parse.urlsplit(url)
-        parsed.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise ConfigError(f"{option} is not a valid URL: {shown!r}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ConfigError(f"{option} must be an http:// or https:// URL, got {shown!r}")
-    if "@" in parsed.netloc:
-        raise ConfigError(f"{option} must not contain credentials")
-    if parsed.query or parsed.fragment:
-        raise ConfigError(f"{option} must not carry a query or fragment, got {shown!r}")
-    return url.rstrip("/")
+        return check_url(url, name=option)
+    except URLPolicyError as ex:
+        raise ConfigError(str(ex)) from None
 
 
 def _get(url: str, *, context: ssl.SSLContext, timeout: float, accept: str) -> bytes:
@@ -927,7 +919,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Example:
         >>> main(["status", "--url", "ftp://x"])
-        UNKNOWN: --url must be an http:// or https:// URL, got 'ftp://x'
+        UNKNOWN: --url must be an https URL such as https://devpi.example.internal, got 'ftp://x'
         3
     """
     parser = _parser()
