@@ -148,19 +148,27 @@ class TestResponses:
         app.add_route("/v2/orders", OrdersV2())
         return falcon.testing.TestClient(app)
 
-    def test_every_responder_of_a_decorated_class_sends_the_headers(self) -> None:
-        """Suffixed responders too; the class's own helpers are left alone."""
-        client = self._client()
-        for result in (
-            client.simulate_get("/v1/orders"),
-            client.simulate_get("/v1/orders/7"),
-            client.simulate_post("/v1/orders", json={"sku": "A-1"}),
-        ):
-            assert result.status_code == 200
-            assert result.headers["Deprecation"] == "@1796083200"
-            assert result.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
-            assert _links(result) == [f'<{MIGRATION}>; rel="deprecation"']
-        assert client.simulate_get("/v1/orders/7").json == {"id": "7"}
+    @pytest.mark.parametrize(
+        ("method", "path", "body"),
+        [
+            ("GET", "/v1/orders", None),
+            ("GET", "/v1/orders/7", None),
+            ("POST", "/v1/orders", {"sku": "A-1"}),
+        ],
+        ids=["on_get", "on_get_item", "on_post"],
+    )
+    def test_every_responder_of_a_decorated_class_sends_the_headers(
+        self, method: str, path: str, body: dict[str, str] | None
+    ) -> None:
+        """Suffixed responders too."""
+        result = self._client().simulate_request(method, path, json=body)
+        assert result.status_code == 200
+        assert result.headers["Deprecation"] == "@1796083200"
+        assert result.headers["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+        assert _links(result) == [f'<{MIGRATION}>; rel="deprecation"']
+
+    def test_the_decorated_class_answers_and_keeps_its_own_helpers(self) -> None:
+        assert self._client().simulate_get("/v1/orders/7").json == {"id": "7"}
         assert DeprecatedOrdersV1().helper() == "not a responder"
 
     def test_the_successor_sharing_the_base_class_is_not_deprecated(self) -> None:
