@@ -190,3 +190,34 @@ def test_devpi_api_refuses_a_url_without_echoing_its_secret(url: str) -> None:
         DevpiAPI(url, user=USER, password=PASSWORD)
     assert "TOPSECRET" not in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+# ------------------------------------------------------------------ one URL policy everywhere
+
+POLICY_CASES = [
+    ("http://devpi.example.invalid", "must use https://"),
+    ("https://u:TOPSECRET@devpi.example.invalid", "must not carry credentials"),
+    ("https://devpi.example.invalid/?t=TOPSECRET", "must not carry a query or fragment"),
+    ("ftp://devpi.example.invalid", "must be an https URL"),
+]
+
+
+@pytest.mark.parametrize(("url", "reason"), POLICY_CASES)
+def test_release_api_and_ops_apply_the_same_url_policy(
+    url: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DEVPI_URL, DevpiAPI and common-utils-ops --url refuse the same URLs for the same reason."""
+    with pytest.raises(release.ReleaseError, match=reason):
+        release.ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": url})
+    with pytest.raises(DevpiError, match=reason):
+        DevpiAPI(url, user=USER, password=PASSWORD)
+    assert ops.main(["status", "--timeout", "1", "--url", url]) == 3
+    out = capsys.readouterr().out
+    assert reason in out
+    assert "TOPSECRET" not in out
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:3141", "http://localhost:1", "http://[::1]:1"])
+def test_plain_http_is_accepted_on_loopback_only(url: str) -> None:
+    assert release.ReleaseConfig.from_env({"DEVPI_PASSWORD": "pw", "DEVPI_URL": url}).url == url
+    assert DevpiAPI(url).url == url
