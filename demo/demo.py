@@ -273,6 +273,9 @@ class Demo:
             release_index=self.server.release_index,
             python=sys.executable,
             skip_tests=not self.release_tests,
+            # NOTE: a throwaway demo on a laptop: no second account to run the tagged code
+            # as (a real git host uses --sandbox-user, docs/release.md).
+            no_sandbox=True,
         )
         try:
             install_hooks(host, config)
