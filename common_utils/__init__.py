@@ -4,11 +4,6 @@ Importing this package is cheap on purpose: it only works out ``__version__``.
 Each feature lives in its own module (``cfenv``, ``auth``, ``validation``,
 ``logs``, ``openapi``, ``resources``) and pulls in its dependencies only when
 that module is imported.
-
-Examples:
-    >>> import common_utils
-    >>> isinstance(common_utils.__version__, str)
-    True
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ What is used, and why:
   number); the override records in constant time and stops at ``max_errors``.
   It fills ``_errors``, ``document_error_tree`` and ``error_handler`` as the
   original does, and reads the ``max_errors`` rule from ``_config``.
+- ``Validator._config`` holds the extra keyword arguments a validator was built
+  with, copied into every child validator: read through `setting`.
 - ``Validator._BareValidator__validate_logical`` (the ``*of`` rules) is wrapped:
   Cerberus validates the whole parent document in each branch, for each value.
 - ``Validator._schema`` is set to the expanded plain dict once, so no request
@@ -36,6 +38,7 @@ __all__ = [
     "keep_expanded_schema",
     "normalization_is_noop",
     "recorded_errors",
+    "setting",
 ]
 
 # Field rules that make Cerberus' normalization pass act on a field besides the
@@ -175,6 +178,11 @@ def normalization_is_noop(validator: cerberus.Validator) -> bool:
     acting = _PASS_RULES.union(cls.normalization_rules)
     schema: Mapping[Any, Any] = validator.schema
     return all(isinstance(rules, Mapping) and acting.isdisjoint(rules) for rules in schema.values())
+
+
+def setting(validator: cerberus.Validator, name: str) -> Any:
+    """Return the extra keyword argument ``name`` of a validator or its root, else ``None``."""
+    return validator._config.get(name)
 
 
 def recorded_errors(validator: cerberus.Validator) -> list[Any]:

@@ -62,10 +62,6 @@ class StampError(ValueError):
     """A version stamp cannot be made, or disagrees with the git checkout it claims to describe.
 
     The message is one line naming the file, both versions and what to run.
-
-    Examples:
-        >>> issubclass(StampError, ValueError)
-        True
     """
 
 

@@ -222,11 +222,21 @@ def test_set_parsed_media_is_what_get_media_returns() -> None:
 
 
 def test_cerberus_still_has_the_internals_the_linear_validator_replaces() -> None:
-    """Pins ``_error``, ``_BareValidator__validate_logical``, ``_errors``, ``_config``,
-    ``_schema``, ``document_error_tree`` and ``error_handler`` of ``cerberus.Validator``."""
+    """Pins ``_error``, ``_BareValidator__validate_logical``, the overridden rules, ``_errors``,
+    ``_config``, ``_schema``, ``document_error_tree`` and ``error_handler`` (ADR 0003)."""
     import cerberus
 
     for name in ("_error", "_BareValidator__validate_logical", "_validate_anyof"):
+        assert callable(getattr(cerberus.Validator, name, None)), name
+    # The contributed rules and the hook common_utils.validation.Validator extends (ADR 0003).
+    for name in (
+        "_validate_allowed",
+        "_validate_contains",
+        "_validate_forbidden",
+        "_validate_items",
+        "_validate_schema",
+        "_get_child_validator",
+    ):
         assert callable(getattr(cerberus.Validator, name, None)), name
     validator = cerberus.Validator({"a": {"type": "integer"}})
     validator.validate({"a": "x"})
@@ -253,7 +263,20 @@ def test_the_linear_validator_records_bounded_errors_and_keeps_its_schema() -> N
     assert recorded_errors(validator) == []
 
 
-def test_the_linear_validator_keeps_cerberus_anyof_semantics() -> None:
+@pytest.mark.parametrize(
+    ("document", "valid"),
+    [
+        ({"items": [1, "ab", 3], "mode": "x"}, True),
+        ({"items": [1, "AB"]}, False),
+        ({"mode": "x"}, False),
+    ],
+    ids=["every-item-matches-a-branch", "an-item-matches-no-branch", "dependency-missing"],
+)
+def test_the_linear_validator_keeps_cerberus_anyof_semantics(
+    document: dict[str, Any], valid: bool
+) -> None:
+    import cerberus
+
     from common_utils._compat_cerberus import LinearErrorsValidator
 
     schema = {
@@ -263,14 +286,8 @@ def test_the_linear_validator_keeps_cerberus_anyof_semantics() -> None:
         },
         "mode": {"dependencies": "items", "type": "string"},
     }
-    for document, valid in (
-        ({"items": [1, "ab", 3], "mode": "x"}, True),
-        ({"items": [1, "AB"]}, False),
-        ({"mode": "x"}, False),
-    ):
-        ours = LinearErrorsValidator(schema)
-        theirs = __import__("cerberus").Validator(schema)
-        assert ours.validate(document) is theirs.validate(document) is valid, document
+    ours = LinearErrorsValidator(schema)
+    assert ours.validate(document) is cerberus.Validator(schema).validate(document) is valid
 
 
 def test_cerberus_normalization_pass_is_what_normalization_is_noop_assumes() -> None:

@@ -19,6 +19,7 @@ from common_utils._compat_cerberus import (
     keep_expanded_schema,
     normalization_is_noop,
     recorded_errors,
+    setting,
 )
 from common_utils.errors import ConfigurationError
 from common_utils.validation._body import is_json_media_type, parse_json, too_large, unsupported
@@ -369,7 +370,7 @@ class _Checker:
             if accepted is not None:
                 return accepted
         validator = self._validator(kind)
-        budget: CheckBudget = validator._config["check_budget"]
+        budget: CheckBudget = setting(validator, "check_budget")
         budget.left = budget.limit
         try:
             return self._validate(validator, kind, document, noun, subject)

@@ -8,7 +8,7 @@ from typing import Any
 
 import cerberus.errors
 
-from common_utils._compat_cerberus import ErrorsCut, LinearErrorsValidator
+from common_utils._compat_cerberus import ErrorsCut, LinearErrorsValidator, setting
 
 __all__ = ["BudgetExhaustedError", "CheckBudget", "ErrorsCut", "Validator", "params_schema"]
 
@@ -132,7 +132,7 @@ class Validator(LinearErrorsValidator):
         # Cerberus' documented hook for every child validation (nested documents, list
         # items, *of branches, keysrules, valuesrules); children share the root's budget
         # through the configuration Cerberus copies into them.
-        budget: CheckBudget | None = self._config.get("check_budget")
+        budget: CheckBudget | None = setting(self, "check_budget")
         if budget is not None:
             budget.spend()
             crumb = kwargs.get("schema_crumb")
