@@ -610,7 +610,7 @@ def test_a_committed_changelog_section_is_published_as_is(
     _commit_all(checkout, f"notes for {version}")
     git(checkout, "tag", "-a", f"v{version}", "-m", version)
     done = run_release_cli(
-        checkout, "--pytest-args", "{clone}/tests/test_release_notes.py", env=devpi_env
+        checkout, "--pytest-args", "{clone}/tests/test_problems.py", env=devpi_env
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
@@ -621,7 +621,7 @@ def test_a_committed_changelog_section_is_published_as_is(
         f"## [{version}] - 2027-02-01\n\n### Fixes\n\n- Fixed the committed thing.\n"
     )
     constraints = files[f"constraints-py{TEST_PYTHON}.txt"]
-    assert "(tests/test_release_notes.py, -m 'not e2e')" in constraints.replace("{clone}/", "")
+    assert "(tests/test_problems.py, -m 'not e2e')" in constraints.replace("{clone}/", "")
     assert released_files(devpi_server, version) != {}
 
 
