@@ -64,7 +64,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -526,12 +525,7 @@ class DevpiServer:
 
     @property
     def staging_url(self) -> str:
-        """URL of the staging index (append ``/+simple/`` for pip).
-
-        Example:
-            >>> DevpiServer(serverdir=Path("/tmp/x"), port=1234).staging_url
-            'http://127.0.0.1:1234/team/staging'
-        """
+        """URL of the staging index (append ``/+simple/`` for pip), as `release_url`."""
         return f"{self.url}/{self.staging_index}"
 
     @property
@@ -539,8 +533,9 @@ class DevpiServer:
         """URL of the release index (append ``/+simple/`` for pip).
 
         Example:
-            >>> DevpiServer(serverdir=Path("/tmp/x"), port=1234).release_url
-            'http://127.0.0.1:1234/team/release'
+            >>> server = DevpiServer(serverdir=Path("/tmp/x"), port=1234)
+            >>> server.release_url, server.staging_url
+            ('http://127.0.0.1:1234/team/release', 'http://127.0.0.1:1234/team/staging')
         """
         return f"{self.url}/{self.release_index}"
 
@@ -823,12 +818,7 @@ class DevpiServer:
             self.bootstrap()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
         self.cleanup()
 
