@@ -130,9 +130,7 @@ class VerifiedTokens:
             not_before = max(not_before, _seconds(nbf) - leeway)
         expires = _seconds(claims["exp"]) + leeway
         stale_at = time.monotonic() + self.max_age
-        # PERF: tuple.__new__ builds the Entry in C; Entry(...) would run the NamedTuple's
-        # Python-level __new__ (about 0.5 us of a new token's request, measured in one).
-        entry = tuple.__new__(Entry, (key, kid, alg, context, not_before, expires, stale_at))
+        entry = Entry(key, kid, alg, context, not_before, expires, stale_at)
         entries = self._entries
         with self._lock:
             # NOTE: a token is put after a miss, so it is new (or was just discarded): it

@@ -66,7 +66,7 @@ _ID_TOKEN_SCOPES = frozenset({"openid"})
 _ID_TOKEN_ONLY_CLAIMS = frozenset({"at_hash", "c_hash"})
 _ACCESS_TOKEN_CLAIMS = frozenset({"scope", "scp", "roles", "client_id", "cid", "appid"})
 _AUTHENTICATION_CLAIMS = frozenset({"nonce", "auth_time", "azp", "acr", "amr", "sid"})
-_UNKNOWN_ROUTE: Route = (None, None, None)
+_UNKNOWN_ROUTE = Route(None, None, None)
 
 # Fixed, short reasons: clients and logs never see exception text or claim values.
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
@@ -204,8 +204,6 @@ class JWTAuthMiddleware:
             "verify_aud": True,
             "verify_iss": True,
         }
-        # PERF: one list per algorithm, so the hot path allocates nothing for it.
-        self._single = {alg: [alg] for alg in self._algorithms}
         # PERF: a decoder holding our options: jwt.decode(options=...) merges two
         # option dicts per call; PyJWT.decode without options reuses these as they are.
         self._decoder = jwt.PyJWT(options=self._options)
@@ -442,7 +440,7 @@ class JWTAuthMiddleware:
             app = self._apps.find(options, sys._getframe(2))
             if app is None:
                 return None
-        return router_find(app, req)
+        return Route(*router_find(app, req))
 
     def _start(
         self, req: falcon.Request, route: Route | None, *, websocket: bool = False
@@ -484,7 +482,7 @@ class JWTAuthMiddleware:
                     "every request needs a token"
                 )
         # Falcon sets it again after routing; set now, access logs of refused requests name it.
-        req.uri_template = route[1]
+        req.uri_template = route.uri_template
         return self._exemptions.exempt_route(req.path, route, None if websocket else req.method)
 
     def _bearer(self, req: falcon.Request) -> str:
@@ -520,7 +518,7 @@ class JWTAuthMiddleware:
         if header is None:
             return "malformed token"
         alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self._single:
+        if not isinstance(alg, str) or alg not in self._algorithms:
             return "algorithm not allowed"
         kid = header.get("kid")
         if kid is not None and (not isinstance(kid, str) or len(kid) > _MAX_KID_CHARS):
@@ -555,7 +553,7 @@ class JWTAuthMiddleware:
             claims = self._decoder.decode(
                 token,
                 key.key,
-                algorithms=self._single[alg],
+                algorithms=[alg],
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,

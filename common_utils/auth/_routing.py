@@ -19,7 +19,7 @@ fail, and the middleware then fails closed.
 from __future__ import annotations
 
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 import falcon
 
@@ -28,9 +28,13 @@ from common_utils._compat import calling_app, is_own_responder
 __all__ = ["Apps", "Route", "falcon_answers", "resource_answers"]
 
 
-# What the router found: the resource, its URI template and its method map, or three
-# ``None``. (A plain tuple: PERF, a NamedTuple costs a Python-level __new__ per request.)
-Route = tuple[object | None, str | None, dict[str, Any] | None]
+class Route(NamedTuple):
+    """What the router found for a request, or three ``None`` (sinks, static routes, nothing)."""
+
+    resource: object | None
+    uri_template: str | None
+    method_map: dict[str, Any] | None  # HTTP method -> the responder Falcon will call
+
 
 # Apps are few; the cap only bounds a process that builds apps in a loop (tests).
 _MAX_APPS = 256
@@ -85,11 +89,10 @@ def falcon_answers(route: Route, method: str) -> bool:
     or a 405), False for the resource's own responder and for everything
     that is not a routed resource (sinks, static routes, nothing).
     """
-    resource, _, method_map = route
-    if resource is None or method_map is None:
+    if route.resource is None or route.method_map is None:
         return False
-    responder = method_map.get(method)
-    return responder is None or not is_own_responder(resource, responder)
+    responder = route.method_map.get(method)
+    return responder is None or not is_own_responder(route.resource, responder)
 
 
 def resource_answers(resource: object, method: str) -> bool:
