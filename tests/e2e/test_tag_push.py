@@ -18,7 +18,10 @@ import doctest
 import importlib
 import os
 import re
+import secrets
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -54,6 +57,7 @@ class GitHost:
     password_file: Path
     password: str
     log_dir: Path
+    sandbox_user: str | None = None
 
     @property
     def release_url(self) -> str:
@@ -100,10 +104,24 @@ def release_credentials(server: DevpiServer) -> tuple[str, str]:
     return str(user), str(password)
 
 
+def sandbox_user() -> str | None:
+    """A fresh unprivileged account for the tagged code (root only: ``useradd``), else ``None``."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        return None
+    name = f"cu-sbx-{secrets.token_hex(3)}"
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        check=True,
+        capture_output=True,
+    )
+    return name
+
+
 @pytest.fixture(scope="module")
 def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHost]:
     server = DevpiServer.temporary(bases=("root/deps",), role="primary")
     root = tmp_path_factory.mktemp("githost")
+    box = sandbox_user()
     try:
         server.start()
         server.bootstrap()
@@ -115,9 +133,9 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         git(work, "remote", "add", "origin", str(bare))
         git(work, "push", "-q", "origin", "main", "v1.0.0")  # history from before the hooks
         user, password = release_credentials(server)
-        secrets = root / "secrets"
-        secrets.mkdir(mode=0o700)
-        password_file = secrets / "devpi-release-password"
+        secret_dir = root / "secrets"
+        secret_dir.mkdir(mode=0o700)
+        password_file = secret_dir / "devpi-release-password"
         password_file.write_text(password + "\n")
         password_file.chmod(0o600)
         done = subprocess.run(
@@ -138,6 +156,7 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                 VERIFY_SELECTION,
                 "--timeout",
                 "900",
+                *(["--sandbox-user", box] if box else ["--no-sandbox"]),
             ],
             capture_output=True,
             text=True,
@@ -155,10 +174,13 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             password_file=password_file,
             password=password,
             log_dir=bare / "release-logs",
+            sandbox_user=box,
         )
     finally:
         server.stop()
         server.cleanup()
+        if box:
+            subprocess.run(["userdel", box], check=False, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -285,6 +307,9 @@ def test_hotfix_on_a_release_branch_is_published_while_main_is_ahead(
     work = host.work
     git(work, "checkout", "-q", "-b", "release/1.0", "v1.0.0")
     try:
+        # The first hotfix of a line: the branch goes first, alone (docs/release.md).
+        first = push(work, "release/1.0")
+        assert first.returncode == 0, first.stdout + first.stderr
         commit(work, "security fix for 1.0")
         tag(work, "v1.0.1")
         done = push(work, "release/1.0", "v1.0.1")
@@ -338,6 +363,91 @@ def test_failed_pipeline_keeps_the_tag_says_how_to_retry_and_the_retry_publishes
     ]
     assert " v1.3.0 " in host.outcomes()[-1]
     assert " ok " in host.outcomes()[-1]
+
+
+# The tagged code's attack on the release password, run from setup.py (the build backend),
+# the verify step's tests and the release notes script: every process's environment, the
+# password file, and a write into the hooks. What it got goes to a world-writable directory.
+ATTACK = """
+def _attack(where):
+    import glob, os
+    got = [f"uid={{os.getuid()}}"]
+    for path in glob.glob("/proc/[0-9]*/environ") + glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            got.append(open(path, "rb").read().decode("utf-8", "replace"))
+        except OSError:
+            pass
+    try:
+        got.append("password file: " + open({password_file!r}).read())
+    except OSError as ex:
+        got.append(f"password file refused: {{ex.errno}}")
+    for target in ({hooks!r}, {post_receive!r}):
+        try:
+            with open(target if target.endswith("post-receive") else target + "/pwned", "a") as fh:
+                fh.write("# pwned\\n")
+            got.append(f"wrote {{target}}")
+        except OSError as ex:
+            got.append(f"write refused: {{target}} {{ex.errno}}")
+    with open(os.path.join({loot!r}, f"{{where}}-{{os.getpid()}}"), "w") as fh:
+        fh.write("\\n".join(got))
+"""
+
+
+def _plant(path: Path, code: str, call: str) -> None:
+    """Put the attack at the top of a Python file of the tagged commit (after its docstring)."""
+    text = path.read_text()
+    head, sep, rest = text.partition("from __future__ import annotations\n")
+    if not sep:
+        head, rest = "", text
+    path.write_text(head + sep + code + call + "\n" + rest)
+
+
+def test_tagged_code_never_reaches_the_release_password(host: GitHost, pushed_v110: str) -> None:
+    """setup.py, the tests and the notes script of a tag try every way to the password.
+
+    The release runs (the sandbox user runs that code) and the password is in none of
+    what the code saw; the hooks are unchanged. Needs root to create the sandbox user.
+    """
+    if host.sandbox_user is None:
+        pytest.skip("the sandbox user needs root (useradd) on this machine")
+    loot = Path(tempfile.mkdtemp(prefix="release-loot-"))
+    loot.chmod(0o1777)
+    hooks = host.bare / "hooks"
+    before = {p.name: p.read_bytes() for p in hooks.iterdir() if p.is_file()}
+    code = ATTACK.format(
+        password_file=str(host.password_file),
+        hooks=str(hooks),
+        post_receive=str(hooks / "post-receive"),
+        loot=str(loot),
+    )
+    work = host.work
+    _plant(work / "setup.py", code, "_attack('build')")
+    _plant(work / "scripts" / "release_notes.py", code, "_attack('notes')")
+    tests = work / "tests" / "test_problems.py"
+    tests.write_text(tests.read_text() + code + "\n\ndef test_attack():\n    _attack('tests')\n")
+    git(work, "commit", "-q", "-am", "an innocent-looking change")
+    tag(work, "v1.4.0")
+    try:
+        done = push(work, "main", "v1.4.0")
+        output = done.stdout + done.stderr
+        stolen = {p.name: p.read_text() for p in loot.iterdir()}
+    finally:
+        shutil.rmtree(loot, ignore_errors=True)
+    assert done.returncode == 0, output
+    assert {name.split("-")[0] for name in stolen} >= {"build", "tests", "notes"}, output
+    for where, got in stolen.items():
+        assert host.password not in got, f"{where} read the release password"
+        assert "password file refused: 13" in got, where
+        assert "DEVPI_PASSWORD" not in got, where
+        assert "wrote " not in got, where
+        uid = int(got.split("\n", 1)[0].removeprefix("uid="))
+        assert uid != os.geteuid(), f"{where} ran as the release's own user"
+    assert "release: released common-utils==1.4.0" in output, output
+    assert host.password not in output
+    after = {p.name: p.read_bytes() for p in hooks.iterdir() if p.is_file()}
+    assert after == before
+    logs = "".join(p.read_text(errors="replace") for p in host.log_dir.glob("*.log"))
+    assert host.password not in logs
 
 
 @pytest.mark.parametrize("module", ["release_hooks", "install_hooks"])

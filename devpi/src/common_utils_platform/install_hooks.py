@@ -7,7 +7,8 @@ Run it on the git host, as the user that owns the repositories (the git user)::
         --devpi-url https://devpi.example.internal \\
         --devpi-user ci-release \\
         --password-file /etc/common-utils/devpi-release-password \\
-        --python /opt/common-utils-release/bin/python
+        --python /opt/common-utils-release/bin/python \\
+        --sandbox-user common-utils-sandbox
 
 It writes two tiny ``pre-receive`` and ``post-receive`` scripts into ``REPO/hooks/``,
 each running ``--python`` (the hook venv, where ``common_utils_platform`` is installed)
@@ -29,7 +30,7 @@ Importable: ``install_hooks(repo, config, *, force=False) -> list[str]``.
 
 Example:
     >>> main(["/nonexistent.git", "--devpi-url", "http://127.0.0.1:3141",
-    ...       "--password-file", "/nonexistent"])
+    ...       "--password-file", "/nonexistent", "--no-sandbox"])
     2
 """
 
@@ -48,6 +49,7 @@ from common_utils_platform.release_hooks import (
     LIB_DIR_NAME,
     HookConfig,
     HookConfigError,
+    check_sandbox,
     read_password_file,
     retry_command,
 )
@@ -155,6 +157,10 @@ def install_hooks(repo: Path, config: HookConfig, *, force: bool = False) -> lis
     except HookConfigError as ex:
         raise InstallError(str(ex)) from None
     _check_python(config.python)
+    try:
+        check_sandbox(repo, config)
+    except HookConfigError as ex:
+        raise InstallError(str(ex)) from None
     hooks_dir = repo / "hooks"
     foreign = [
         name
@@ -228,6 +234,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="replace the verify step's test selection (common-utils-release --pytest-args)",
     )
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per release")
+    boundary = parser.add_mutually_exclusive_group(required=True)
+    boundary.add_argument(
+        "--sandbox-user",
+        default="",
+        help="the unprivileged account the tagged code (build, tests, notes) runs as: it must "
+        "not read the password file nor write the repository (checked now and before each "
+        "release)",
+    )
+    boundary.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run the tagged code as the git user, who can read the password: demos only",
+    )
     parser.add_argument(
         "--force", action="store_true", help="rename foreign hooks instead of refusing"
     )
@@ -248,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dir=args.log_dir.resolve() if args.log_dir else None,
         verify_pytest_args=args.verify_pytest_args,
         timeout=args.timeout,
+        sandbox_user=args.sandbox_user,
+        no_sandbox=args.no_sandbox,
     )
     try:
         done = install_hooks(args.repo, config, force=args.force)

@@ -83,6 +83,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -100,7 +101,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from common_utils_platform.devpitools import DevpiAPI, DevpiError, sha256_of
-from common_utils_platform.devsupport import twine_upload
+from common_utils_platform.devsupport import append_log
 from common_utils_platform.release_docs import NOTES_FILE, docs_zip, release_notes
 from common_utils_platform.release_rules import (
     RELEASE_TAG_RE,
@@ -118,6 +119,9 @@ from common_utils_platform.release_steps import (
     Step,
     private_env,
     run_untrusted_step,
+    take_back,
+    untrusted_copy,
+    untrusted_dir,
 )
 from common_utils_platform.release_verify import (
     check_import,
@@ -126,6 +130,7 @@ from common_utils_platform.release_verify import (
     run_suite,
     write_constraints,
 )
+from common_utils_platform.sandbox import Sandbox, SandboxError, protect_process
 
 __all__ = [
     "ExitCode",
@@ -343,15 +348,19 @@ def build(
             step.git(clone, "tag", "-d", other, env=env)
     epoch = step.git(clone, "log", "-1", "--format=%ct", "HEAD", env=env)
     dist = workdir / "dist"
-    cmd = [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(clone)]
+    # With a sandbox the backend builds its own copy into its own area; the files come back
+    # as regular files only.
+    source = untrusted_copy(step, clone, "build-src")
+    outdir = untrusted_dir(step, dist, "dist")
+    cmd = [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(outdir), str(source)]
     build_env = {**env, "SOURCE_DATE_EPOCH": epoch, "PYTHONWARNINGS": "ignore"}
     try:
-        done = run_untrusted_step(step, cmd, cwd=workdir, env=build_env, timeout=900)
+        done = run_untrusted_step(step, cmd, cwd=source.parent, env=build_env, timeout=900)
     except subprocess.TimeoutExpired:
         raise step.fail("python -m build did not finish within 900 s") from None
     if done.returncode != 0:
         raise step.fail(f"python -m build failed:\n{step.tail(done)}")
-    files = sorted(dist.iterdir())
+    files = sorted(take_back(step, outdir, dist))
     names = {f.name for f in files}
     sdist = f"{project.dist_name}-{version}.tar.gz"
     wheels = [
@@ -418,24 +427,49 @@ def _upload(
     other bytes is ``TAKEN`` (devpi's own answer, not twine's wording), anything
     else ``SERVER``.
     """
-    try:
-        done = twine_upload(
-            f"{config.url}/{index}/",
-            files,
-            user=config.user,
-            password=config.password,
-            env=private_env(workdir, pip=True),
-            timeout=600,
-            log=step.log,
-        )
-    except subprocess.TimeoutExpired:
-        raise step.fail(f"twine upload to {index} did not finish within 600 s") from None
-    if done.returncode != 0:
+    failure = _twine_upload_in_process(
+        f"{config.url}/{index}/", files, user=config.user, password=config.password, log=step.log
+    )
+    if failure:
         held = _devpi(step, lambda: api.release_digests(index, project.name, version))
         _check_no_conflict(
             step, project, index, version, held, {f.name: sha256_of(f) for f in files}
         )
-        raise step.fail(f"twine upload to {index} failed:\n{step.tail(done, 6)}", ExitCode.SERVER)
+        raise step.fail(f"twine upload to {index} failed: {failure}", ExitCode.SERVER)
+
+
+def _twine_upload_in_process(
+    url: str, files: Sequence[Path], *, user: str, password: str, log: Path
+) -> str:
+    """Upload ``files`` with twine's own upload command, in this process; ``""`` when done.
+
+    NOTE: in-process on purpose: the password never goes into a child's environment
+    (``TWINE_PASSWORD``) or argv, only into this non-dumpable process's memory.
+    Returns one line saying why the upload failed, without the password.
+    """
+    from twine.commands.upload import upload
+    from twine.settings import Settings
+
+    settings = Settings(
+        username=user,
+        password=password,
+        repository_url=url,
+        non_interactive=True,
+        disable_progress_bar=True,
+        config_file=os.devnull,
+    )
+    shown = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(shown), contextlib.redirect_stderr(shown):
+            upload(settings, [str(f) for f in files])
+        failure = ""
+    except Exception as ex:  # noqa: BLE001 - twine raises requests' and its own errors
+        failure = " ".join(f"{type(ex).__name__}: {ex}".split())[:300]
+    append_log(
+        log, ["twine", "upload", "--repository-url", url, *map(str, files)], None,
+        shown.getvalue().replace(password, "********"), failure or "ok (in-process)",
+    )  # fmt: skip
+    return failure.replace(password, "********")
 
 
 def _publish_docs(
@@ -514,6 +548,7 @@ def run_release(
     out: TextIO | None = None,
     tag: str | None = None,
     workdir: Path | None = None,
+    sandbox: Sandbox | None = None,
 ) -> ReleaseResult:
     """Run the whole pipeline for the tag at HEAD of ``checkout``.
 
@@ -533,6 +568,8 @@ def run_release(
         workdir: Where the clone, the built files, the virtualenv and
             ``logs/<step>.log`` go (an empty or new directory, kept); default a
             temporary directory, removed after a successful run only.
+        sandbox: Run the tagged code (build backend, tests, notes script, the
+            virtualenv's probes) as this unprivileged user, in ``WORKDIR/sandbox``.
 
     Raises:
         ReleaseError: A step failed; ``ex.code`` is the ``ExitCode``, ``ex.log``
@@ -555,12 +592,18 @@ def run_release(
         )
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    area = None
+    if sandbox is not None:
+        try:
+            area = sandbox.area(workdir)
+        except (OSError, SandboxError) as ex:
+            raise ReleaseError(f"cannot prepare the sandbox: {ex}", ExitCode.USAGE) from None
     # NOTE: a failed run raises here and keeps its workdir (the failure names its log).
     result = _pipeline(
         Path(checkout),
         config,
         workdir,
-        Reporter(out or sys.stdout, workdir / "logs"),
+        Reporter(out or sys.stdout, workdir / "logs", sandbox=sandbox, area=area),
         run_tests=run_tests,
         pytest_args=pytest_args,
         verify_timeout=verify_timeout,
@@ -732,13 +775,26 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         default="",
         help="arguments replacing the repository's test selection of the tests step",
     )
+    parser.add_argument(
+        "--sandbox-user",
+        default=None,
+        help="run the tagged code (build backend, tests, notes script) as this unprivileged "
+        "user (default: $RELEASE_SANDBOX_USER; none: as this user)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as ex:
         return int(ex.code or 0) and int(ExitCode.USAGE)
+    # NOTE: before the password is read: no process of this user may read our memory.
+    protect_process()
     try:
-        env = os.environ if environ is None else environ
+        env = _with_password_from_fd(os.environ if environ is None else environ)
         config = ReleaseConfig.from_env(env)
+        user = args.sandbox_user or env.get("RELEASE_SANDBOX_USER") or None
+        try:
+            sandbox = Sandbox.from_user(user) if user else None
+        except SandboxError as ex:
+            raise ReleaseError(str(ex), ExitCode.USAGE) from None
         run_release(
             args.checkout,
             config=config,
@@ -746,6 +802,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             pytest_args=shlex.split(args.pytest_args),
             tag=args.tag or env.get("RELEASE_TAG") or None,
             workdir=args.workdir,
+            sandbox=sandbox,
         )
     except ReleaseError as ex:
         where = f"; full output: {ex.log}" if ex.log else ""
@@ -758,6 +815,30 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print("release interrupted", file=sys.stderr)
         return 130
     return int(ExitCode.OK)
+
+
+def _with_password_from_fd(env: Mapping[str, str]) -> Mapping[str, str]:
+    """Read the password from the file descriptor ``DEVPI_PASSWORD_FD`` names, if any.
+
+    The git host's hook hands the password over a pipe, so it never sits in an
+    environment (``/proc/<pid>/environ``); it lives in this process's memory only.
+
+    Raises:
+        ReleaseError: ``USAGE`` when the descriptor cannot be read or holds nothing.
+    """
+    number = env.get("DEVPI_PASSWORD_FD", "")
+    if not number:
+        return env
+    try:
+        with os.fdopen(int(number), "rb", closefd=True) as pipe:
+            password = pipe.read(64 * 1024).decode("utf-8").strip()
+    except (OSError, ValueError):
+        raise ReleaseError(
+            "DEVPI_PASSWORD_FD does not name a readable file descriptor", ExitCode.USAGE
+        ) from None
+    if not password:
+        raise ReleaseError("DEVPI_PASSWORD_FD gave no password", ExitCode.USAGE)
+    return {**env, "DEVPI_PASSWORD": password}
 
 
 if __name__ == "__main__":

@@ -19,7 +19,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from common_utils_platform.release_settings import ProjectSettings
-from common_utils_platform.release_steps import Step, private_env, run_untrusted_step
+from common_utils_platform.release_steps import (
+    Step,
+    private_env,
+    run_untrusted_step,
+    take_back,
+    untrusted_copy,
+    untrusted_dir,
+)
 
 __all__ = ["NOTES_FILE", "docs_zip", "release_notes"]
 
@@ -56,18 +63,20 @@ def release_notes(
             "no release notes were generated for it.\n",
             f"no {project.notes_script} in the tagged commit: the published notes say so",
         )
-    output = workdir / NOTES_FILE
-    cmd = [sys.executable, str(script), tag, "--fallback-draft", "--date", date,
-           "--output", str(output)]  # fmt: skip
+    source = untrusted_copy(step, clone, "notes-src")
+    output = untrusted_dir(step, workdir / "notes", "notes") / NOTES_FILE
+    cmd = [sys.executable, str(source / project.notes_script), tag, "--fallback-draft",
+           "--date", date, "--output", str(output)]  # fmt: skip
     env = {**private_env(workdir), "PYTHONWARNINGS": "ignore"}
     try:
-        done = run_untrusted_step(step, cmd, cwd=clone, env=env, timeout=300)
+        done = run_untrusted_step(step, cmd, cwd=source, env=env, timeout=300)
     except subprocess.TimeoutExpired:
         raise step.fail(f"{project.notes_script} {tag} did not finish within 300 s") from None
     if done.returncode != 0 or not output.is_file():
         raise step.fail(f"{project.notes_script} {tag} failed:\n{step.tail(done, 4)}")
+    (taken,) = take_back(step, output, workdir / NOTES_FILE)
     said = [line for line in done.stderr.splitlines() if line.startswith("release_notes: ")]
-    return output.read_text(encoding="utf-8"), said[0][len("release_notes: ") :] if said else ""
+    return taken.read_text(encoding="utf-8"), said[0][len("release_notes: ") :] if said else ""
 
 
 def _notes_html(title: str, notes: str, names: Sequence[str]) -> str:

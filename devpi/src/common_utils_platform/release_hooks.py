@@ -25,8 +25,12 @@ of the installed ``common_utils_platform`` package.
 
 The devpi password is read from the file named in the configuration (readable
 by the git user only; the hook refuses a file others can read), handed to the
-pipeline through its environment, and never printed: a line that contains it is
-masked before it reaches the pusher or the log.
+pipeline over a pipe (``DEVPI_PASSWORD_FD``, never an environment variable), and
+never printed: a line that contains it is masked before it reaches the pusher or
+the log. The tagged code runs as the sandbox user (``sandbox_user``), whose
+boundary `check_sandbox` proves before every release: it reads neither the
+password file nor the hook's environment, and writes neither the repository,
+its hooks nor the logs.
 
 Example:
     >>> update = RefUpdate("0" * 40, "a" * 40, "refs/tags/v1.6.0rc1")
@@ -56,6 +60,7 @@ from typing import TextIO
 
 from common_utils_platform import release_rules
 from common_utils_platform.release_rules import ReleaseRuleError, ReleaseVersion
+from common_utils_platform.sandbox import Sandbox, SandboxError, protect_process
 
 __all__ = [
     "CONFIG_NAME",
@@ -63,6 +68,7 @@ __all__ = [
     "HookConfig",
     "HookConfigError",
     "RefUpdate",
+    "check_sandbox",
     "check_updates",
     "main",
     "parse_updates",
@@ -110,6 +116,8 @@ class HookConfig:
     verify_pytest_args: str = ""
     skip_tests: bool = False
     timeout: float = 3600.0
+    sandbox_user: str = ""
+    no_sandbox: bool = False
 
     def to_ini(self) -> str:
         """Return the configuration as the text of ``release-hook.ini``."""
@@ -155,6 +163,8 @@ class HookConfig:
                 verify_pytest_args=values.get("verify_pytest_args", ""),
                 skip_tests=parser.getboolean(SECTION, "skip_tests", fallback=False),
                 timeout=parser.getfloat(SECTION, "timeout", fallback=cls.timeout),
+                sandbox_user=values.get("sandbox_user", ""),
+                no_sandbox=parser.getboolean(SECTION, "no_sandbox", fallback=False),
             )
         except (KeyError, ValueError) as ex:
             raise HookConfigError(f"{path}: missing or malformed value {ex}") from None
@@ -457,6 +467,7 @@ def run_release_for_tag(
             )
 
     try:
+        check_sandbox(git_dir, config)
         password = config.read_password()
     except HookConfigError as ex:
         _say(out, f"release-hook: {tag}: not released: {ex}")
@@ -485,6 +496,36 @@ def run_release_for_tag(
             sink.line(f"release-hook: log: {run_log}")
             outcome(f"failed exit={code}")
     return code
+
+
+def check_sandbox(git_dir: Path, config: HookConfig) -> Sandbox | None:
+    """Return the sandbox the tagged code runs in, once its boundary is proven.
+
+    The sandbox user must read neither the password file nor this process's
+    environment, and write neither the repository, its hooks, nor the logs. Without
+    a sandbox user the hooks release only when installed with ``--no-sandbox``.
+
+    Raises:
+        HookConfigError: No sandbox configured, or its boundary does not hold.
+    """
+    if not config.sandbox_user:
+        if config.no_sandbox:
+            return None
+        raise HookConfigError(
+            "no sandbox user: the tagged code would run as the git user, who can read the "
+            "release password; re-run common-utils-install-hooks with --sandbox-user "
+            "(docs/release.md)"
+        )
+    try:
+        sandbox = Sandbox.from_user(config.sandbox_user)
+        lib = git_dir / "hooks" / LIB_DIR_NAME
+        logs = config.log_dir or git_dir / "release-logs"
+        sandbox.check_boundary(
+            unreadable=[config.password_file], unwritable=[git_dir, git_dir / "hooks", lib, logs]
+        )
+    except SandboxError as ex:
+        raise HookConfigError(str(ex)) from None
+    return sandbox
 
 
 def _say(out: TextIO, text: str) -> None:
@@ -517,15 +558,20 @@ def _run_pipeline(git_dir: Path, config: HookConfig, tag: str, password: str, si
             sink.line(f"release-hook: git clone of {tag} failed: {cloned.stderr.strip()[:300]}")
             return 3
         cmd = [config.python, "-m", "common_utils_platform.release", "--checkout", str(clone)]
+        if config.sandbox_user:
+            cmd += ["--sandbox-user", config.sandbox_user]
         if config.skip_tests:
             cmd.append("--skip-tests")
         elif config.verify_pytest_args:
             cmd += ["--pytest-args", config.verify_pytest_args]
+        # NOTE: the password goes over a pipe (DEVPI_PASSWORD_FD), never into an environment
+        # (/proc/<pid>/environ) or an argv; the pipe holds it until the pipeline reads it.
+        reader, writer = os.pipe()
         env.update(
             {
                 "DEVPI_URL": config.devpi_url,
                 "DEVPI_USER": config.devpi_user,
-                "DEVPI_PASSWORD": password,
+                "DEVPI_PASSWORD_FD": str(reader),
                 "DEVPI_STAGING_INDEX": config.staging_index,
                 "DEVPI_RELEASE_INDEX": config.release_index,
                 "PYTHONUNBUFFERED": "1",
@@ -541,10 +587,16 @@ def _run_pipeline(git_dir: Path, config: HookConfig, tag: str, password: str, si
                 cwd=tmp,
                 env=env,
                 start_new_session=True,
+                pass_fds=(reader,),
             )
         except OSError as ex:
+            os.close(writer)
             sink.line(f"release-hook: cannot start {config.python}: {ex.strerror}")
             return 2
+        finally:
+            os.close(reader)
+        with contextlib.suppress(OSError), os.fdopen(writer, "wb") as pipe:
+            pipe.write(password.encode("utf-8"))
         timed_out = threading.Event()
 
         def stop() -> None:
@@ -610,6 +662,9 @@ def main(hook: str, argv: Sequence[str] | None = None) -> int:
     git_dir = _git_dir()
     if hook == "pre-receive":
         return pre_receive(git_dir, sys.stdin, sys.stderr)
+    # NOTE: post-receive reads the password: no other process of the git user may read
+    # this one's memory (the tagged code runs as the sandbox user anyway).
+    protect_process()
     config_path = git_dir / "hooks" / LIB_DIR_NAME / CONFIG_NAME
     try:
         config = HookConfig.load(config_path)

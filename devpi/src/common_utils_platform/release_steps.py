@@ -25,7 +25,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from common_utils_platform.devsupport import GitError, clean_pip_env, git, run, scrub_env, tail
+from common_utils_platform.devsupport import (
+    GitError,
+    append_log,
+    clean_pip_env,
+    git,
+    run,
+    scrub_env,
+    tail,
+)
+from common_utils_platform.sandbox import Sandbox, SandboxError
 
 __all__ = [
     "ExitCode",
@@ -34,6 +43,9 @@ __all__ = [
     "Step",
     "private_env",
     "run_untrusted_step",
+    "take_back",
+    "untrusted_copy",
+    "untrusted_dir",
 ]
 
 
@@ -88,6 +100,9 @@ class Step:
     log: Path
     code: ExitCode
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: The sandbox user and its area (``WORKDIR/sandbox``) when the run has one.
+    sandbox: Sandbox | None = None
+    area: Path | None = None
 
     def fail(self, message: str, code: ExitCode | None = None) -> ReleaseError:
         """Return the error that stops the run in this step (the caller raises it)."""
@@ -152,7 +167,71 @@ def run_untrusted_step(
     leaked = sorted(set(env) - set(scrub_env(env)) - _ALLOWED_IN_PRIVATE_ENV)
     if leaked:
         raise ValueError(f"an untrusted step must not get {', '.join(leaked)}")
-    return run(cmd, cwd=cwd, env=env, timeout=timeout, log=step.log)
+    if step.sandbox is None or step.area is None:
+        return run(cmd, cwd=cwd, env=env, timeout=timeout, log=step.log)
+    # The sandbox user's own HOME in its area: the workdir's is not writable to it.
+    home = untrusted_dir(step, step.area / "home", "home")
+    boxed = {**env, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    try:
+        done = step.sandbox.run(cmd, cwd=cwd, env=boxed, timeout=timeout)
+    except subprocess.TimeoutExpired as ex:
+        output = (ex.output or "") + (ex.stderr or "")
+        append_log(step.log, cmd, cwd, str(output), f"killed after {timeout:.0f} s (timeout)")
+        raise
+    append_log(
+        step.log, cmd, cwd, done.stdout + done.stderr,
+        f"exit {done.returncode} (as the sandbox user {step.sandbox.user})",
+    )  # fmt: skip
+    return done
+
+
+def untrusted_copy(step: Step, tree: Path, name: str) -> Path:
+    """Return the tree an untrusted step may change: ``tree``, or its copy in the sandbox area.
+
+    The trusted clone is never handed to the sandbox user: its ``.git/config``
+    is read by the pipeline's own git afterwards.
+    """
+    if step.sandbox is None or step.area is None:
+        return tree
+    target = step.area / name
+    if not target.exists():
+        try:
+            step.sandbox.give(tree, target)
+        except (OSError, SandboxError) as ex:
+            raise step.fail(f"cannot give {tree.name} to the sandbox: {ex}") from None
+    return target
+
+
+def untrusted_dir(step: Step, path: Path, name: str) -> Path:
+    """Return the directory an untrusted step writes: ``path``, or ``name`` in the sandbox area."""
+    if step.sandbox is None or step.area is None:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    target = step.area / name
+    try:
+        step.sandbox.make_dir(target)
+    except (OSError, SandboxError) as ex:
+        raise step.fail(f"cannot make {name} in the sandbox: {ex}") from None
+    return target
+
+
+def take_back(step: Step, produced: Path, dest: Path) -> list[Path]:
+    """Copy what an untrusted step wrote into ``produced`` to ``dest``, regular files only.
+
+    Without a sandbox ``produced`` is ``dest`` and nothing is copied. With one,
+    a link, a FIFO or a device among them stops the step (the sandbox user
+    could point a link at a file only the pipeline may read).
+    """
+    if produced == dest:
+        return sorted(p for p in dest.iterdir() if p.is_file()) if dest.is_dir() else [dest]
+    try:
+        if produced.is_dir() and not produced.is_symlink():
+            return Sandbox.take_dir(produced, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(Sandbox.take_file(produced))
+    except SandboxError as ex:
+        raise step.fail(f"the step's output is refused: {ex}") from None
+    return [dest]
 
 
 # What private_env itself sets (pip's configuration switches), and the verify plugin's paths.
@@ -197,10 +276,14 @@ def private_env(workdir: Path, *, pip: bool = False) -> dict[str, str]:
 class Reporter:
     """Print each step's start and end; keep each step's log in ``logs``."""
 
-    def __init__(self, out: TextIO, logs: Path) -> None:
+    def __init__(
+        self, out: TextIO, logs: Path, *, sandbox: Sandbox | None = None, area: Path | None = None
+    ) -> None:
         self.out = out
         self.logs = logs
         self.timings: dict[str, float] = {}
+        self.sandbox = sandbox
+        self.area = area
 
     def say(self, text: str) -> None:
         """Print one progress line."""
@@ -210,7 +293,7 @@ class Reporter:
     def step(self, name: str, doing: str, code: ExitCode) -> Iterator[Step]:
         """Run the body as step ``name``: a failure there names the step's log."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        step = Step(name, self.logs / f"{name}.log", code)
+        step = Step(name, self.logs / f"{name}.log", code, sandbox=self.sandbox, area=self.area)
         with step.log.open("a", encoding="utf-8") as log:
             log.write(f"# step {name}: {doing}\n")
         self.say(f"[{name}] {doing}")

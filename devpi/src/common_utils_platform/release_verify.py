@@ -39,7 +39,10 @@ from common_utils_platform.release_steps import (
     Step,
     private_env,
     run_untrusted_step,
+    untrusted_copy,
+    untrusted_dir,
 )
+from common_utils_platform.sandbox import Sandbox, SandboxError
 
 __all__ = [
     "VerifyEnv",
@@ -66,10 +69,16 @@ class VerifyEnv:
 def _ask(
     step: Step, python: Path, question: str, *args: str, cwd: Path, env: Mapping[str, str]
 ) -> Any:
-    """Run `probes` with ``python``; return its JSON answer."""
-    done = step.run(
-        [str(python), "-I", probes.__file__, question, *args], cwd=cwd, env=env, timeout=120
-    )
+    """Run `probes` with ``python``; return its JSON answer.
+
+    Untrusted: the virtualenv's interpreter imports the installed package and runs
+    its ``.pth`` files, so it runs as the sandbox user when there is one.
+    """
+    cmd = [str(python), "-I", probes.__file__, question, *args]
+    try:
+        done = run_untrusted_step(step, cmd, cwd=cwd, env=env, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise step.fail(f"the verify interpreter did not answer {question!r} in 120 s") from None
     try:
         return json.loads(done.stdout)
     except ValueError:
@@ -169,9 +178,10 @@ def run_suite(
     """
     site = Path(_ask(step, target.python, "purelib", cwd=workdir, env=target.env)["purelib"])
     shutil.copyfile(verify_plugin.__file__, site / f"{_PLUGIN}.py")
-    started_log = workdir / "tests-started.log"
-    run_dir = workdir / "run"
-    run_dir.mkdir(exist_ok=True)
+    # With a sandbox the tests run on their own copy of the tag, in the sandbox's area.
+    clone = untrusted_copy(step, clone, "tests-src")
+    run_dir = untrusted_dir(step, workdir / "run", "run")
+    started_log = run_dir.parent / "tests-started.log"
     env = {
         **target.env,
         "_RELEASE_VERIFY_PREFIX": str(target.path),
@@ -194,9 +204,7 @@ def run_suite(
     try:
         done = run_untrusted_step(step, cmd, cwd=run_dir, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
-        started = (started_log.read_text().splitlines() if started_log.exists() else []) or [
-            "(none)"
-        ]
+        started = _started(started_log)
         raise step.fail(
             f"the test suite did not finish within {timeout:.0f} s; "
             f"last test started: {started[-1]}"
@@ -208,6 +216,15 @@ def run_suite(
             f"(pytest exit {done.returncode}):\n{step.tail(done, 25)}"
         )
     return summary.strip("= ")
+
+
+def _started(log: Path) -> list[str]:
+    """The tests the plugin saw start (a link or other non-file there reads as none)."""
+    try:
+        text = Sandbox.take_file(log, limit=16 * 1024 * 1024).decode("utf-8", errors="replace")
+    except SandboxError:
+        text = ""
+    return text.splitlines() or ["(none)"]
 
 
 def passed_counts(summary: str) -> str:
@@ -306,7 +323,13 @@ def constraints_file(
     """
     info = _ask(step, target.python, "environment", cwd=cwd, env=target.env)
     environment: dict[str, str] = dict(info["env"])
-    pins = runtime_dependencies(info["path"], environment, project.name)
+    # NOTE: the answer comes from untrusted code: only the virtualenv's own directories are
+    # read (never a path it names elsewhere, say a dist-info dir linking to a secret).
+    inside = [
+        entry for entry in info["path"]
+        if isinstance(entry, str) and Path(entry).resolve().is_relative_to(target.path.resolve())
+    ]  # fmt: skip
+    pins = runtime_dependencies(inside, environment, project.name)
     name = f"constraints-py{environment['python_version']}.txt"
     header = [
         f"# {project.name} {version}: the exact runtime dependencies "

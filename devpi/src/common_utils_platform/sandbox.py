@@ -23,10 +23,10 @@ commands as the sandbox user only (docs/release.md).
 Standard library only (the hooks' interpreter imports it).
 
 Example:
-    >>> Sandbox.from_user("root")
+    >>> Sandbox.from_user("root")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    common_utils_platform.sandbox.SandboxError: the sandbox user must be an unprivileged account, not root
+    common_utils_platform.sandbox.SandboxError: the sandbox user must be an unprivileged ...
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -184,7 +183,7 @@ class Sandbox:
                 everything the sandbox user runs are killed first).
         """
         as_root = os.geteuid() == 0
-        proc = subprocess.Popen(  # noqa: S603 - argv from the pipeline, no shell
+        proc = subprocess.Popen(
             self.command(cmd, env),
             cwd=cwd,
             env=dict(env),
@@ -204,7 +203,9 @@ class Sandbox:
             streams[name] = pipe.read()
             pipe.close()
 
-        readers = [threading.Thread(target=drain, args=(n,), daemon=True) for n in ("stdout", "stderr")]
+        readers = [
+            threading.Thread(target=drain, args=(n,), daemon=True) for n in ("stdout", "stderr")
+        ]
         for reader in readers:
             reader.start()
         try:
@@ -237,7 +238,7 @@ class Sandbox:
     def run_plain(self, cmd: Sequence[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
         """Run a small helper of the pipeline as the sandbox user (no reaping after it)."""
         as_root = os.geteuid() == 0
-        return subprocess.run(  # noqa: S603 - argv from the pipeline, no shell
+        return subprocess.run(
             self.command(cmd, {"PATH": "/usr/bin:/bin"}),
             env={"PATH": "/usr/bin:/bin"},
             cwd="/",
@@ -256,9 +257,10 @@ class Sandbox:
     def check_boundary(
         self, *, unreadable: Sequence[Path] = (), unwritable: Sequence[Path] = ()
     ) -> None:
-        """Prove, as the sandbox user, that it reads none of ``unreadable`` and writes none of ``unwritable``.
+        """Prove, as the sandbox user, that it cannot reach the given paths.
 
-        ``/proc/<this pid>/environ`` is always among the unreadable.
+        It must read none of ``unreadable`` (``/proc/<this pid>/environ`` is always
+        among them) and create a file in none of ``unwritable``.
 
         Raises:
             SandboxError: One line naming every path the sandbox user could reach,
@@ -280,9 +282,9 @@ class Sandbox:
         if not isinstance(found, list):
             hint = "" if os.geteuid() == 0 else "; is the sudoers rule installed?"
             raise SandboxError(
-                f"cannot run {sys.executable} as the sandbox user {self.user!r} ({why or 'no answer'}"
-                f"{hint}): the interpreter and its directories must be executable by it "
-                "(docs/release.md)"
+                f"cannot run {sys.executable} as the sandbox user {self.user!r} "
+                f"({why or 'no answer'}{hint}): the interpreter and its directories must be "
+                "executable by it (docs/release.md)"
             )
         if found:
             raise SandboxError(
@@ -309,7 +311,22 @@ class Sandbox:
         else:
             done = self.run_plain(["/bin/mkdir", "-m", "0755", str(path)], timeout=30)
             if done.returncode != 0:
-                raise SandboxError(f"the sandbox user cannot create {path}: {done.stderr.strip()[:200]}")
+                raise SandboxError(
+                    f"the sandbox user cannot create {path}: {done.stderr.strip()[:200]}"
+                )
+        return path
+
+    def make_dir(self, path: Path) -> Path:
+        """Create the directory ``path`` (in the area) owned by the sandbox user; idempotent."""
+        if os.geteuid() == 0:
+            path.mkdir(mode=0o755, parents=True, exist_ok=True)
+            os.chown(path, self.uid, self.gid)
+            return path
+        done = self.run_plain(["/bin/mkdir", "-p", "-m", "0755", str(path)], timeout=30)
+        if done.returncode != 0:
+            raise SandboxError(
+                f"the sandbox user cannot create {path}: {done.stderr.strip()[:200]}"
+            )
         return path
 
     def give(self, source: Path, dest: Path) -> Path:
@@ -326,7 +343,9 @@ class Sandbox:
             return dest
         done = self.run_plain(["/bin/cp", "-a", f"{source}/.", str(dest)], timeout=600)
         if done.returncode != 0:
-            raise SandboxError(f"the sandbox user cannot copy {source}: {done.stderr.strip()[:200]}")
+            raise SandboxError(
+                f"the sandbox user cannot copy {source}: {done.stderr.strip()[:200]}"
+            )
         return dest
 
     @staticmethod
@@ -340,7 +359,9 @@ class Sandbox:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as ex:
-            raise SandboxError(f"{path.name}: not a regular file the step wrote ({ex.strerror})") from None
+            raise SandboxError(
+                f"{path.name}: not a regular file the step wrote ({ex.strerror})"
+            ) from None
         with os.fdopen(fd, "rb") as fh:
             info = os.fstat(fh.fileno())
             if not stat.S_ISREG(info.st_mode):
