@@ -175,8 +175,11 @@ def run_untrusted_step(
     try:
         done = step.sandbox.run(cmd, cwd=cwd, env=boxed, timeout=timeout)
     except subprocess.TimeoutExpired as ex:
-        output = (ex.output or "") + (ex.stderr or "")
-        append_log(step.log, cmd, cwd, str(output), f"killed after {timeout:.0f} s (timeout)")
+        output = "".join(
+            part.decode("utf-8", "replace") if isinstance(part, bytes) else part or ""
+            for part in (ex.output, ex.stderr)
+        )
+        append_log(step.log, cmd, cwd, output, f"killed after {timeout:.0f} s (timeout)")
         raise
     append_log(
         step.log, cmd, cwd, done.stdout + done.stderr,
