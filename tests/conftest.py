@@ -43,13 +43,11 @@ def _needs_platform_tools(path: Path) -> bool:
     return "from common_utils_platform" in text or "import common_utils_platform" in text
 
 
-# The platform tools' package (``pip install ./devpi``) is installed by every tox env; the
-# release's verify step runs these tests in a virtualenv holding only the released wheel
-# and its verify lock, where the test modules that use the tools are not collected (and
-# the header says which). Under tox it must be there: nothing is left out silently.
+# The platform tools' package (``pip install ./devpi``) is installed by every tox env (its
+# commands_pre fail otherwise); the release's verify step runs these tests in a virtualenv
+# holding only the released wheel and its verify lock, where the test modules that use the
+# tools are not collected, and the header says which.
 _PLATFORM_MISSING = importlib.util.find_spec("common_utils_platform") is None
-if _PLATFORM_MISSING and os.environ.get("COMMON_UTILS_TEST_INSTALLED") == "1":
-    raise pytest.UsageError("common_utils_platform is not installed: pip install --no-deps ./devpi")
 collect_ignore = (
     sorted(p.name for p in Path(__file__).parent.glob("test_*.py") if _needs_platform_tools(p))
     if _PLATFORM_MISSING
