@@ -60,13 +60,17 @@ def test_refused_request_is_logged_and_measured_with_its_request_id(
 
 
 @pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
-def test_the_service_route_needs_a_token_and_the_skeleton_routes_do_not(
-    issuer: TokenIssuer, asgi: bool
-) -> None:
-    """/health, /version, /openapi.json and /docs are public; the service's own route is not."""
+@pytest.mark.parametrize("route", ["/health", "/version", "/openapi.json", "/docs"])
+def test_the_skeleton_routes_are_public(issuer: TokenIssuer, asgi: bool, route: str) -> None:
     client = falcon.testing.TestClient(_app(issuer, asgi=asgi))
-    for route in ("/health", "/version", "/openapi.json", "/docs"):
-        assert client.simulate_get(route).status_code == 200, route
+    assert client.simulate_get(route).status_code == 200
+
+
+@pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
+def test_the_service_route_needs_a_token(issuer: TokenIssuer, asgi: bool) -> None:
+    """The service's own route needs a token, and the document says which routes do."""
+    client = falcon.testing.TestClient(_app(issuer, asgi=asgi))
+    assert client.simulate_get("/orders").status_code == 401
     token = issuer.token()
     authorized = client.simulate_get("/orders", headers={"Authorization": f"Bearer {token}"})
     assert authorized.json == {"orders": []}
@@ -77,13 +81,19 @@ def test_the_service_route_needs_a_token_and_the_skeleton_routes_do_not(
 
 
 @pytest.mark.parametrize("asgi", [False, True], ids=["wsgi", "asgi"])
-def test_errors_are_problem_json(issuer: TokenIssuer, asgi: bool) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/nowhere", 401), ("GET", "/orders", 401), ("DELETE", "/health", 405)],
+    ids=["unrouted", "no-token", "method-not-allowed"],
+)
+def test_errors_are_problem_json(
+    issuer: TokenIssuer, asgi: bool, method: str, path: str, status: int
+) -> None:
     """Falcon's own errors and the auth refusals answer application/problem+json."""
     client = falcon.testing.TestClient(_app(issuer, asgi=asgi))
-    for path in ("/nowhere", "/orders"):
-        result = client.simulate_get(path)
-        assert result.headers["content-type"] == "application/problem+json", path
-        assert result.json["status"] in (401, 404)
+    result = client.simulate_request(method, path)
+    assert result.headers["content-type"] == "application/problem+json"
+    assert result.json["status"] == status
 
 
 def test_health_runs_the_given_checks(issuer: TokenIssuer) -> None:

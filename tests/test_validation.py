@@ -1020,24 +1020,35 @@ def test_paired_surrogates_and_other_non_ascii_text_are_accepted():
     assert result.json["body"] == {"a": "\U0001f600 café über", "é": 1}
 
 
-def test_unpaired_surrogate_in_query_parameters_gets_400():
-    """Falcon replaces bad UTF-8 in query strings; a middleware may still add parameters."""
+class _InjectParams:
+    """A middleware that adds query parameters after Falcon's own UTF-8 decoding."""
 
-    class Inject:
-        def process_request(self, req, resp):
-            req.params.update(json.loads(req.get_header("X-Params") or "{}"))
+    def process_request(self, req, resp):
+        req.params.update(json.loads(req.get_header("X-Params") or "{}"))
 
+
+def _injecting_client():
     class R:
         @validate(params={"q": {"type": "list"}}, allow_unknown=True)
         def on_get(self, req, resp):
             resp.media = req.context.params
 
-    client = _client(R(), middleware=[Inject()])
-    for injected in ({"q": ["\ud800"]}, {"\udc00": "x"}):
-        result = client.simulate_get("/r", headers={"X-Params": json.dumps(injected)})
-        assert "unpaired UTF-16 surrogate" in _problem(result, 400)["detail"]
-    ok = client.simulate_get("/r", headers={"X-Params": json.dumps({"q": ["\u00e9"]})})
-    assert ok.json == {"q": ["\u00e9"]}
+    return _client(R(), middleware=[_InjectParams()])
+
+
+@pytest.mark.parametrize(
+    "injected", [{"q": ["\ud800"]}, {"\udc00": "x"}], ids=["in-a-value", "in-a-name"]
+)
+def test_unpaired_surrogate_in_query_parameters_gets_400(injected):
+    """Falcon replaces bad UTF-8 in query strings; a middleware may still add parameters."""
+    headers = {"X-Params": json.dumps(injected)}
+    result = _injecting_client().simulate_get("/r", headers=headers)
+    assert "unpaired UTF-16 surrogate" in _problem(result, 400)["detail"]
+
+
+def test_injected_non_ascii_query_parameters_pass():
+    headers = {"X-Params": json.dumps({"q": ["\u00e9"]})}
+    assert _injecting_client().simulate_get("/r", headers=headers).json == {"q": ["\u00e9"]}
 
 
 def test_checks_also_apply_to_a_body_a_middleware_parsed_first():
