@@ -466,10 +466,20 @@ class TestSetupLogging:
         assert line["bad"] == "<unprintable Unprintable>"
         assert line["n"] == "{1, 2}"
 
-    def test_timestamp_is_utc_with_milliseconds(self) -> None:
-        assert logs._iso_utc(0.5) == "1970-01-01T00:00:00.500Z"
-        assert logs._iso_utc(86400.25) == "1970-01-02T00:00:00.250Z"
-        assert logs._iso_utc(86400.875) == "1970-01-02T00:00:00.875Z"
+    @pytest.mark.parametrize(
+        ("created", "timestamp"),
+        [
+            (0.5, "1970-01-01T00:00:00.500Z"),
+            (86400.25, "1970-01-02T00:00:00.250Z"),
+            (86400.875, "1970-01-02T00:00:00.875Z"),
+            (1767225599.9999, "2025-12-31T23:59:59.999Z"),  # milliseconds truncated, not rounded
+        ],
+    )
+    def test_timestamp_is_utc_with_milliseconds(self, created: float, timestamp: str) -> None:
+        formatter = setup_logging(stream=io.StringIO(), environ={}).formatter
+        assert formatter is not None
+        record = logging.makeLogRecord({"name": "x", "msg": "m", "created": created})
+        assert json.loads(formatter.format(record))["timestamp"] == timestamp
 
     def test_extras_follow_each_records_own_attributes_in_order(self) -> None:
         out = io.StringIO()
@@ -850,14 +860,28 @@ class TestAccessLogOptions:
         assert current_request_id() is None
 
 
-def test_generated_request_ids_are_uuid4_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    for _ in range(200):
-        own = logs._new_request_id()
-        parsed = uuid.UUID(own)
-        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, own)
-    for raw in (bytes(16), b"\xff" * 16, bytes(range(16))):
-        monkeypatch.setattr(logs.os, "urandom", lambda n, raw=raw: raw[:n])
-        assert logs._new_request_id() == str(uuid.UUID(bytes=raw, version=4))
+def _generated_request_id() -> str:
+    """The id RequestIdMiddleware gives a request that brings none."""
+    app = falcon.App(middleware=[RequestIdMiddleware()])
+    return str(falcon.testing.TestClient(app).simulate_get("/").headers["X-Request-Id"])
+
+
+def test_generated_request_ids_are_new_uuid4_text() -> None:
+    ids = [_generated_request_id() for _ in range(50)]
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(own) for own in ids]
+    assert {(p.version, p.variant) for p in parsed} == {(4, uuid.RFC_4122)}
+    assert [str(p) for p in parsed] == ids
+
+
+@pytest.mark.parametrize(
+    "raw", [bytes(16), b"\xff" * 16, bytes(range(16))], ids=["00", "ff", "0-15"]
+)
+def test_generated_request_id_is_the_uuid4_of_the_random_bytes(
+    monkeypatch: pytest.MonkeyPatch, raw: bytes
+) -> None:
+    monkeypatch.setattr(os, "urandom", lambda n: raw[:n])
+    assert _generated_request_id() == str(uuid.UUID(bytes=raw, version=4))
 
 
 def test_public_surface_is_listed() -> None:
