@@ -24,7 +24,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from common_utils_platform.devpitools import DevpiServer
+from common_utils_platform.devpitools import DevpiAPI, DevpiServer
 from common_utils_platform.devsupport import GIT_ENV, git
 
 from tests.conftest import REPO_ROOT
@@ -131,7 +131,8 @@ def make_library(root: Path, edits: dict[str, str] | None = None, *, tag: str | 
 
 def closed_index(server: DevpiServer) -> str:
     """An index of the team the release user may not upload to."""
-    api = server.api()
+    api = DevpiAPI(server.url, user="root", password=server.root_password)
+    api.login()
     name = f"{server.user}/closed"
     status, _ = api.get(f"/{name}")
     if status != 200:
@@ -159,7 +160,7 @@ def _cases(server: DevpiServer) -> dict[str, tuple[dict[str, str], dict[str, str
             "h1-build",
         ),
         "login": ({}, {"DEVPI_PASSWORD": "not-the-Password-42"}, "wrong user or password"),
-        "upload": ({}, {"DEVPI_STAGING_INDEX": closed_index(server)}, "403"),
+        "upload": ({}, {"DEVPI_STAGING_INDEX": "CLOSED"}, "403"),
         "install": (
             {"requirements/verify.lock": "pytest==0.0.1 --hash=sha256:" + "0" * 64 + "\n"},
             {},
@@ -189,7 +190,7 @@ def _cases(server: DevpiServer) -> dict[str, tuple[dict[str, str], dict[str, str
             {},
             "h1-notes",
         ),
-        "push": ({}, {"DEVPI_RELEASE_INDEX": closed_index(server)}, "403"),
+        "push": ({}, {"DEVPI_RELEASE_INDEX": "CLOSED"}, "403"),
     }
 
 
@@ -199,6 +200,7 @@ def test_a_release_failing_in_each_step_keeps_that_steps_full_log_named_in_the_o
 ) -> None:
     """The failure line names WORKDIR/logs/<step>.log, which holds what went wrong in full."""
     edits, env, said = _cases(devpi_server)[step]
+    env = {k: closed_index(devpi_server) if v == "CLOSED" else v for k, v in env.items()}
     version = next_version(7)
     library = make_library(tmp_path / "flags", edits, tag=f"v{version}")
     workdir = tmp_path / "work"
@@ -280,7 +282,7 @@ def test_a_second_library_released_through_the_hooks_installs_with_common_utils_
         [*tool("common-utils-install-hooks"), str(bare), "--devpi-url", devpi_server.url,
          "--devpi-user", devpi_server.release_user, "--password-file", str(password_file),
          "--staging-index", devpi_server.staging_index,
-         "--release-index", devpi_server.release_index, "--timeout", "900"],
+         "--release-index", devpi_server.release_index, "--timeout", "900", "--no-sandbox"],
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert installed.returncode == 0, installed.stdout + installed.stderr
