@@ -253,11 +253,29 @@ class CA:
 class Nginx:
     """Debian's nginx in the foreground with the committed devpi site, on loopback."""
 
-    def __init__(self, prefix: Path, *, devpi: DevpiServer, ca: CA) -> None:
+    def __init__(
+        self,
+        prefix: Path,
+        *,
+        devpi: DevpiServer,
+        ca: CA,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        peer_url: str = "",
+        app_url: str = "",
+    ) -> None:
+        """The site for ``host`` on ``port`` (free if 0) in front of ``devpi``.
+
+        ``peer_url`` is the other host's nginx (``https://localhost:PORT``) that
+        reads fall back to; without one, a loopback port nothing listens on.
+        ``app_url`` replaces devpi's address (``http://127.0.0.1:3141``) when
+        something stands between nginx and devpi-server.
+        """
         self.prefix = prefix
-        self.port = free_port()
+        self.port = port or free_port()
         self.http_port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
+        self.url = f"https://{host}:{self.port}"
+        peer_url = peer_url or f"https://localhost:{free_port()}"
         self.access_log = prefix / "devpi.access.log"
         self.proc: subprocess.Popen[bytes] | None = None
         prefix.mkdir(parents=True, exist_ok=True)
@@ -265,17 +283,20 @@ class Nginx:
             (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
         site = render_site(
             (DEPLOY / "nginx-devpi.conf").read_text(),
-            host="127.0.0.1",
+            host=host,
             outside_url=self.url,
             http_port=self.http_port,
             https_port=self.port,
             replacements={
+                "https://devpi-peer.example.internal": peer_url,
+                "devpi-peer.example.internal": "localhost",
+                "/etc/ssl/certs/ca-certificates.crt": str(ca.bundle),
                 "/etc/nginx/tls/devpi.crt": str(ca.cert),
                 "/etc/nginx/tls/devpi.key": str(ca.key),
                 "/var/log/nginx/devpi/access.log": str(self.access_log),
                 "/var/log/nginx/devpi/error.log": str(prefix / "devpi.error.log"),
                 "root /srv/devpi/server;": f"root {devpi.serverdir};",
-                "http://127.0.0.1:3141": devpi.url,
+                "http://127.0.0.1:3141": app_url or devpi.url,
                 "shared:devpi_tls:10m": "off",
             },
         )
@@ -748,7 +769,8 @@ def test_nginx_t_accepts_the_site_beside_debian_stock_configuration(tmp_path: Pa
     def rooted(text: str) -> str:
         for path in ("/etc/nginx/", "/var/log/nginx/", "/srv/devpi/", "/run/nginx.pid"):
             text = text.replace(path, f"{root}{path}")
-        return text
+        # the peer's name resolves on a real pair of hosts (nginx resolves it at start)
+        return text.replace("devpi-peer.example.internal", "localhost")
 
     conf = etc / "nginx.conf"
     conf.write_text(rooted(conf.read_text()))

@@ -57,10 +57,14 @@ def runbook_blocks(text: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in MARK.finditer(text)]
 
 
-def substitute(text: str, *, root: Path, https_port: int, http_port: int, devpi_port: int) -> str:
+def substitute(
+    text: str, *, root: Path, https_port: int, http_port: int, devpi_port: int, peer_port: int
+) -> str:
     """Apply the documented substitutions (docs/operations.md) and nothing else."""
     text = text.replace("https://devpi.example.internal", f"https://localhost:{https_port}")
+    text = text.replace("https://devpi-replica.example.internal", f"https://localhost:{peer_port}")
     text = text.replace("devpi.example.internal", "localhost")
+    text = text.replace("devpi-replica.example.internal", "localhost")
     text = re.sub(r"\b3141\b", str(devpi_port), text)
     text = re.sub(r"^\s*listen \[::\]:\d+.*\n", "", text, flags=re.M)
     text = re.sub(r"listen 80\b", f"listen 127.0.0.1:{http_port}", text)
@@ -235,6 +239,7 @@ class Host:
         self.root.chmod(0o755)
         self.state = Path(tempfile.mkdtemp(prefix="runbook-state-"))
         self.https_port, self.http_port, self.devpi_port = (free_port() for _ in range(3))
+        self.peer_port = free_port()  # the replica host's nginx (nothing listens there here)
         self.url = f"https://localhost:{self.https_port}"
         self.times: dict[str, float] = {}
 
@@ -245,6 +250,7 @@ class Host:
             https_port=self.https_port,
             http_port=self.http_port,
             devpi_port=self.devpi_port,
+            peer_port=self.peer_port,
         )
 
     def install_packages(self) -> None:
