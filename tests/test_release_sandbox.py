@@ -59,11 +59,17 @@ def _python(code: str) -> list[str]:
     return [sys.executable, "-I", "-c", code]
 
 
-def _holder(env_secret: str, *, protect: bool, user: Sandbox | None = None) -> subprocess.Popen[str]:
+def _holder(
+    env_secret: str, *, protect: bool, user: Sandbox | None = None
+) -> subprocess.Popen[str]:
     """A process holding a secret in its environment, waiting on stdin; ready when it says so."""
     code = (
         "import sys\n"
-        + ("from common_utils_platform.sandbox import protect_process\nprotect_process()\n" if protect else "")
+        + (
+            "from common_utils_platform.sandbox import protect_process\nprotect_process()\n"
+            if protect
+            else ""
+        )
         + "print('ready', flush=True)\nsys.stdin.read()\n"
     )
     as_user = {} if user is None else {"user": user.uid, "group": user.gid, "extra_groups": []}
@@ -115,11 +121,9 @@ class TestRunsAsAnotherUser:
         try:
             path = f"/proc/{holder.pid}/environ"
             same_user = subprocess.run(
-                _python(READ_ENVIRON) + [path], capture_output=True, text=True, check=True
+                [*_python(READ_ENVIRON), path], capture_output=True, text=True, check=True
             )
-            sandboxed = box.run(
-                _python(READ_ENVIRON) + [path], cwd=Path("/"), env={}, timeout=60
-            )
+            sandboxed = box.run([*_python(READ_ENVIRON), path], cwd=Path("/"), env={}, timeout=60)
         finally:
             _stop(holder)
         assert secret in same_user.stdout  # the control: same uid reads it
@@ -134,7 +138,7 @@ class TestRunsAsAnotherUser:
             holder = _holder(secret, protect=protect, user=box)
             try:
                 results[protect] = box.run(
-                    _python(READ_ENVIRON) + [f"/proc/{holder.pid}/environ"],
+                    [*_python(READ_ENVIRON), f"/proc/{holder.pid}/environ"],
                     cwd=Path("/"),
                     env={},
                     timeout=60,

@@ -148,13 +148,16 @@ def test_github_release_secret_reaches_the_pipeline_step_only() -> None:
     assert "env" not in doc
     (job,) = doc["jobs"].values()
     assert job["environment"] == "release"
-    assert "env" not in job and "container" not in job and "services" not in job
+    assert "env" not in job
+    assert "container" not in job
+    assert "services" not in job
     holders = [step for step in job["steps"] if "secrets." in yaml.safe_dump(step)]
     assert holders == [job["steps"][-1]]
     assert [k for k, v in holders[0]["env"].items() if "secrets." in v] == ["DEVPI_PASSWORD"]
     assert text.count("secrets.") == 1 + text.count("#   secrets.")
     install = next(step for step in job["steps"] if "pip install" in step.get("run", ""))
-    assert "--require-hashes" in install["run"] and "-r requirements/tox.lock" in install["run"]
+    assert "--require-hashes" in install["run"]
+    assert "-r requirements/tox.lock" in install["run"]
 
 
 IMAGE_BY_DIGEST = re.compile(r"^[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}$")
@@ -168,9 +171,11 @@ def test_gitlab_release_job_alone_gets_the_secret_in_an_image_pinned_by_digest()
     assert job["environment"]["name"] == "release"
     others = [name for name, value in doc.items() if isinstance(value, dict) and "script" in value]
     assert [name for name in others if "environment" in doc[name]] == ["release"]
-    assert "extends" not in job and "cache" not in job
+    assert "extends" not in job
+    assert "cache" not in job
     install = next(line for line in job["script"] if "pip install" in line)
-    assert "--require-hashes" in install and "-r requirements/tox.lock" in install
+    assert "--require-hashes" in install
+    assert "-r requirements/tox.lock" in install
     assert 'environment scope "release"' in GITLAB_CI.read_text()
 
 
