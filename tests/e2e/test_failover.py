@@ -104,8 +104,7 @@ class Gate(Relay):
             self.served += 1
             with self._lock:
                 self._conns += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+            self.connect(client, upstream)
 
 
 @pytest.fixture

@@ -399,7 +399,10 @@ class Relay:
             try:
                 client, _ = listener.accept()
             except OSError:
-                return
+                if self._listener is not listener:  # paused: this listener is closed
+                    return
+                time.sleep(0.05)  # e.g. out of descriptors for a moment: keep listening
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -408,11 +411,16 @@ class Relay:
             upstream.settimeout(None)
             with self._lock:
                 self._conns += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+            self.connect(client, upstream)
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def connect(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Copy both ways between ``client`` and ``upstream``, each in a thread of its own."""
+        ended: list[socket.socket] = []
+        for src, dst in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(src, dst, ended), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, ended: list[socket.socket]) -> None:
+        """Copy ``src`` to ``dst``; the second direction to end closes both sockets."""
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
@@ -421,6 +429,13 @@ class Relay:
         finally:
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
+            with self._lock:
+                ended.append(src)
+                if len(ended) == 2:  # both directions done: nothing holds the sockets
+                    for sock in (src, dst):
+                        if sock in self._conns:
+                            self._conns.remove(sock)
+                        sock.close()
 
 
 # -- fixtures --------------------------------------------------------------------------
@@ -475,6 +490,8 @@ def replica(primary: DevpiServer) -> Iterator[tuple[DevpiServer, Relay]]:
     try:
         server.start()
         server.wait_for_serial(primary.serial(), timeout=300)
+        # devpi's own state for "every file fetched": its queues are empty
+        wait_state(server, replica_in_sync, "the replica's files in sync", timeout=300)
         yield server, relay
     finally:
         server.stop()
@@ -1163,6 +1180,11 @@ def status_doc(server: DevpiServer) -> dict[str, Any]:
     return dict(body["result"])
 
 
+def replica_in_sync(doc: dict[str, Any]) -> bool:
+    """devpi's ``replica-in-sync-at`` is set (metadata and files) and no fetch is failing."""
+    return doc.get("replica-in-sync-at") is not None and not doc.get("replication-errors")
+
+
 def wait_state(
     server: DevpiServer, holds: Callable[[dict[str, Any]], bool], what: str, timeout: float = 120
 ) -> dict[str, Any]:
@@ -1192,9 +1214,9 @@ def test_status_ok_on_a_healthy_pair_warning_when_the_replica_lags(
         lambda d: (
             d["serial"] >= target
             and d.get("update-from-primary-at") is not None
-            and not d.get("replication-errors")
+            and replica_in_sync(d)
         ),
-        f"serial {target}, heard from the primary, no replication errors",
+        f"serial {target}, heard from the primary, files in sync, no replication errors",
     )
     args = ["status", "--url", primary.url, "--replica", server.url, *QUIET]
     # A replica's background file fetch can fail once and be retried (a replication error
