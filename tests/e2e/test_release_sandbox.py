@@ -1,8 +1,9 @@
 """The release sandbox (common_utils_platform.sandbox): tagged code runs as another user.
 
-Real processes and a real account: each test module creates its own unprivileged
-user with ``useradd`` (so these tests need root, as the release host's hook does
-to switch users without sudo) and removes it at the end.
+Real processes and a real account: each test module creates its own unprivileged user
+with ``useradd`` (so these tests need root, as the release host's hook does to switch
+users without sudo) and removes it at the end. An e2e test: the interpreter must be one
+the sandbox user can execute, the system's (tox.ini's e2e env).
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ class TestFilesComeBackWithoutLinks:
         (workdir / "logs").mkdir()
         area = box.area(workdir)
         box.check_boundary(unwritable=[workdir, workdir / "logs"])
-        given = box.give(Path(__file__).parent / "fixtures", area / "copy")
+        given = box.give(Path(__file__).parents[1] / "fixtures", area / "copy")
         done = box.run(
             _python(f"open({str(given / 'new.txt')!r}, 'w').write('x')"),
             cwd=area,
