@@ -3,7 +3,7 @@
 Real processes and a real account: each test module creates its own unprivileged user
 with ``useradd`` (so these tests need root, as the release host's hook does to switch
 users without sudo) and removes it at the end. An e2e test: the interpreter must be one
-the sandbox user can execute, the system's (tox.ini's e2e env).
+the sandbox user can execute (tests/e2e/sandbox_support.py).
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 from common_utils_platform.sandbox import Sandbox, SandboxError, protect_process
 
+from .sandbox_support import can_create_users, sandbox_user
+
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not Path("/usr/sbin/useradd").exists(),
+    not can_create_users(),
     reason="needs root and useradd to create the sandbox user",
 )
 
@@ -31,16 +33,8 @@ SECRET_VAR = "DEVPI_PASSWORD"
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[Sandbox]:
-    name = f"cu-sbx-{secrets.token_hex(3)}"
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True,
-        capture_output=True,
-    )
-    try:
+    with sandbox_user() as name:
         yield Sandbox.from_user(name)
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ covered by test_release.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import doctest
 import importlib
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -30,6 +30,7 @@ from common_utils_platform.devpitools import DevpiServer, seed_base_index
 from common_utils_platform.devsupport import GIT_ENV, git, make_checkout
 
 from .conftest import install_from, tool
+from .sandbox_support import can_create_users, sandbox_user
 
 INSTALL_HOOKS = tool("common-utils-install-hooks")
 STEP_NAMES = (
@@ -104,24 +105,12 @@ def release_credentials(server: DevpiServer) -> tuple[str, str]:
     return str(user), str(password)
 
 
-def sandbox_user() -> str | None:
-    """A fresh unprivileged account for the tagged code (root only: ``useradd``), else ``None``."""
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        return None
-    name = f"cu-sbx-{secrets.token_hex(3)}"
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True,
-        capture_output=True,
-    )
-    return name
-
-
 @pytest.fixture(scope="module")
 def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHost]:
     server = DevpiServer.temporary(bases=("root/deps",), role="primary")
     root = tmp_path_factory.mktemp("githost")
-    box = sandbox_user()
+    users = contextlib.ExitStack()
+    box = users.enter_context(sandbox_user()) if can_create_users() else None
     try:
         server.start()
         server.bootstrap()
@@ -179,8 +168,7 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     finally:
         server.stop()
         server.cleanup()
-        if box:
-            subprocess.run(["userdel", box], check=False, capture_output=True)
+        users.close()
 
 
 @pytest.fixture(scope="module")
