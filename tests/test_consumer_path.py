@@ -216,3 +216,23 @@ def test_the_page_says_what_a_service_keeps_and_the_sample_keeps_that() -> None:
     assert kept == ["requirements.in", "requirements.txt", "renovate.json"]
     for name in kept:
         assert (SAMPLE / name).is_file(), name
+
+
+def _commands(block: str) -> list[str]:
+    """The command lines of a shell block, without comments and blank lines."""
+    lines = (re.sub(r"\s+#\s.*$", "", line).strip() for line in block.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_every_command_of_the_samples_readme_is_one_the_consuming_page_runs() -> None:
+    """The README's shell lines are the page's, which tests/e2e/test_consuming_page.py runs."""
+    page = (REPO_ROOT / "docs" / "consuming.md").read_text()
+    marked = re.findall(r"^<!-- consumer: \w+ [\w-]+ -->\n```bash\n(.*?)^```", page, re.M | re.S)
+    assert len(marked) == page.count("```bash\n"), "docs/consuming.md: a bash block unmarked"
+    run = {line for block in marked for line in _commands(block)}
+    readme = SAMPLE / "README.md"
+    shell = re.findall(r"^( *)```bash\n(.*?)^\1```", readme.read_text(), re.M | re.S)
+    assert shell
+    for _, block in shell:
+        for line in _commands(block):
+            assert line in run, f"{shown(readme)}: {line!r} is not a command of docs/consuming.md"
