@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
+import os
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -12,6 +16,11 @@ import pytest
 from common_utils_platform.devsupport import git
 
 from .conftest import REPO_ROOT
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 def _load(name: str) -> ModuleType:
@@ -301,3 +310,72 @@ class TestFragmentCheck:
         ok, message = fragments.check(repo)
         assert not ok
         assert "and 2 more changed" in message
+
+
+FIRST = "1.0.0"
+
+
+def _committed_changelog() -> str:
+    return (REPO_ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+
+
+def _heading(text: str, version: str) -> str:
+    found = re.search(rf"^## \[{re.escape(version)}\].*$", text, re.MULTILINE)
+    assert found is not None, f"CHANGELOG.md has no ## [{version}] section"
+    return found.group(0)
+
+
+class TestTheFirstRelease:
+    """CHANGELOG.md's committed 1.0.0 section is what the release of v1.0.0 publishes."""
+
+    def test_its_heading_is_the_one_write_gives_a_release(self) -> None:
+        """``## [1.0.0] - YYYY-MM-DD``: towncrier's ``title_format`` with a real date."""
+        heading = _heading(_committed_changelog(), FIRST)
+        date = heading.rsplit(" - ", 1)[-1]
+        datetime.date.fromisoformat(date)
+        config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        title = config["tool"]["towncrier"]["title_format"]
+        assert heading == title.format(name="common-utils", version=FIRST, project_date=date)
+
+    def test_unreleased_and_the_marker_stay_above_it(self) -> None:
+        """The next ``--write`` folds its fragments in between, above 1.0.0."""
+        text = _committed_changelog()
+        marker = text.index(notes.START_MARKER)
+        assert text.index("## [Unreleased]") < marker < text.index(_heading(text, FIRST))
+
+    def test_the_pipelines_command_publishes_the_committed_section(self, tmp_path: Path) -> None:
+        """``release_notes.py v1.0.0 --fallback-draft`` as the release runs it: the section."""
+        out = tmp_path / "RELEASE_NOTES.md"
+        script = REPO_ROOT / "scripts" / "release_notes.py"
+        command = [sys.executable, str(script), f"v{FIRST}", "--fallback-draft",
+                   "--date", "2099-01-01", "--output", str(out)]  # fmt: skip
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONWARNINGS": "ignore"}
+        done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""  # no "has no section" line: the committed notes, not a draft
+        text = _committed_changelog()
+        section = notes.changelog_section(text, FIRST)
+        assert section
+        assert out.read_text(encoding="utf-8") == f"{_heading(text, FIRST)}\n\n{section}\n"
+
+    def test_a_first_release_breaks_and_deprecates_nothing(self) -> None:
+        """Nothing was released before it: its notes say what it gives, not what changed."""
+        section = notes.changelog_section(_committed_changelog(), FIRST) or ""
+        headings = re.findall(r"^### (.+)$", section, re.MULTILINE)
+        assert headings == ["Added", "Security", "Notes"]
+
+
+def _public_modules() -> list[str]:
+    root = REPO_ROOT / "common_utils"
+    names = [p.stem for p in root.glob("*.py")]
+    names += [p.parent.name for p in root.glob("*/__init__.py")]
+    return sorted(n for n in names if not n.startswith("_"))
+
+
+@pytest.mark.parametrize("module", _public_modules())
+def test_every_public_module_is_in_the_notes(module: str) -> None:
+    """A module a service can import is announced: in a released section or a pending fragment."""
+    texts = [_committed_changelog()]
+    texts += [p.read_text(encoding="utf-8") for p in (REPO_ROOT / "changes").glob("*.*.md")]
+    assert any(re.search(rf"`common_utils\.{module}\b", text) for text in texts), module

@@ -49,7 +49,7 @@ from common_utils_platform.devpitools import (
     clean_pip_env,
     seed_base_index,
 )
-from common_utils_platform.devsupport import make_checkout
+from common_utils_platform.devsupport import git, make_checkout
 
 from tests.conftest import REPO_ROOT
 
@@ -66,6 +66,9 @@ def tool(name: str) -> list[str]:
 RELEASE_CMD = tool("common-utils-release")
 SERVER_CMD = tool("common-utils-devpi")
 RELEASED_VERSION = "1.4.0"
+# The released fixture's own pending fragment: 1.4.0 has no CHANGELOG.md section, so its notes
+# are the fragments of changes/, whatever the working tree holds at the time.
+RELEASED_FRAGMENT = ("+e2e-release.feature.md", "The end-to-end release's own note.")
 _versions = itertools.count(1)
 
 
@@ -170,7 +173,12 @@ def released(
     devpi_env: dict[str, str],
     make_release_checkout: Callable[..., Path],
 ) -> Released:
-    checkout = make_release_checkout(f"v{RELEASED_VERSION}")
+    checkout = make_release_checkout(None)
+    name, text = RELEASED_FRAGMENT
+    (checkout / "changes" / name).write_text(f"{text}\n", encoding="utf-8")
+    git(checkout, "add", "changes")
+    git(checkout, "commit", "-q", "-m", "a pending fragment")
+    git(checkout, "tag", f"v{RELEASED_VERSION}")
     done = run_release_cli(checkout, env=devpi_env, timeout=1800)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
