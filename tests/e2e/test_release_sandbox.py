@@ -235,6 +235,16 @@ class TestBoundary:
         assert secret_file.read_text() not in message
         assert list(hooks.iterdir()) == []
 
+    def test_a_log_directory_it_cannot_enter_is_named(self, box: Sandbox, workdir: Path) -> None:
+        """Each release's work directory goes in the log directory: the user must enter it."""
+        workdir.chmod(0o755)
+        logs = workdir / "release-logs"
+        logs.mkdir(mode=0o700)
+        with pytest.raises(SandboxError, match=f"cannot reach {logs}"):
+            box.check_boundary(reachable=[logs])
+        logs.chmod(0o711)
+        box.check_boundary(reachable=[logs])
+
     @pytest.mark.parametrize("name", ["root", "nobody-such-user-x"])
     def test_root_and_unknown_users_are_refused(self, name: str) -> None:
         with pytest.raises(SandboxError):

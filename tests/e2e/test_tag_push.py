@@ -127,6 +127,11 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         password_file = secret_dir / "devpi-release-password"
         password_file.write_text(password + "\n")
         password_file.chmod(0o600)
+        # As on a host whose repositories sit under a 0700 home: the sandbox user must enter
+        # the log directory (each release's work directory is there), so it is elsewhere.
+        log_dir = Path(tempfile.mkdtemp(prefix="release-logs-"))
+        log_dir.chmod(0o711)
+        users.callback(shutil.rmtree, log_dir, ignore_errors=True)
         done = subprocess.run(
             [
                 *INSTALL_HOOKS,
@@ -145,6 +150,8 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                 VERIFY_SELECTION,
                 "--timeout",
                 "900",
+                "--log-dir",
+                str(log_dir),
                 *(["--sandbox-user", box] if box else ["--no-sandbox"]),
             ],
             capture_output=True,
@@ -162,7 +169,7 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             work=work,
             password_file=password_file,
             password=password,
-            log_dir=bare / "release-logs",
+            log_dir=log_dir,
             sandbox_user=box,
         )
     finally:
@@ -331,6 +338,13 @@ def test_failed_pipeline_keeps_the_tag_says_how_to_retry_and_the_retry_publishes
     assert "v1.3.0" in host.host_refs()
     assert host.released("1.3.0") == {}
     assert " failed exit=5 " in host.outcomes()[-1]
+    # The failed run's work directory stays in the log directory, its login log named.
+    kept = re.search(r"release-hook: kept for debugging: (\S+) \(logs/<step>\.log\)", output)
+    assert kept is not None, output
+    workdir = Path(kept.group(1))
+    assert workdir.parent == host.log_dir
+    assert f"full output: {workdir / 'logs' / 'login.log'}" in output
+    assert "# step login FAILED" in (workdir / "logs" / "login.log").read_text()
     match = re.search(r"retry on the git host as the git user: (\S+) --retry v1\.3\.0", output)
     assert match is not None, output
     retried = subprocess.run(
@@ -351,6 +365,8 @@ def test_failed_pipeline_keeps_the_tag_says_how_to_retry_and_the_retry_publishes
     ]
     assert " v1.3.0 " in host.outcomes()[-1]
     assert " ok " in host.outcomes()[-1]
+    # A released run's work directory is removed; the failed one's is still there.
+    assert [path.name for path in host.log_dir.glob("v1.3.0-*") if path.is_dir()] == [workdir.name]
 
 
 # The tagged code's attack on the release password, run from setup.py (the build backend),

@@ -19,7 +19,9 @@ of the installed ``common_utils_platform`` package.
   the tag (full history, the ``main`` and ``release/*`` branches as
   ``origin/...``). Its lines go to the pusher as they come (``remote: release:
   [build] ok in 2.41 s``), the whole output to a log file per run, and one
-  outcome line per run to ``releases.log``. A failed run leaves the tag; the
+  outcome line per run to ``releases.log``. The pipeline works in
+  ``LOG_DIR/vX.Y.Z-<time>/`` (its ``--workdir``), removed after a release and kept
+  after a failure with each step's ``logs/<step>.log``. A failed run leaves the tag; the
   output says how to retry: ``REPO/hooks/post-receive --retry vX.Y.Z`` on the
   git host, as the git user.
 
@@ -47,6 +49,7 @@ import fcntl
 import os
 import re
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -59,8 +62,9 @@ from pathlib import Path
 from typing import TextIO
 
 from common_utils_platform import release_rules
+from common_utils_platform.devsupport import GitError, git
 from common_utils_platform.release_rules import ReleaseRuleError, ReleaseVersion
-from common_utils_platform.sandbox import Sandbox, SandboxError, protect_process
+from common_utils_platform.sandbox import AREA_NAME, Sandbox, SandboxError, protect_process
 
 __all__ = [
     "CONFIG_NAME",
@@ -263,20 +267,6 @@ def parse_updates(lines: Iterable[str]) -> list[RefUpdate]:
     return updates
 
 
-def _git(git_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
-    done = subprocess.run(
-        ["git", "--git-dir", str(git_dir), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env=None if env is None else dict(env),
-    )
-    if done.returncode != 0:
-        raise HookConfigError(f"git {' '.join(args)} failed: {done.stderr.strip()[:200]}")
-    return done.stdout.strip()
-
-
 def check_updates(git_dir: Path, updates: Sequence[RefUpdate]) -> list[str]:
     """Apply the release rules to a push; return one refusal line per offending ref.
 
@@ -327,9 +317,8 @@ def check_updates(git_dir: Path, updates: Sequence[RefUpdate]) -> list[str]:
             else:
                 refusals.append(_grammar_refusal(tag))
             continue
-        try:
-            commit = _git(git_dir, "rev-parse", "--verify", "--quiet", f"{update.new}^{{commit}}")
-        except HookConfigError:
+        commit = release_rules.git_commit(git_dir, update.new)
+        if commit is None:
             refusals.append(f"refused {tag}: it does not point to a commit")
             continue
         try:
@@ -456,6 +445,7 @@ def run_release_for_tag(
     log_dir = config.log_dir or git_dir / "release-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     run_log = log_dir / f"{tag}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+    workdir = run_log.with_suffix("")  # the pipeline's --workdir: kept when the run fails
     pusher = os.environ.get("GL_USERNAME") or os.environ.get("REMOTE_USER") or "-"
     started = time.monotonic()
 
@@ -467,7 +457,7 @@ def run_release_for_tag(
             )
 
     try:
-        check_sandbox(git_dir, config)
+        sandbox = check_sandbox(git_dir, config)
         password = config.read_password()
     except HookConfigError as ex:
         _say(out, f"release-hook: {tag}: not released: {ex}")
@@ -479,9 +469,10 @@ def run_release_for_tag(
     with run_log.open("w", encoding="utf-8") as log, _release_lock(log_dir):
         sink = _Sink(out, log, password)
         sink.line(f"release-hook: {tag} ({commit[:12]}): running the release pipeline")
-        code = _run_pipeline(git_dir, config, tag, password, sink)
+        code = _run_pipeline(git_dir, config, tag, password, sink, workdir)
         took = time.monotonic() - started
         if code == 0:
+            _remove_workdir(workdir, sandbox)
             sink.line(f"release-hook: {tag} done in {took:.1f} s (log: {run_log})")
             outcome("ok")
         else:
@@ -494,15 +485,26 @@ def run_release_for_tag(
                 f"retry on the git host as the git user: {retry_command(git_dir, tag)}"
             )
             sink.line(f"release-hook: log: {run_log}")
+            if workdir.is_dir():
+                sink.line(f"release-hook: kept for debugging: {workdir} (logs/<step>.log)")
             outcome(f"failed exit={code}")
     return code
+
+
+def _remove_workdir(workdir: Path, sandbox: Sandbox | None) -> None:
+    """Remove a successful run's work directory, the sandbox user's area (its files) first."""
+    if sandbox is not None and (workdir / AREA_NAME).is_dir():
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            sandbox.run_plain(["/bin/rm", "-rf", "--", str(workdir / AREA_NAME)], timeout=300)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def check_sandbox(git_dir: Path, config: HookConfig) -> Sandbox | None:
     """Return the sandbox the tagged code runs in, once its boundary is proven.
 
     The sandbox user must read neither the password file nor this process's
-    environment, and write neither the repository, its hooks, nor the logs. Without
+    environment, and write neither the repository, its hooks, nor the logs; it must
+    be able to enter the log directory, which holds each release's work directory. Without
     a sandbox user the hooks release only when installed with ``--no-sandbox``.
 
     Raises:
@@ -520,8 +522,12 @@ def check_sandbox(git_dir: Path, config: HookConfig) -> Sandbox | None:
         sandbox = Sandbox.from_user(config.sandbox_user)
         lib = git_dir / "hooks" / LIB_DIR_NAME
         logs = config.log_dir or git_dir / "release-logs"
+        # Each release's work directory goes in the log directory (or what will become it).
+        entered = next(path for path in (logs, *logs.parents) if path.exists())
         sandbox.check_boundary(
-            unreadable=[config.password_file], unwritable=[git_dir, git_dir / "hooks", lib, logs]
+            unreadable=[config.password_file],
+            unwritable=[git_dir, git_dir / "hooks", lib, logs],
+            reachable=[entered],
         )
     except SandboxError as ex:
         raise HookConfigError(str(ex)) from None
@@ -533,31 +539,20 @@ def _say(out: TextIO, text: str) -> None:
         print(text, file=out, flush=True)
 
 
-def _run_pipeline(git_dir: Path, config: HookConfig, tag: str, password: str, sink: _Sink) -> int:
+def _run_pipeline(
+    git_dir: Path, config: HookConfig, tag: str, password: str, sink: _Sink, workdir: Path
+) -> int:
     env = _clean_env()
     with tempfile.TemporaryDirectory(prefix=f"release-hook-{tag}-") as tmp:
         clone = Path(tmp) / "src"
-        cloned = subprocess.run(
-            ["git", "clone", "--quiet", "--no-checkout", str(git_dir), str(clone)],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-            timeout=600,
-        )
-        if cloned.returncode == 0:
-            cloned = subprocess.run(
-                ["git", "-C", str(clone), "checkout", "--quiet", "--detach", f"refs/tags/{tag}"],
-                capture_output=True,
-                text=True,
-                check=False,
-                env=env,
-                timeout=600,
-            )
-        if cloned.returncode != 0:
-            sink.line(f"release-hook: git clone of {tag} failed: {cloned.stderr.strip()[:300]}")
+        try:
+            git(Path(tmp), "clone", "--quiet", "--no-checkout", str(git_dir), str(clone), env=env)
+            git(clone, "checkout", "--quiet", "--detach", f"refs/tags/{tag}", env=env)
+        except (GitError, subprocess.TimeoutExpired) as ex:
+            sink.line(f"release-hook: git clone of {tag} failed: {ex}")
             return 3
-        cmd = [config.python, "-m", "common_utils_platform.release", "--checkout", str(clone)]
+        cmd = [config.python, "-m", "common_utils_platform.release", "--checkout", str(clone),
+               "--workdir", str(workdir)]  # fmt: skip
         if config.sandbox_user:
             cmd += ["--sandbox-user", config.sandbox_user]
         if config.skip_tests:
@@ -629,7 +624,9 @@ def post_receive(
             tags.append((release_rules.parse_tag(tag), tag, update.new))
     code = 0
     for _version, tag, new in sorted(tags):
-        commit = _git(git_dir, "rev-parse", f"{new}^{{commit}}")
+        commit = release_rules.git_commit(git_dir, new)
+        if commit is None:  # pre-receive accepted only tags of commits
+            raise HookConfigError(f"{tag} does not point to a commit")
         code = run_release_for_tag(git_dir, config, tag, commit, out) or code
     return code
 
@@ -639,9 +636,8 @@ def retry(git_dir: Path, config: HookConfig, tag: str, out: TextIO) -> int:
     if not release_rules.is_release_tag(tag):
         _say(out, f"release-hook: {tag!r} is not a release tag (vX.Y.Z or vX.Y.ZrcN)")
         return 2
-    try:
-        commit = _git(git_dir, "rev-parse", "--verify", f"refs/tags/{tag}^{{commit}}")
-    except HookConfigError:
+    commit = release_rules.git_commit(git_dir, f"refs/tags/{tag}")
+    if commit is None:
         _say(out, f"release-hook: the repository {git_dir} has no tag {tag}")
         return 2
     return run_release_for_tag(git_dir, config, tag, commit, out)

@@ -1,7 +1,8 @@
 """Release tag rules shared by the release pipeline and the git server hooks.
 
-Pure Python, standard library only, no import of the rest of ``common_utils_platform``
-(the pre-receive hook and the pipeline both import it). Every refusal is a
+Pure Python, standard library only; of the rest of ``common_utils_platform`` it imports
+only ``devsupport.git``, the one git helper (the pre-receive hook and the pipeline both
+import it). Every refusal is a
 ``ReleaseRuleError`` whose message is one human line saying what is wrong and what is
 allowed.
 
@@ -55,7 +56,8 @@ Public API:
 - ``git_is_ancestor(git_dir) -> is_ancestor`` callable running
   ``git merge-base --is-ancestor``; ``git_branches(git_dir, remote=None)``: the
   ``main`` and ``release/*`` refs of a repository (local branches, or
-  ``refs/remotes/<remote>/...`` in a CI clone); ``git_release_tags(git_dir)``.
+  ``refs/remotes/<remote>/...`` in a CI clone); ``git_release_tags(git_dir)``;
+  ``git_commit(git_dir, rev) -> sha | None``. All run ``devsupport.git``.
 
 Example:
     >>> v = parse_tag("v1.6.0rc1")
@@ -71,10 +73,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import re
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+
+from common_utils_platform.devsupport import git
 
 __all__ = [
     "MAIN_BRANCH",
@@ -88,6 +93,7 @@ __all__ = [
     "check_new_tag",
     "check_newer",
     "git_branches",
+    "git_commit",
     "git_is_ancestor",
     "git_release_tags",
     "is_release_tag",
@@ -431,34 +437,35 @@ def git_is_ancestor(git_dir: str | Path, *, timeout: float = 30) -> IsAncestor:
     """
 
     def is_ancestor(commit: str, ref: str) -> bool:
-        try:
-            done = subprocess.run(
-                ["git", "--git-dir", str(git_dir), "merge-base", "--is-ancestor", commit, ref],
-                capture_output=True,
-                check=False,
-                timeout=timeout,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return done.returncode == 0
+        asked = ("merge-base", "--is-ancestor", commit, ref)
+        return _git_lines(git_dir, *asked, timeout=timeout) is not None
 
     return is_ancestor
 
 
-def _git_lines(git_dir: str | Path, *args: str) -> list[str]:
+def git_commit(git_dir: str | Path, rev: str) -> str | None:
+    """Return the commit ``rev`` names (a tag is peeled), or ``None`` when it names none.
+
+    Example:
+        >>> git_commit("/nonexistent", "HEAD") is None
+        True
+    """
+    found = _git_lines(git_dir, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    return found[0] if found else None
+
+
+def _git_lines(git_dir: str | Path, *args: str, timeout: float = 30) -> list[str] | None:
+    """The non-empty lines git prints, or ``None`` when it fails (``devsupport.git``).
+
+    The caller's environment is kept (a hook's quarantine variables, the git user's
+    configuration); ``devsupport.git`` adds its fixed identity.
+    """
+    where = Path(git_dir).resolve()
     try:
-        done = subprocess.run(
-            ["git", "--git-dir", str(git_dir), *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
+        out = git(where, "--git-dir", str(where), *args, env=os.environ, timeout=timeout)
     except (OSError, subprocess.SubprocessError):
-        return []
-    if done.returncode != 0:
-        return []
-    return [line.strip() for line in done.stdout.splitlines() if line.strip()]
+        return None
+    return [line.strip() for line in out.splitlines() if line.strip()]
 
 
 def git_branches(
@@ -479,7 +486,7 @@ def git_branches(
     """
     prefix = "refs/heads/" if remote is None else f"refs/remotes/{remote}/"
     found: dict[str, str] = {}
-    for ref in _git_lines(git_dir, "for-each-ref", "--format=%(refname)", prefix):
+    for ref in _git_lines(git_dir, "for-each-ref", "--format=%(refname)", prefix) or ():
         name = ref[len(prefix) :]
         if name == main or branch_line(name) is not None:
             found[name] = ref
@@ -494,4 +501,4 @@ def git_release_tags(git_dir: str | Path) -> list[str]:
         []
     """
     names = _git_lines(git_dir, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags/")
-    return [name for name in names if is_release_tag(name)]
+    return [name for name in names or () if is_release_tag(name)]

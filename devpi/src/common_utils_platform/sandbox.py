@@ -56,11 +56,12 @@ __all__ = [
 AREA_NAME = "sandbox"
 MAX_TAKEN_BYTES = 256 * 1024 * 1024
 _PR_SET_DUMPABLE = 4
-# The probe the sandbox user runs: each path must refuse it (read / create a file).
+# The probe the sandbox user runs: each path must refuse it (read / create a file), except
+# the reachable ones, which it must be able to enter.
 _PROBE = """
 import json, os, sys
 wanted = json.loads(sys.argv[1])
-found = []
+found = [f"cannot reach {path}" for path in wanted["reachable"] if not os.access(path, os.X_OK)]
 for path in wanted["unreadable"]:
     try:
         with open(path, "rb") as fh:
@@ -255,12 +256,17 @@ class Sandbox:
     # ----------------------------------------------------------------- boundary
 
     def check_boundary(
-        self, *, unreadable: Sequence[Path] = (), unwritable: Sequence[Path] = ()
+        self,
+        *,
+        unreadable: Sequence[Path] = (),
+        unwritable: Sequence[Path] = (),
+        reachable: Sequence[Path] = (),
     ) -> None:
         """Prove, as the sandbox user, that it cannot reach the given paths.
 
         It must read none of ``unreadable`` (``/proc/<this pid>/environ`` is always
-        among them) and create a file in none of ``unwritable``.
+        among them) and create a file in none of ``unwritable``; it must be able to
+        enter each directory of ``reachable`` (where the release's work directory goes).
 
         Raises:
             SandboxError: One line naming every path the sandbox user could reach,
@@ -269,6 +275,7 @@ class Sandbox:
         wanted = {
             "unreadable": [f"/proc/{os.getpid()}/environ", *map(str, unreadable)],
             "unwritable": [str(path) for path in unwritable],
+            "reachable": [str(path) for path in reachable],
         }
         why = ""
         try:

@@ -27,8 +27,8 @@ What a header cannot say, this command adds:
   with: its devpi release page (``$DEVPI_URL/team/release/common-utils/X.Y.Z``; the
   documentation zip listed there, sha256-checked, member ``constraints-pyX.Y.txt`` for
   the target Python, ``URL#constraints-py3.11.txt`` for another), a plain file URL, or a
-  local file. A URL must be ``https://`` (``http://`` on loopback only) without
-  credentials, redirects stay on its host, at most 4 MiB are read and every line must be
+  local file. A URL passes the tools' one URL policy (``urls.check_url``: ``https://``,
+  ``http://`` on loopback only, no credentials, no query), redirects stay on its host, at most 4 MiB are read and every line must be
   ``name==version``. It is saved as ``common-utils-constraints.txt`` beside the locks
   and stays applied (the header names it) until another replaces it.
 
@@ -40,7 +40,8 @@ its hashes: every hash is read from the index now); ``--upgrade`` and
 ``UV_DEFAULT_INDEX``, else ``PIP_INDEX_URL``; no other index, uv configuration file or
 ``UV_*`` variable takes part. Exit status: 0 locked, 1 a step failed, 2 bad usage.
 
-Only the standard library is used (and uv, as a program).
+Only the standard library is used (and uv, as a program), with this package's one
+URL policy (``urls.check_url``) and git helper (``devsupport.git``).
 
 Examples:
     >>> from common_utils_platform.servicelock import replay_command
@@ -54,7 +55,6 @@ import argparse
 import difflib
 import hashlib
 import io
-import ipaddress
 import json
 import os
 import re
@@ -68,6 +68,9 @@ import urllib.request
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from common_utils_platform.devsupport import GitError, git
+from common_utils_platform.urls import URLPolicyError, check_url
 
 __all__ = ["LockError", "main", "replay_command"]
 
@@ -250,20 +253,18 @@ def check_constraints(text: str, source: str) -> int:
 
 
 def check_constraints_url(url: str) -> None:
-    """Accept ``https://`` URLs, and plain ``http://`` only on loopback; no credentials."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise LockError(f"--constraints wants a file or an https:// URL, got {url[:80]!r}")
-    if parts.username is not None or parts.password is not None:
-        raise LockError("--constraints URL must not carry credentials: download it, pass the file")
-    if parts.scheme == "http":
-        host = parts.hostname
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise LockError(f"--constraints URL must use https:// (http only on loopback): {url}")
+    """Apply the one URL policy (`urls.check_url`) to a constraints URL, its ``#member`` aside.
+
+    Example:
+        >>> check_constraints_url("http://devpi.example.internal/x")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        common_utils_platform.servicelock.LockError: --constraints must use https:// (plain ...
+    """
+    try:
+        check_url(url.partition("#")[0], name="--constraints")
+    except URLPolicyError as ex:
+        raise LockError(str(ex)) from None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -408,17 +409,13 @@ def set_library_pin(root: Path, version: str) -> list[str]:
         done.append(f"{source.name}: {LIBRARY}=={version}")
     submodule = root / SUBMODULE
     if (submodule / ".git").exists():
-        moved = subprocess.run(
-            ["git", "-C", str(submodule), "checkout", "-q", f"v{version}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if moved.returncode != 0:
+        try:
+            git(submodule, "checkout", "-q", f"v{version}", env=os.environ)
+        except GitError as ex:
             raise LockError(
                 f"git checkout v{version} in {SUBMODULE} failed "
-                f"(git -C {SUBMODULE} fetch --tags first?): {moved.stderr.strip()}"
-            )
+                f"(git -C {SUBMODULE} fetch --tags first?): {ex.stderr.strip()}"
+            ) from None
         done.append(f"{SUBMODULE}: v{version} (commit it: git add {SUBMODULE})")
     return done
 
