@@ -120,8 +120,7 @@ from common_utils_platform.release_steps import (
     private_env,
     run_untrusted_step,
     take_back,
-    untrusted_copy,
-    untrusted_dir,
+    untrusted_workspace,
 )
 from common_utils_platform.release_verify import (
     check_import,
@@ -350,8 +349,7 @@ def build(
     dist = workdir / "dist"
     # With a sandbox the backend builds its own copy into its own area; the files come back
     # as regular files only.
-    source = untrusted_copy(step, clone, "build-src")
-    outdir = untrusted_dir(step, dist, "dist")
+    source, outdir = untrusted_workspace(step, clone, dist, "build")
     cmd = [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(outdir), str(source)]
     build_env = {**env, "SOURCE_DATE_EPOCH": epoch, "PYTHONWARNINGS": "ignore"}
     try:
@@ -392,49 +390,49 @@ def _devpi(step: Step, call: Callable[[], T]) -> T:
         raise step.fail(str(ex), ExitCode.SERVER) from None
 
 
-def _check_no_conflict(
-    step: Step,
-    project: ProjectSettings,
-    index: str,
-    version: str,
-    released: Mapping[str, str],
-    built: Mapping[str, str],
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Upload:
+    """The built files of one version, and the devpi they go to as the release user."""
+
+    config: ReleaseConfig
+    api: DevpiAPI
+    project: ProjectSettings
+    version: str
+    files: list[Path]
+    digests: dict[str, str]
+
+    def held(self, step: Step, index: str) -> dict[str, str]:
+        """The files of this version ``index`` holds (name: sha256)."""
+        return _devpi(
+            step, lambda: self.api.release_digests(index, self.project.name, self.version)
+        )
+
+
+def _check_no_conflict(step: Step, up: _Upload, index: str, released: Mapping[str, str]) -> None:
     """Refuse when ``index`` holds a file of this version that is not ours."""
-    foreign = sorted(name for name, digest in released.items() if built.get(name) != digest)
+    foreign = sorted(name for name, digest in released.items() if up.digests.get(name) != digest)
     if foreign:
         raise step.fail(
-            f"{project.name} {version} is already released on {index} with "
+            f"{up.project.name} {up.version} is already released on {index} with "
             f"different files ({', '.join(foreign)}); a released version never changes: "
             "tag a new version",
             ExitCode.TAKEN,
         )
 
 
-def _upload(
-    step: Step,
-    config: ReleaseConfig,
-    api: DevpiAPI,
-    project: ProjectSettings,
-    version: str,
-    files: list[Path],
-    index: str,
-    workdir: Path,
-) -> None:
-    """``twine upload`` ``files`` to ``index``: the only processes given the password.
+def _upload(step: Step, up: _Upload, index: str) -> None:
+    """``twine upload`` the files to ``index``: the only processes given the password.
 
     A refused upload asks the index what it holds: a file of this version with
     other bytes is ``TAKEN`` (devpi's own answer, not twine's wording), anything
     else ``SERVER``.
     """
+    config = up.config
     failure = _twine_upload_in_process(
-        f"{config.url}/{index}/", files, user=config.user, password=config.password, log=step.log
+        f"{config.url}/{index}/", up.files, user=config.user, password=config.password, log=step.log
     )
     if failure:
-        held = _devpi(step, lambda: api.release_digests(index, project.name, version))
-        _check_no_conflict(
-            step, project, index, version, held, {f.name: sha256_of(f) for f in files}
-        )
+        _check_no_conflict(step, up, index, up.held(step, index))
         raise step.fail(f"twine upload to {index} failed: {failure}", ExitCode.SERVER)
 
 
@@ -472,21 +470,14 @@ def _twine_upload_in_process(
     return failure.replace(password, "********")
 
 
-def _publish_docs(
-    step: Step,
-    config: ReleaseConfig,
-    api: DevpiAPI,
-    project: ProjectSettings,
-    version: str,
-    docs: bytes,
-) -> tuple[str, str]:
+def _publish_docs(step: Step, up: _Upload, docs: bytes) -> tuple[str, str]:
     """Upload the doc zip to the release index as the release user; return (URL, note).
 
     Identical bytes already there are fine (devpi answers 200); other docs of the
     version already there (a non-volatile index keeps them: 409) came from an
     earlier, interrupted run of the pipeline for these very files, and are kept.
     """
-    index, name = config.release_index, project.name
+    index, name, version, api = up.config.release_index, up.project.name, up.version, up.api
     digest = hashlib.sha256(docs).hexdigest()
     status = _devpi(step, lambda: api.upload_doczip(index, name, version, docs))
     link = _devpi(step, lambda: api.doczip_link(index, name, version))
@@ -500,16 +491,7 @@ def _publish_docs(
     return link["href"], f"docs sha256:{digest[:12]}"
 
 
-def _publish(
-    step: Step,
-    config: ReleaseConfig,
-    api: DevpiAPI,
-    project: ProjectSettings,
-    version: str,
-    files: list[Path],
-    workdir: Path,
-    docs: bytes,
-) -> str:
+def _publish(step: Step, up: _Upload, docs: bytes) -> str:
     """Upload the docs, then the verified files, to the release index; check its digests.
 
     Returns the docs' URL.
@@ -522,14 +504,12 @@ def _publish(
     The docs go first: once pip can see the files, the notes and constraints are
     there too.
     """
-    index = config.release_index
-    built = {f.name: sha256_of(f) for f in files}
-    before = _devpi(step, lambda: api.release_digests(index, project.name, version))
-    _check_no_conflict(step, project, index, version, before, built)
-    docs_url, docs_note = _publish_docs(step, config, api, project, version, docs)
-    _upload(step, config, api, project, version, files, index, workdir)
-    pushed = _devpi(step, lambda: api.release_digests(index, project.name, version))
-    if pushed != built:
+    index = up.config.release_index
+    _check_no_conflict(step, up, index, up.held(step, index))
+    docs_url, docs_note = _publish_docs(step, up, docs)
+    _upload(step, up, index)
+    pushed = up.held(step, index)
+    if pushed != up.digests:
         raise step.fail(f"{index} does not hold the built files after the push", ExitCode.SERVER)
     step.notes.append(f"{len(pushed)} file(s), digests match; {docs_note}")
     return docs_url
@@ -645,12 +625,13 @@ def _pipeline(
         result.digests = {f.name: sha256_of(f) for f in files}
         step.notes.append(", ".join(f"{n} sha256:{d[:12]}" for n, d in result.digests.items()))
     api = DevpiAPI(config.url, user=config.user, password=config.password)
+    up = _Upload(config, api, project, version, files, result.digests)
     with report.step(
         "login", f"logging in to {config.url} as {config.user}", ExitCode.SERVER
     ) as step:
         _devpi(step, api.login)
-        released = _devpi(step, lambda: api.release_digests(config.release_index, name, version))
-        _check_no_conflict(step, project, config.release_index, version, released, result.digests)
+        released = up.held(step, config.release_index)
+        _check_no_conflict(step, up, config.release_index, released)
         if released == result.digests:
             step.notes.append(f"{name} {version} is already released with identical files")
             link = _devpi(step, lambda: api.doczip_link(config.release_index, name, version))
@@ -666,7 +647,7 @@ def _pipeline(
         result.already_released = True
         return result
     with report.step("upload", f"twine upload to {config.staging_index}", ExitCode.SERVER) as step:
-        _upload(step, config, api, project, version, files, config.staging_index, workdir)
+        _upload(step, up, config.staging_index)
     with report.step(
         "install", f"fresh venv, pip install {name}=={version} from {config.staging_index}",
         ExitCode.VERIFY,
@@ -727,7 +708,7 @@ def _pipeline(
     with report.step(
         "push", f"upload the docs and the verified files to {config.release_index}", ExitCode.SERVER
     ) as step:
-        result.docs_url = _publish(step, config, api, project, version, files, workdir, docs)
+        result.docs_url = _publish(step, up, docs)
     report.say(
         f"released {name}=={version}: pip install --index-url "
         f"{config.simple_url(config.release_index)} {name}=={version}"

@@ -24,8 +24,7 @@ from common_utils_platform.release_steps import (
     private_env,
     run_untrusted_step,
     take_back,
-    untrusted_copy,
-    untrusted_dir,
+    untrusted_workspace,
 )
 
 __all__ = ["NOTES_FILE", "docs_zip", "release_notes"]
@@ -63,8 +62,8 @@ def release_notes(
             "no release notes were generated for it.\n",
             f"no {project.notes_script} in the tagged commit: the published notes say so",
         )
-    source = untrusted_copy(step, clone, "notes-src")
-    output = untrusted_dir(step, workdir / "notes", "notes") / NOTES_FILE
+    source, outdir = untrusted_workspace(step, clone, workdir / "notes", "notes")
+    output = outdir / NOTES_FILE
     cmd = [sys.executable, str(source / project.notes_script), tag, "--fallback-draft",
            "--date", date, "--output", str(output)]  # fmt: skip
     env = {**private_env(workdir), "PYTHONWARNINGS": "ignore"}

@@ -44,8 +44,7 @@ __all__ = [
     "private_env",
     "run_untrusted_step",
     "take_back",
-    "untrusted_copy",
-    "untrusted_dir",
+    "untrusted_workspace",
 ]
 
 
@@ -170,7 +169,7 @@ def run_untrusted_step(
     if step.sandbox is None or step.area is None:
         return run(cmd, cwd=cwd, env=env, timeout=timeout, log=step.log)
     # The sandbox user's own HOME in its area: the workdir's is not writable to it.
-    home = untrusted_dir(step, step.area / "home", "home")
+    home = _untrusted_dir(step, step.area / "home", "home")
     boxed = {**env, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
     try:
         done = step.sandbox.run(cmd, cwd=cwd, env=boxed, timeout=timeout)
@@ -188,7 +187,17 @@ def run_untrusted_step(
     return done
 
 
-def untrusted_copy(step: Step, tree: Path, name: str) -> Path:
+def untrusted_workspace(step: Step, clone: Path, out: Path, name: str) -> tuple[Path, Path]:
+    """Return the tree the tagged code runs on and the directory it writes, for step ``name``.
+
+    Without a sandbox: ``clone`` and ``out`` (made). With one: a copy of ``clone``
+    (``NAME-src``) and a directory ``NAME``, both the sandbox user's, in its area;
+    what it writes comes back to ``out`` through `take_back`.
+    """
+    return _untrusted_copy(step, clone, f"{name}-src"), _untrusted_dir(step, out, name)
+
+
+def _untrusted_copy(step: Step, tree: Path, name: str) -> Path:
     """Return the tree an untrusted step may change: ``tree``, or its copy in the sandbox area.
 
     The trusted clone is never handed to the sandbox user: its ``.git/config``
@@ -205,7 +214,7 @@ def untrusted_copy(step: Step, tree: Path, name: str) -> Path:
     return target
 
 
-def untrusted_dir(step: Step, path: Path, name: str) -> Path:
+def _untrusted_dir(step: Step, path: Path, name: str) -> Path:
     """Return the directory an untrusted step writes: ``path``, or ``name`` in the sandbox area."""
     if step.sandbox is None or step.area is None:
         path.mkdir(parents=True, exist_ok=True)

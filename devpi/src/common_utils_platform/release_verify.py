@@ -39,8 +39,7 @@ from common_utils_platform.release_steps import (
     Step,
     private_env,
     run_untrusted_step,
-    untrusted_copy,
-    untrusted_dir,
+    untrusted_workspace,
 )
 from common_utils_platform.sandbox import Sandbox, SandboxError
 
@@ -179,8 +178,7 @@ def run_suite(
     site = Path(_ask(step, target.python, "purelib", cwd=workdir, env=target.env)["purelib"])
     shutil.copyfile(verify_plugin.__file__, site / f"{_PLUGIN}.py")
     # With a sandbox the tests run on their own copy of the tag, in the sandbox's area.
-    clone = untrusted_copy(step, clone, "tests-src")
-    run_dir = untrusted_dir(step, workdir / "run", "run")
+    clone, run_dir = untrusted_workspace(step, clone, workdir / "run", "tests")
     started_log = run_dir.parent / "tests-started.log"
     env = {
         **target.env,
