@@ -367,7 +367,7 @@ def _rules(  # noqa: C901 - one flat dispatch over the Cerberus rules
         extra.extend({"contains": {"const": v}} for v in values)
 
     if "schema" in rules:
-        _schema_rule(rules, types, out, extra, path, ctx, doc, coerce=coerce)
+        _schema_rule(rules, types, out, path, ctx, doc, coerce=coerce)
     if "items" in rules:
         items = rules["items"]
         if isinstance(items, Sequence) and all(isinstance(i, Mapping) for i in items):
@@ -480,7 +480,6 @@ def _schema_rule(
     rules: Mapping[str, Any],
     types: set[str] | None,
     out: JSONSchema,
-    extra: list[JSONSchema],
     path: str,
     ctx: _Ctx,
     doc: _Doc,
