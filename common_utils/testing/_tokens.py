@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import secrets
 import time
 import uuid
@@ -203,15 +204,11 @@ class TokenIssuer:
 
     def forged_token(self, **claims: Any) -> str:
         """Return a token with this issuer's claims and ``kid`` but signed by another key."""
-        impostor = TokenIssuer(
-            issuer=self.issuer,
-            audience=self.audience,
-            algorithm=self.algorithm,
-            kid=self.kid,
-            lifetime=self.lifetime,
-            client_id=self.client_id,
-            scopes=self.scopes,
-        )
+        impostor = copy.copy(self)
+        if self._secret is not None:
+            impostor._secret = secrets.token_urlsafe(48).encode()
+        else:
+            impostor._private = _new_private_key(self.algorithm)
         return impostor.token(**claims)
 
     def credentials(self, *, jwks_uri: str | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import cerberus.errors
@@ -141,18 +141,10 @@ class Validator(LinearErrorsValidator):
         return super()._get_child_validator(*args, **kwargs)
 
     def _normalize_coerce_integer(self, value: Any) -> Any:
-        if isinstance(value, str):
-            if not _INT_RE.fullmatch(value):
-                raise ValueError("not an integer")
-            return int(value)
-        return value
+        return _from_text(value, _INT_RE, int, "not an integer")
 
     def _normalize_coerce_number(self, value: Any) -> Any:
-        if isinstance(value, str):
-            if not _NUMBER_RE.fullmatch(value):
-                raise ValueError("not a number")
-            return float(value)
-        return value
+        return _from_text(value, _NUMBER_RE, float, "not a number")
 
     def _normalize_coerce_boolean(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -163,6 +155,21 @@ class Validator(LinearErrorsValidator):
                 return False
             raise ValueError("not a boolean")
         return value
+
+
+def _from_text(
+    value: Any, pattern: re.Pattern[str], convert: Callable[[str], Any], problem: str
+) -> Any:
+    """Convert a query parameter's text that matches ``pattern``; leave other values as they are.
+
+    Raises:
+        ValueError: ``problem``, for text that does not match.
+    """
+    if not isinstance(value, str):
+        return value
+    if not pattern.fullmatch(value):
+        raise ValueError(problem)
+    return convert(value)
 
 
 def params_schema(schema: dict[str, Any]) -> dict[str, Any]:
