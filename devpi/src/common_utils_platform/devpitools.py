@@ -550,22 +550,12 @@ class DevpiServer:
 
     @property
     def pidfile(self) -> Path:
-        """Pidfile written by ``start`` and read by ``stop``/``status``.
-
-        Example:
-            >>> DevpiServer(serverdir=Path("/tmp/x")).pidfile
-            PosixPath('/tmp/x/devpi-server.pid')
-        """
+        """``SERVERDIR/devpi-server.pid``: written by ``start``, read by ``stop``/``status``."""
         return self.serverdir / "devpi-server.pid"
 
     @property
     def logfile(self) -> Path:
-        """File the server's output goes to.
-
-        Example:
-            >>> DevpiServer(serverdir=Path("/tmp/x")).logfile
-            PosixPath('/tmp/x/devpi-server.log')
-        """
+        """``SERVERDIR/devpi-server.log``: where the server's output goes."""
         return self.serverdir / "devpi-server.log"
 
     def api(

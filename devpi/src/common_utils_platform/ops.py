@@ -572,6 +572,16 @@ class Check:
         }
 
 
+# What each warning limit measures, for ``status --help`` (each option's default is Thresholds').
+_THRESHOLD_HELP = {
+    "warn_lag": "replica serials behind",
+    "warn_free": "percent free below",
+    "warn_days": "certificate days left",
+    "warn_link": "seconds since a replica heard",
+    "warn_behind": "seconds a lagging replica has been behind",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
     """Warning and critical limits of ``status``.
@@ -889,23 +899,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--serverdir", type=Path, help="data directory for the free-space check")
     s.add_argument("--cafile", help="CA bundle that signed the https certificates")
     s.add_argument("--timeout", type=float, default=5.0, help="seconds per request [5]")
-    s.add_argument("--warn-lag", type=int, default=10, help="replica serials behind [10]")
-    s.add_argument("--crit-lag", type=int, default=100, help="[100]")
-    s.add_argument("--warn-free", type=float, default=15.0, help="percent free below [15]")
-    s.add_argument("--crit-free", type=float, default=5.0, help="[5]")
-    s.add_argument("--warn-days", type=int, default=21, help="certificate days left [21]")
-    s.add_argument("--crit-days", type=int, default=7, help="[7]")
-    s.add_argument(
-        "--warn-link", type=float, default=120.0, help="seconds since a replica heard [120]"
-    )
-    s.add_argument("--crit-link", type=float, default=600.0, help="[600]")
-    s.add_argument(
-        "--warn-behind",
-        type=float,
-        default=300.0,
-        help="seconds a lagging replica has been behind [300]",
-    )
-    s.add_argument("--crit-behind", type=float, default=3600.0, help="[3600]")
+    defaults = Thresholds()
+    for field in dataclasses.fields(Thresholds):  # --warn-lag, --crit-lag, ... from Thresholds
+        value = getattr(defaults, field.name)
+        what = _THRESHOLD_HELP.get(field.name, "")
+        s.add_argument(
+            f"--{field.name.replace('_', '-')}", type=type(value), default=value,
+            help=f"{what} [%(default)g]".lstrip(),
+        )  # fmt: skip
     s.add_argument("--json", action="store_true", help="print the checks as JSON")
     return parser
 
@@ -1095,16 +1096,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if not args.crit_behind >= args.warn_behind >= 0:
         raise ConfigError("need 0 <= --warn-behind <= --crit-behind")
     limits = Thresholds(
-        warn_lag=args.warn_lag,
-        crit_lag=args.crit_lag,
-        warn_free=args.warn_free,
-        crit_free=args.crit_free,
-        warn_days=args.warn_days,
-        crit_days=args.crit_days,
-        warn_link=args.warn_link,
-        crit_link=args.crit_link,
-        warn_behind=args.warn_behind,
-        crit_behind=args.crit_behind,
+        **{field.name: getattr(args, field.name) for field in dataclasses.fields(Thresholds)}
     )
     checks = status(
         url,
