@@ -191,40 +191,18 @@ class _Plain:
         resp.text = "ok"
 
 
-class _Validated:
-    @validate(body=SCHEMA)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.text = "ok"
+_Responder = Callable[[Any, falcon.Request, falcon.Response], None]
 
 
-class _ValidatedFlat:
-    @validate(body=FLAT_SCHEMA)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.text = "ok"
+def _checked(check: Callable[[_Responder], _Responder]) -> object:
+    """A resource whose ``on_post``, wrapped in the validating decorator ``check``, says ok."""
 
+    class Checked:
+        @check
+        def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.text = "ok"
 
-class _ValidatedFlatCerberus:
-    @validate(body=FLAT_SCHEMA, compiled=False)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.text = "ok"
-
-
-class _Order:
-    @validate(body=ORDER_SCHEMA)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.text = "ok"
-
-
-class _OrderCerberus:
-    @validate(body=ORDER_SCHEMA, compiled=False)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.text = "ok"
-
-
-class _OrderJsonSchema:
-    @falcon_jsonschema.validate(ORDER_JSON_SCHEMA)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.text = "ok"
+    return Checked()
 
 
 def _testing_post(body: bytes) -> Callable[[], object]:
@@ -274,13 +252,8 @@ class _Reused:
         resp.text = "ok"
 
 
-class _JsonSchema:
-    @falcon_jsonschema.validate(JSON_SCHEMA)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.text = "ok"
-
-
 def _caller(resource: object, body: bytes = BODY, status: str = "200") -> Callable[[], object]:
+    """A WSGI call of ``resource`` with ``body`` (fresh environ and stream, whole response read)."""
     app = falcon.App()
     app.add_route("/orders", resource)
     template = falcon.testing.create_environ(
@@ -295,7 +268,7 @@ def _caller(resource: object, body: bytes = BODY, status: str = "200") -> Callab
     def call() -> object:
         environ = dict(template)
         environ["wsgi.input"] = io.BytesIO(body)
-        return app(environ, start_response)
+        return b"".join(app(environ, start_response))
 
     call()
     assert statuses[-1].startswith(status), statuses[-1]
@@ -388,33 +361,6 @@ ATTACKS: dict[str, tuple[dict[str, Any], bytes, int]] = {
 }
 
 
-def _attack_caller(schema: dict[str, Any], body: bytes, status: int) -> Callable[[], object]:
-    class Target:
-        @validate(body=schema)
-        def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-            resp.text = "ok"
-
-    app = falcon.App()
-    app.add_route("/r", Target())
-    template = falcon.testing.create_environ(
-        "/r", method="POST", body=body, headers={"Content-Type": "application/json"}
-    )
-    statuses: list[str] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> Callable[[bytes], None]:
-        statuses.append(status)
-        return lambda data: None
-
-    def call() -> object:
-        environ = dict(template)
-        environ["wsgi.input"] = io.BytesIO(body)
-        return b"".join(app(environ, start_response))
-
-    call()
-    assert statuses[-1].startswith(str(status)), statuses[-1]
-    return call
-
-
 def _cpu_ms(fn: Callable[[], object], rounds: int) -> tuple[float, float]:
     """Median and worst CPU time of ``fn`` in ms (this thread only, after one warm-up)."""
     fn()
@@ -443,7 +389,7 @@ def run_attacks(quick: bool) -> list[Result]:
             except (ValueError, RecursionError):
                 return None
 
-        ms, worst = _cpu_ms(_attack_caller(schema, body, status), rounds)
+        ms, worst = _cpu_ms(_caller(_checked(validate(body=schema)), body, str(status)), rounds)
         results.append(
             Result(
                 "validation",
@@ -475,7 +421,7 @@ def run_error_size() -> list[Result]:
     """Measure the largest 422 found for a 1 MiB hostile body, and the memory of building it."""
     import tracemalloc
 
-    call = _attack_caller(_LONG_KEY_SCHEMA, _LONG_KEY_BODY, 422)
+    call = _caller(_checked(validate(body=_LONG_KEY_SCHEMA)), _LONG_KEY_BODY, "422")
     tracemalloc.start()
     try:
         size = len(call())  # type: ignore[arg-type]
@@ -520,13 +466,13 @@ def run(quick: bool) -> list[Result]:
             "bare": bare,
             "bare+json.loads": bare_with_parse,
             "plain": _caller(_Plain()),
-            "validate": _caller(_Validated()),
+            "validate": _caller(_checked(validate(body=SCHEMA))),
             "bare_flat": bare_flat,
             "plain_flat": _caller(_Plain(), FLAT_BODY),
-            "validate_flat": _caller(_ValidatedFlat(), FLAT_BODY),
+            "validate_flat": _caller(_checked(validate(body=FLAT_SCHEMA)), FLAT_BODY),
             "naive": _caller(_Naive()),
             "reused": _caller(_Reused()),
-            "jsonschema": _caller(_JsonSchema()),
+            "jsonschema": _caller(_checked(falcon_jsonschema.validate(JSON_SCHEMA))),
         },
         quick=quick,
     )
@@ -592,19 +538,25 @@ def run_compiled(quick: bool) -> list[Result]:
     """Issue 30: the fast path against Cerberus alone and the JSON Schema peers, one run."""
     fns: dict[str, Callable[[], object]] = {
         "plain_flat": _caller(_Plain(), FLAT_BODY),
-        "validate_flat": _caller(_ValidatedFlat(), FLAT_BODY),
-        "cerberus_flat": _caller(_ValidatedFlatCerberus(), FLAT_BODY),
-        "invalid_flat": _caller(_ValidatedFlat(), FLAT_INVALID_BODY, "422"),
-        "invalid_flat_cerberus": _caller(_ValidatedFlatCerberus(), FLAT_INVALID_BODY, "422"),
+        "validate_flat": _caller(_checked(validate(body=FLAT_SCHEMA)), FLAT_BODY),
+        "cerberus_flat": _caller(_checked(validate(body=FLAT_SCHEMA, compiled=False)), FLAT_BODY),
+        "invalid_flat": _caller(_checked(validate(body=FLAT_SCHEMA)), FLAT_INVALID_BODY, "422"),
+        "invalid_flat_cerberus": _caller(
+            _checked(validate(body=FLAT_SCHEMA, compiled=False)), FLAT_INVALID_BODY, "422"
+        ),
     }
     fast_resource = _fastjsonschema_resource()
     for name, body in ORDER_BODIES.items():
         # The issue's "bare Falcon POST" (110 us): falcon.testing's simulate_post.
         fns[f"testing_post_{name}"] = _testing_post(body)
         fns[f"plain_{name}"] = _caller(_Plain(), body)
-        fns[f"validate_{name}"] = _caller(_Order(), body)
-        fns[f"cerberus_{name}"] = _caller(_OrderCerberus(), body)
-        fns[f"jsonschema_{name}"] = _caller(_OrderJsonSchema(), body)
+        fns[f"validate_{name}"] = _caller(_checked(validate(body=ORDER_SCHEMA)), body)
+        fns[f"cerberus_{name}"] = _caller(
+            _checked(validate(body=ORDER_SCHEMA, compiled=False)), body
+        )
+        fns[f"jsonschema_{name}"] = _caller(
+            _checked(falcon_jsonschema.validate(ORDER_JSON_SCHEMA)), body
+        )
         if fast_resource is not None:
             fns[f"fastjsonschema_{name}"] = _caller(fast_resource, body)
     us = {name: t.median_us for name, t in interleaved(fns, quick=quick).items()}
