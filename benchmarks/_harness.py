@@ -56,6 +56,53 @@ class Result:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Metric:
+    """One kind of figure of a benchmark group: its unit and the bound it must keep.
+
+    `row` makes the report line of one measurement; its verdict follows from the
+    bound, so the target the report shows and the one checked are the same number.
+    Without a bound the figure is reported only.
+    """
+
+    group: str
+    unit: str
+    at_most: float | None = None
+    below: float | None = None
+    at_least: float | None = None
+
+    @property
+    def target(self) -> str:
+        """The bound as the report shows it: ``<= 1.5``, ``< 20``, ``>= 0.9`` (or ``""``)."""
+        for op, bound in (("<=", self.at_most), ("<", self.below), (">=", self.at_least)):
+            if bound is not None:
+                return f"{op} {bound:g}"
+        return ""
+
+    def passed(self, value: float | None) -> bool | None:
+        """Whether ``value`` keeps the bound (``None`` without a bound or a value)."""
+        if value is None or not self.target:
+            return None
+        if self.at_most is not None:
+            return value <= self.at_most
+        if self.below is not None:
+            return value < self.below
+        return self.at_least is not None and value >= self.at_least
+
+    def row(
+        self,
+        name: str,
+        value: float | None,
+        *,
+        details: dict[str, Any] | None = None,
+        note: str = "",
+    ) -> Result:
+        """The report line of ``value``, measured as ``name``."""
+        return Result(
+            self.group, name, value, self.unit, self.target, self.passed(value), details or {}, note
+        )
+
+
 def measure(fn: Callable[[], object], *, quick: bool, min_round_s: float = 0.02) -> Timing:
     """Time ``fn`` (no arguments) with warm-up and many rounds; return per-call figures."""
     fn()  # warm-up: imports, caches, first-call work

@@ -57,7 +57,7 @@ from typing import Any
 import falcon
 import falcon.testing
 import jwt
-from _harness import Result
+from _harness import Metric, Result
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "https://uaa.example.com/oauth/token"
@@ -255,13 +255,9 @@ def _per_request(quick: bool) -> list[Result]:
             note = f"falcon-auth2 (joserfc) on the same token: {peer_ratio:.2f}x jwt.decode"
         note += f"; a middleware doing nothing but jwt.decode: {floor:.2f}x"
         results.append(
-            Result(
-                group="auth",
-                name=f"middleware cost / jwt.decode, {alg}, cache off",
-                value=round(ratio, 3),
-                unit="x",
-                target=f"<= {TARGET}",
-                passed=ratio <= TARGET,
+            Metric("auth", "x", at_most=TARGET).row(
+                f"middleware cost / jwt.decode, {alg}, cache off",
+                round(ratio, 3),
                 details=details,
                 note=note,
             )
@@ -298,13 +294,9 @@ def _cache_rows(alg: str, samples: dict[str, list[float]], base: str) -> list[Re
             * 1e6,
         }
         rows.append(
-            Result(
-                group="auth",
-                name=f"cache {kind} cost / decode-only middleware cost, {alg}",
-                value=round(ratio, 3),
-                unit="x",
-                target=f"<= {target}",
-                passed=ratio <= target,
+            Metric("auth", "x", at_most=target).row(
+                f"cache {kind} cost / decode-only middleware cost, {alg}",
+                round(ratio, 3),
                 details={k: round(v, 2) for k, v in us.items()},
                 note=(
                     "repeated token, answered from the verified-token cache"
@@ -381,13 +373,9 @@ def _jwks_fetches(quick: bool) -> Result:
     finally:
         ours_server.close()
         peer_server.close()
-    return Result(
-        group="auth",
-        name=f"JWKS fetches: {n} known-kid then {n} random-kid requests",
-        value=float(ours),
-        unit="fetches",
-        target="<= 2",
-        passed=ours <= 2,
+    return Metric("auth", "fetches", at_most=2).row(
+        f"JWKS fetches: {n} known-kid then {n} random-kid requests",
+        float(ours),
         details={
             "ours after known kids": steady,
             "ours total": ours,

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import Result
+from _harness import Metric, Result
 from common_utils_platform.devpitools import DevpiServer, build_wheelhouse, seed_base_index
 from common_utils_platform.devsupport import make_checkout
 from common_utils_platform.release import ReleaseConfig, run_release
@@ -78,13 +78,9 @@ def run(quick: bool) -> list[Result]:
         server.start()
         ready_s.append(time.perf_counter() - started)
         results.append(
-            Result(
-                group="devpi",
-                name="devpi-server start-to-ready (initialised server dir, until /+api answers)",
-                value=round(statistics.median(ready_s), 2),
-                unit="s",
-                target="< 10 s",
-                passed=statistics.median(ready_s) < 10,
+            Metric("devpi", "s", below=10).row(
+                "devpi-server start-to-ready (initialised server dir, until /+api answers)",
+                round(statistics.median(ready_s), 2),
                 details={
                     "devpi_init_s": round(statistics.median(init_s), 2),
                     "starts": len(ready_s),
@@ -115,13 +111,9 @@ def run(quick: bool) -> list[Result]:
                 builds.append(time.perf_counter() - started)
         total = statistics.median(totals)
         results.append(
-            Result(
-                group="devpi",
-                name="tag-to-installable: release pipeline without the test run",
-                value=round(total, 2),
-                unit="s",
-                target="< 20 s",
-                passed=total < 20,
+            Metric("devpi", "s", below=20).row(
+                "tag-to-installable: release pipeline without the test run",
+                round(total, 2),
                 details={
                     **{f"{k}_s": round(statistics.median(v), 2) for k, v in steps.items()},
                     "bare_build_s": round(statistics.median(builds), 2),

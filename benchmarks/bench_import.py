@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from _harness import Result
+from _harness import Metric, Result
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,24 +38,18 @@ def run(quick: bool) -> list[Result]:
     base_ms = statistics.median(bare) * 1e3
     extra_ms = statistics.median(light) * 1e3 - base_ms
     results = [
-        Result(
-            group="import",
-            name="import common_utils (cold, subprocess) above `python -c pass`",
-            value=round(extra_ms, 2),
-            unit="ms",
-            target="< 20 ms",
-            passed=extra_ms < 20,
+        Metric("import", "ms", below=20).row(
+            "import common_utils (cold, subprocess) above `python -c pass`",
+            round(extra_ms, 2),
             details={"interpreter_ms": round(base_ms, 1), "rounds": rounds},
         )
     ]
     for name, samples in modules.items():
         cost = statistics.median(samples) * 1e3 - base_ms
         results.append(
-            Result(
-                group="import",
-                name=f"import common_utils.{name} (with its dependencies) above `python -c pass`",
-                value=round(cost, 1),
-                unit="ms",
+            Metric("import", "ms").row(
+                f"import common_utils.{name} (with its dependencies) above `python -c pass`",
+                round(cost, 1),
                 details={"interpreter_ms": round(base_ms, 1)},
             )
         )

@@ -68,7 +68,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _harness import Result
+from _harness import Metric, Result
 from common_utils_platform.devsupport import free_port
 
 from common_utils.testing import JWKSServer, TokenIssuer, vcap_services
@@ -566,14 +566,8 @@ def _results(
             details["tokens_signed"] = sum(pool)
             details["token_reuse"] = round(fig["tokens_sent"] / max(fig["tokens_distinct"], 1), 3)
         results.append(
-            Result(
-                group=GROUP,
-                name=f"{name}: failed requests",
-                value=float(fig["failed"]),
-                unit="requests",
-                target="0",
-                passed=fig["failed"] == 0,
-                details=details,
+            Metric(GROUP, "requests", at_most=0).row(
+                f"{name}: failed requests", float(fig["failed"]), details=details
             )
         )
     # (case, baseline, target): ours and the peer against bare, then ours against the peer.
@@ -607,15 +601,7 @@ def _results(
             fig = figures[case]
             details["token_reuse"] = round(fig["tokens_sent"] / max(fig["tokens_distinct"], 1), 3)
         results.append(
-            Result(
-                group=GROUP,
-                name=name,
-                value=round(ratio, 3),
-                unit="x",
-                target=f">= {target}" if target is not None else "",
-                passed=ratio >= target if target is not None else None,
-                details=details,
-            )
+            Metric(GROUP, "x", at_least=target).row(name, round(ratio, 3), details=details)
         )
     return results
 
