@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -115,19 +116,15 @@ def test_post_with_token_without_the_scope_gets_403_insufficient_scope(
     assert "example.filter" in resp.headers["www-authenticate"]
 
 
-def test_post_with_token_of_an_untrusted_key_gets_401_invalid_token(
-    service: RunningService, issuer: TokenIssuer
+@pytest.mark.parametrize(
+    "bad_token",
+    [TokenIssuer.forged_token, lambda issuer: issuer.token(exp=1_000_000_000, iat=999_999_000)],
+    ids=["signed by an untrusted key", "expired"],
+)
+def test_post_with_a_bad_token_gets_401_invalid_token(
+    service: RunningService, issuer: TokenIssuer, bad_token: Callable[[TokenIssuer], str]
 ) -> None:
-    resp = post(service, json.dumps(TALK_INPUT), issuer.forged_token(), "application/json")
-    assert resp.status == 401
-    assert 'error="invalid_token"' in resp.headers["www-authenticate"]
-
-
-def test_post_with_expired_token_gets_401_invalid_token(
-    service: RunningService, issuer: TokenIssuer
-) -> None:
-    token = issuer.token(exp=1_000_000_000, iat=999_999_000)
-    resp = post(service, json.dumps(TALK_INPUT), token, "application/json")
+    resp = post(service, json.dumps(TALK_INPUT), bad_token(issuer), "application/json")
     assert resp.status == 401
     assert 'error="invalid_token"' in resp.headers["www-authenticate"]
 

@@ -66,26 +66,25 @@ def test_post_without_token_gets_401(client: testing.TestClient) -> None:
     assert resp.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize(
+    ("scopes", "content_type", "body"),
+    [
+        (["other.scope"], "application/json", json.dumps(TALK_INPUT)),
+        ([], "text/plain", "not json"),  # the scope is checked before the body
+    ],
+    ids=["another scope", "no scope, body not json"],
+)
 def test_post_without_the_scope_gets_403(
-    client: testing.TestClient, make_token: Callable[..., str]
+    client: testing.TestClient,
+    make_token: Callable[..., str],
+    scopes: list[str],
+    content_type: str,
+    body: str,
 ) -> None:
-    headers = {
-        "Authorization": f"Bearer {make_token(scopes=['other.scope'])}",
-        "Content-Type": "application/json",
-    }
-    resp = client.simulate_post("/", body=json.dumps(TALK_INPUT), headers=headers)
+    headers = {"Authorization": f"Bearer {make_token(scopes=scopes)}", "Content-Type": content_type}
+    resp = client.simulate_post("/", body=body, headers=headers)
     assert resp.status_code == 403
     assert 'error="insufficient_scope"' in resp.headers["www-authenticate"]
-
-
-def test_scope_is_checked_before_the_body(
-    client: testing.TestClient, make_token: Callable[..., str]
-) -> None:
-    headers = {
-        "Authorization": f"Bearer {make_token(scopes=[])}",
-        "Content-Type": "text/plain",
-    }
-    assert client.simulate_post("/", body="not json", headers=headers).status_code == 403
 
 
 @pytest.mark.parametrize(
