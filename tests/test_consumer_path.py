@@ -86,6 +86,19 @@ def test_every_cf_push_is_stamped_first(page: Path) -> None:
                 stamped = "python -m example_app.stamp" in line
 
 
+@pytest.mark.parametrize("page", CONSUMER_PAGES, ids=shown)
+def test_the_stamp_goes_into_a_push_copy_never_the_checkout(page: Path) -> None:
+    """A stamp left in the checkout goes stale at the next re-lock; the tests refuse it."""
+    stamps = 0
+    for _, block in blocks(page):
+        for line in block.splitlines():
+            command = line.split("#", 1)[0]
+            if re.search(r"(^|[;&|(]) *python -m example_app\.stamp\b", command):
+                stamps += 1
+                assert re.search(r"\(cd \.\./\S+ && python -m example_app\.stamp\b", command), line
+    assert stamps, f"{shown(page)}: no stamp before a push"
+
+
 @pytest.mark.parametrize("page", [*CONSUMER_PAGES, SAMPLE / "manifest.yml"], ids=shown)
 def test_no_step_overwrites_a_lock_or_commits_blindly(page: Path) -> None:
     for _, block in blocks(page) or [(0, page.read_text())]:
