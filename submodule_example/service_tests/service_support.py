@@ -105,6 +105,20 @@ def server_command(server: str, port: int) -> list[str]:
     raise ValueError(f"unknown server {server!r}")
 
 
+def server_environ(server: str, env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for ``server``; uvicorn on the submodule approach gets the submodule on PYTHONPATH.
+
+    uvicorn applies ``--log-config`` (whose handler is ``common_utils.logs.setup_logging``)
+    before it imports the app, so before ``example_app`` can put ``submodules/common_utils``
+    on ``sys.path``: with the library only in the submodule, it must be on the path already.
+    """
+    submodule = SERVICE_ROOT / "submodules" / "common_utils"
+    if server != "uvicorn" or not submodule.is_dir():
+        return dict(env)
+    path = [str(submodule), *filter(None, [env.get("PYTHONPATH")])]
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
+
+
 def base_environ(**extra: str) -> dict[str, str]:
     """A clean environment: no VCAP_* or LOG_* from the developer's shell."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR")
@@ -193,7 +207,7 @@ def spawn(server: str, env: Mapping[str, str], workdir: Path) -> RunningService:
         process = subprocess.Popen(
             server_command(server, port),
             cwd=SERVICE_ROOT,
-            env={**env, "PORT": env.get("PORT", str(port))},
+            env={**server_environ(server, env), "PORT": env.get("PORT", str(port))},
             stdout=out,
             stderr=err,
         )
