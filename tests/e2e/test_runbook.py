@@ -831,8 +831,9 @@ def report(runbook: Runbook) -> None:
     times = {**primary.times, **replica.times}
     print("runbook block times: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
     for label, out in runbook.outputs.items():
-        if DOCUMENTED_LEVEL.sub("", out) != out or out.startswith(LEVELS):
-            print(f"runbook check {label}: {out.strip().splitlines()[-1]}")
+        for line in out.splitlines():
+            if re.match(rf"(({'|'.join(LEVELS)}): primary|backup: /|restore-drill: )", line):
+                print(f"runbook {label}: {line}")
     for on, scratch in runbook.hosts.items():
         labels = list(scratch.times)
         last = SERVING[on] if on == "primary" else f"replica:{SERVING[on]}"
