@@ -550,7 +550,15 @@ def can_login(host: Host, user: str, password: str) -> bool:
 PERSON, PROBE_VERSION, PROMOTED_VERSION = "alice", "1.0.0", "2.0.0"
 # the blocks whose effect the test checks, by host (deleting one fails here as well)
 CHECKED = {
-    "primary": ("people", "password-reset", "backup-now", "restore-drill", "upgrade", "rollback"),
+    "primary": (
+        "people",
+        "password-reset",
+        "backup-now",
+        "restore-drill",
+        "restore",
+        "upgrade",
+        "rollback",
+    ),
     "replica": (
         "replica-names",
         "replica-certificate",
@@ -656,6 +664,10 @@ class Runbook:
             assert (host.root / "etc/nginx/tls/devpi.crt").exists()
         if name == "replica-configure":
             assert (host.root / "srv/devpi/server/.serverversion").exists()
+            config = (host.root / "etc/devpi/devpi-server.yml").read_text()
+            assert "role: replica" in config, config
+            assert f"primary-url: https://localhost:{host.peer_port}\n" in config, config
+            assert f"outside-url: https://localhost:{host.https_port}\n" in config, config
         if name == "replica-check":
             assert "lags 0 serials" in out, out
             # the release file, read from the replica's own disk by its nginx
@@ -700,6 +712,14 @@ class Runbook:
             assert "runbook_probe" in (newest / "inventory.json").read_text()
         if name == "restore-drill":
             assert re.search(r"restore-drill: OK: 1 files? of 1 releases?", out), out
+        if name == "restore":
+            assert (root / "srv/devpi/server.broken/.sqlite").exists()
+            assert serving(host)["role"] == "MASTER"
+            new = BLOCK_PASSWORDS["password-reset"]["DEVPI_PERSON_PASSWORD"]
+            assert can_login(host, PERSON, new)
+            code, headers, _ = https_get(host, self.probe_path)
+            assert code == 200, code
+            assert headers.get("X-Devpi-Served-By") == "nginx", headers
         if name in ("upgrade", "rollback"):
             _, tag = self.repos["primary"]
             want = host.venv_name(self.upgrade if name == "upgrade" else tag)
