@@ -23,7 +23,8 @@ Commands:
 - ``stop``: stop the server this directory's pidfile names.
 - ``status``: print ``running``/``stopped``/``not responding`` (exit 0/3/4).
 
-Environment: ``DEVPI_SERVERDIR`` (default: a developer's throwaway directory
+Environment: ``DEVPI_PORT`` (the port to listen on and to find the server at, default
+``3141``; ``--port`` wins), ``DEVPI_SERVERDIR`` (default: a developer's throwaway directory
 ``~/.cache/common-utils/devpi-throwaway``, never inside the checkout, where
 ``git clean -xdf`` would delete the index; a directory inside the checkout is
 refused; production runs devpi-server from systemd, docs/operations.md; created
@@ -67,6 +68,7 @@ from common_utils_platform.devsupport import find_checkout
 
 __all__ = ["main"]
 
+DEFAULT_PORT = 3141
 _STATUS_CODES = {"running": 0, "stopped": 3, "not responding": 4}
 
 
@@ -101,7 +103,7 @@ def _server(
     return DevpiServer(
         serverdir=serverdir,
         host=args.host,
-        port=args.port,
+        port=_port(args, env),
         root_password=env.get("DEVPI_ROOT_PASSWORD", ""),
         user=env.get("DEVPI_TEAM_USER", DEFAULT_USER),
         password=env.get("DEVPI_TEAM_PASSWORD", ""),
@@ -120,6 +122,21 @@ def _server(
         secretfile=Path(args.secretfile) if args.secretfile else None,
         outside_url=args.outside_url,
     )
+
+
+def _port(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Return ``--port``, else ``DEVPI_PORT``, else 3141.
+
+    Example:
+        >>> _port(argparse.Namespace(port=None), {"DEVPI_PORT": "3142"})
+        3142
+    """
+    if args.port is not None:
+        return int(args.port)
+    value = env.get("DEVPI_PORT") or str(DEFAULT_PORT)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise _ConfigError(f"DEVPI_PORT must be a port number (1-65535), not {value!r}")
+    return int(value)
 
 
 def _bootstrap(server: DevpiServer, *, rotate: bool = False) -> None:
@@ -152,7 +169,9 @@ def _parser() -> argparse.ArgumentParser:
         help="server data (default: $DEVPI_SERVERDIR or ~/.cache/common-utils/devpi-throwaway)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
-    parser.add_argument("--port", type=int, default=3141, help="port to listen on [3141]")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port to listen on [$DEVPI_PORT or 3141]"
+    )
     parser.add_argument(
         "--bases",
         default=",".join(DEFAULT_BASES),
