@@ -249,3 +249,23 @@ def test_every_command_of_the_samples_readme_is_one_the_consuming_page_runs() ->
     for _, block in shell:
         for line in _commands(block):
             assert line in run, f"{shown(readme)}: {line!r} is not a command of docs/consuming.md"
+
+
+def _commands(block: str) -> list[str]:
+    """A shell block's lines without comments (`` # ...``) and indentation."""
+    return [c for line in block.splitlines() if (c := re.sub(r"(^|\s+)#\s.*$", "", line).strip())]
+
+
+def test_every_command_of_the_samples_readme_is_one_the_page_test_runs() -> None:
+    """The README repeats consuming.md's commands; each must be a line of a marked block,
+    which tests/e2e/test_consuming_page.py runs, so the README cannot drift into an untested one."""
+    consuming = (REPO_ROOT / "docs" / "consuming.md").read_text()
+    marker = r"^<!-- consumer: \w+ [\w-]+ -->\n```bash\n(.*?)^```"
+    marked = re.finditer(marker, consuming, re.M | re.S)
+    run = {line for m in marked for line in _commands(m[1])}
+    readme = (SAMPLE / "README.md").read_text()
+    shell = re.findall(r"^( *)```bash\n(.*?)^\1```", readme, re.M | re.S)
+    assert shell
+    for _, block in shell:
+        for line in _commands(block):
+            assert line in run, f"{shown(SAMPLE / 'README.md')}: {line!r} is run by no docs test"
