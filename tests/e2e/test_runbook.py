@@ -602,7 +602,6 @@ class Runbook:
         self.repos = {on: host.repository() for on, host in self.hosts.items()}
         self.upgrade = primary.upgrade_tag()
         self.probe_path = ""
-        self.synced_after = 0.0
 
     def run_all(self) -> None:
         """Each host's blocks in the order of the page, the primary's first."""
