@@ -1376,5 +1376,8 @@ def test_status_through_nginx_reads_the_certificate_expiry(nginx: Nginx, ca: CA)
 def test_status_bad_configuration_is_unknown_in_one_line() -> None:
     done = ops("status", "--url", "https://user:secret-Pw@127.0.0.1:1")
     assert done.returncode == 3
-    assert done.stdout.strip() == "UNKNOWN: --url must not contain credentials"
+    assert done.stdout.strip() == (
+        "UNKNOWN: --url must not carry credentials (the password is a setting of its own), "
+        "got 'https://127.0.0.1:1'"
+    )
     assert "secret-Pw" not in done.stdout + done.stderr
