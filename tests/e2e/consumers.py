@@ -98,18 +98,17 @@ def copy_service(dest: Path) -> Path:
 
 
 def lock_service(root: Path, index_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``common-utils-lock`` in ``root`` against ``index_url`` (devpi only), as a team does."""
+    """Run ``common-utils-lock`` in ``root`` against ``index_url`` (devpi only), as a team does.
+
+    The service here runs on this test's Python, so its ``runtime.txt`` says so first: the
+    lock targets that Python as it targets Cloud Foundry's, and the service's own lock
+    checks (header = the command for runtime.txt's Python) hold.
+    """
+    (root / "runtime.txt").write_text(f"python-{TEST_PYTHON}.x\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return run(
-        [
-            *tool("common-utils-lock"),
-            "--index-url",
-            index_url,
-            "--python-version",
-            TEST_PYTHON,
-            *args,
-        ],
+        [*tool("common-utils-lock"), "--index-url", index_url, *args],
         cwd=root,
         env=env,
     )
