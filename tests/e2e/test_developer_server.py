@@ -4,7 +4,8 @@
   ``tox -e devpi -- status|bootstrap|stop`` commands its "Other commands" line lists;
 - devpi/README.md, "Quick local try": start, tag, the real release pipeline (verify and its
   test run included) publishing 1.0.0 as ``ci-release``, which pip then installs from the
-  server on loopback, and the stop.
+  server on loopback (and docs/release.md's install block and its by-hand fetch of the
+  release notes from the doc zip), and the stop.
 
 ``tox`` is the one the project bootstraps (``.venv-bootstrap/bin/tox``, ``python3 dev.py``),
 first on the blocks' ``PATH``. Only the substitutions both pages list under "What the test
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import venv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -43,6 +45,7 @@ pytestmark = pytest.mark.e2e
 
 README = REPO_ROOT / "devpi" / "README.md"
 OPERATIONS = REPO_ROOT / "docs" / "operations.md"
+RELEASE_DOC = REPO_ROOT / "docs" / "release.md"
 BOOTSTRAP_TOX = REPO_ROOT / ".venv-bootstrap" / "bin" / "tox"
 RELEASED = "1.0.0"
 _BASH = re.compile(r"```bash\n(.*?)^```", re.M | re.S)
@@ -209,6 +212,37 @@ def point_root_pypi_at(url: str, port: int, root_password: str) -> None:
     assert status == 200, body
 
 
+def release_page_blocks(shell: Terminal, port: int, venv_dir: Path) -> None:
+    """docs/release.md's install and by-hand doc zip blocks against the release just made.
+
+    Substituted (as the page says): the version (1.5.0 and 1.4.0 there) is 1.0.0,
+    ``<that href>`` the URL the block's first command prints, ``pip`` a fresh virtualenv's
+    (pip's configuration ignored); ``DEVPI_URL`` is the developer server.
+    """
+    page = RELEASE_DOC.read_text()
+    install = block_after(page, "dependency confusion, a public package")
+    by_hand = block_after(page, "and by hand:").replace("1.4.0", RELEASED)
+    find_href, fetch = commands(by_hand)
+    venv.create(venv_dir, with_pip=True, symlinks=True)
+    shell = Terminal(shell.cwd, pip_env(shell.env), shell.state.parent / "release-md")
+    setup = f"export DEVPI_URL=http://127.0.0.1:{port} PATH={venv_dir}/bin:$PATH\n"
+    out = shell.run("release.md install", setup + install.replace("1.5.0", RELEASED), timeout=600)
+    assert "Successfully installed" in out, out
+    probe = [
+        str(venv_dir / "bin" / "python"),
+        "-I",
+        "-c",
+        "import common_utils as c; print(c.__version__)",
+    ]
+    assert subprocess.run(
+        probe, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split() == [RELEASED]
+    href = shell.run("release.md doczip href", setup + find_href, timeout=60).strip()
+    assert href.startswith(f"http://127.0.0.1:{port}/team/release/+f/"), href
+    notes = shell.run("release.md notes", setup + fetch.replace("<that href>", href), timeout=60)
+    assert f"## [{RELEASED}]" in notes, notes
+
+
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh clone of the repository's HEAD, as a developer has it."""
@@ -310,6 +344,7 @@ def test_readme_quick_local_try_releases_to_the_developer_server(
                 f"common_utils-{RELEASED}-py3-none-any.whl"
             }
             assert install_from(index, f"common-utils=={RELEASED}", tmp_path / "venv") == RELEASED
+            release_page_blocks(shell, port, tmp_path / "pip-venv")
 
             out = shell.run("stop", "\n".join(substituted[release:]), timeout=300)
             assert f"stop: stopped devpi-server (pid {pid}) for {serverdir}" in out
