@@ -563,7 +563,7 @@ def test_docs_are_idempotent_and_never_replaced_on_the_release_index(
     devpi accepts identical bytes again without a change, refuses other bytes (409), which
     the pipeline reports and keeps; nobody but the release user may upload docs."""
     from common_utils_platform.devpitools import DevpiError
-    from common_utils_platform.release import ProjectSettings, ReleaseConfig, _publish_docs
+    from common_utils_platform.release import ProjectSettings, ReleaseConfig, _publish_docs, _Upload
     from common_utils_platform.release_docs import docs_zip
     from common_utils_platform.release_steps import ExitCode, Step
 
@@ -586,7 +586,8 @@ def test_docs_are_idempotent_and_never_replaced_on_the_release_index(
     )
     step = Step("push", tmp_path / "push.log", ExitCode.SERVER)
     project = ProjectSettings(name="common-utils")
-    url, note = _publish_docs(step, config, api, project, "1.4.0", other)
+    upload = _Upload(config, api, project, "1.4.0", files=[], digests={})
+    url, note = _publish_docs(step, upload, other)
     assert url == href
     assert "already holds other docs of 1.4.0" in note
     assert note.endswith("kept")
