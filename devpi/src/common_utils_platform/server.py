@@ -268,12 +268,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if not replica:
             _bootstrap(server, rotate=args.rotate_passwords)
             print(f"start: release index {server.release_url}/+simple/")
-    except _ConfigError as ex:
+    except (_ConfigError, DevpiError) as ex:
         print(f"error: {ex}", file=sys.stderr)
-        return 2
-    except DevpiError as ex:
-        print(f"error: {ex}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(ex, _ConfigError) else 1
     return 0
 
 
