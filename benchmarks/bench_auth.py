@@ -35,7 +35,7 @@ was unfair twice over:
 
 Same token, same key and same app for every case; every case is warmed up first.
 
-JWKS figure: fetches at the server side (a loopback http.server) for 1,000
+JWKS figure: fetches at the server side (``common_utils.testing.JWKSServer``) for 1,000
 requests with the known kid followed by 1,000 random kids, ours versus
 ``jwt.PyJWKClient`` with its defaults.
 """
@@ -45,13 +45,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
-import json
 import secrets
 import statistics
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import falcon
@@ -309,38 +306,13 @@ def _cache_rows(alg: str, samples: dict[str, list[float]], base: str) -> list[Re
     return rows
 
 
-class _JWKSServer:
-    def __init__(self, body: bytes) -> None:
-        self.hits = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.hits += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/token_keys"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _jwks_fetches(quick: bool) -> Result:
     from common_utils.auth import JWKS, JWTAuthMiddleware
+    from common_utils.testing import JWKSServer
 
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
-    body = json.dumps({"keys": [dict(jwk, kid="k1", use="sig", alg="RS256")]}).encode()
+    jwks = {"keys": [dict(jwk, kid="k1", use="sig", alg="RS256")]}
     n = 200 if quick else 1000
     known = jwt.encode(_claims(), private, algorithm="RS256", headers={"kid": "k1"})
     unknown = [
@@ -348,31 +320,26 @@ def _jwks_fetches(quick: bool) -> Result:
         for _ in range(n)
     ]
 
-    ours_server = _JWKSServer(body)
-    peer_server = _JWKSServer(body)
-    try:
+    with JWKSServer(jwks) as ours_server, JWKSServer(jwks) as peer_server:
         auth = JWTAuthMiddleware(
-            keys=JWKS(ours_server.url), issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
+            keys=JWKS(ours_server.uri), issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"]
         )
         client = _client([auth])
         for _ in range(n):
             client.simulate_get("/orders", headers={"Authorization": f"Bearer {known}"})
-        steady = ours_server.hits
+        steady = ours_server.requests
         for tok in unknown:
             client.simulate_get("/orders", headers={"Authorization": f"Bearer {tok}"})
-        ours = ours_server.hits
+        ours = ours_server.requests
 
-        pyjwk = jwt.PyJWKClient(peer_server.url)
+        pyjwk = jwt.PyJWKClient(peer_server.uri)
         for _ in range(n):
             pyjwk.get_signing_key_from_jwt(known)
-        peer_steady = peer_server.hits
+        peer_steady = peer_server.requests
         for tok in unknown:
             with contextlib.suppress(jwt.PyJWKClientError):
                 pyjwk.get_signing_key_from_jwt(tok)
-        peer = peer_server.hits
-    finally:
-        ours_server.close()
-        peer_server.close()
+        peer = peer_server.requests
     return Metric("auth", "fetches", at_most=2).row(
         f"JWKS fetches: {n} known-kid then {n} random-kid requests",
         float(ours),

@@ -6,13 +6,13 @@ then finds "another server" at the port it was given, which its one-line error n
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from common_utils_platform import server
+
+from tests.http_support import QuietHandler, serving
 
 PASSWORDS = {
     "DEVPI_ROOT_PASSWORD": "root-Pw-1",
@@ -21,30 +21,16 @@ PASSWORDS = {
 }
 
 
-class _Api(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b'{"type": "apiconfig", "result": {}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+class _Api(QuietHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server calls it by this name
+        self.send_body(b'{"type": "apiconfig", "result": {}}', "application/json")
 
 
 @pytest.fixture
 def answering_port() -> Iterator[int]:
     """A loopback port where something answers ``/+api`` with 200."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_Api) as httpd:
         yield int(httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_devpi_port_is_where_start_looks(

@@ -8,10 +8,8 @@ that need no index: the header, the submodule's block, the pin, the constraints 
 from __future__ import annotations
 
 import doctest
-import http.server
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from common_utils_platform import servicelock
 from common_utils_platform.servicelock import LockError, main, replay_command
 
 from .conftest import REPO_ROOT
+from .http_support import QuietHandler, serving
 
 SAMPLE = REPO_ROOT / "submodule_example"
 
@@ -182,34 +181,22 @@ def test_constraints_of_another_release_are_refused(service: Path) -> None:
     assert (service / "common-utils-constraints.txt").read_text().endswith("falcon==4.1.0\n")
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
+class _Handler(QuietHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server calls it by this name
         if self.path == "/away":
             self.send_response(302)
             self.send_header("Location", f"http://localhost:{self.server.server_port}/plain")
             self.end_headers()
             return
         body = b"a==1\n" * (2 << 20) if self.path == "/big" else b"# x\nfalcon==4.1.0\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_body(body, "text/plain")
 
 
 @pytest.fixture
 def loopback_http() -> Iterator[str]:
     """A loopback HTTP server: /big (over the cap), /plain, /away (redirect to another host)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serving(_Handler) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
 
 
 def test_constraints_fetch_is_capped_and_stays_on_its_host(loopback_http: str) -> None:
