@@ -80,31 +80,21 @@ class Gate(Relay):
         self.killed = threading.Event()
         self.served = 0
 
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            if self.ready():
-                os.kill(self.pid, signal.SIGKILL)
-                deadline = time.monotonic() + 30
-                while not gone(self.pid) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                self.killed.set()
-                client.close()
-                self.pause()
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            self.served += 1
-            with self._lock:
-                self._conns += [client, upstream]
-            self.connect(client, upstream)
+    def forward(self, client: socket.socket) -> None:
+        if not self.ready():
+            super().forward(client)
+            return
+        os.kill(self.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not gone(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.killed.set()
+        client.close()
+        self.pause()
+
+    def connect(self, client: socket.socket, upstream: socket.socket) -> None:
+        self.served += 1
+        super().connect(client, upstream)
 
 
 @pytest.fixture

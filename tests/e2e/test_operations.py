@@ -403,15 +403,19 @@ class Relay:
                     return
                 time.sleep(0.05)  # e.g. out of descriptors for a moment: keep listening
                 continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._conns += [client, upstream]
-            self.connect(client, upstream)
+            self.forward(client)
+
+    def forward(self, client: socket.socket) -> None:
+        """Connect ``client`` to the target; a client the target refuses is closed."""
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        with self._lock:
+            self._conns += [client, upstream]
+        self.connect(client, upstream)
 
     def connect(self, client: socket.socket, upstream: socket.socket) -> None:
         """Copy both ways between ``client`` and ``upstream``, each in a thread of its own."""
