@@ -36,6 +36,7 @@ from common_utils.auth import (
     require_scopes,
     scopes_required_by,
 )
+from common_utils.auth._keys import VerificationKey
 from common_utils.cfenv import CFEnv
 from common_utils.problems import problem_error_serializer
 from tests.auth_support import (
@@ -1267,7 +1268,8 @@ def test_repr_shows_no_secret(rsa_pem: bytes) -> None:
         f"JWTAuthMiddleware(keys=Secret(<hidden>), issuer={ISSUER!r}, algorithms=['HS256'])"
     )
     assert repr(PublicKey(rsa_pem)) == "PublicKey(PS256/PS384/PS512/RS256/RS384/RS512)"
-    assert repr(auth._keys.lookup(None, "HS256")) == "VerificationKey(algorithms=['HS256'])"
+    hmac_key = VerificationKey(SECRET, frozenset({"HS256"}))
+    assert repr(hmac_key) == "VerificationKey(algorithms=['HS256'])"  # never the secret
     assert (
         repr(Exempt(routes=["/h"])) == "Exempt(routes=('/h',), prefixes=(), methods=('OPTIONS',))"
     )

@@ -185,13 +185,15 @@ def test_new_kid_within_cooldown_is_refused_without_fetch(
     assert server.hits == 1
 
 
-def test_flood_of_1000_random_kids_causes_at_most_one_fetch(server: JWKSServer, key1: Any) -> None:
+def test_flood_of_1000_random_kids_causes_at_most_one_fetch(
+    server: JWKSServer, key1: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server.serve_keys(jwk(key1, "k1"))
-    auth = jwks_auth(server)
-    c = make_app(auth)
+    c = make_app(jwks_auth(server))
     assert c.simulate_get("/orders", headers=bearer(kid_token(key1, "k1"))).status_code == 200
-    assert isinstance(auth._keys, JWKSCache)
-    auth._keys._attempted_at -= 61  # as if the 60 s cooldown had passed since the warm-up
+    real_monotonic = time.monotonic
+    # as if the 60 s refresh cooldown had passed since the warm-up (the TTL has not)
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + 61)
     tokens = [kid_token(key1, secrets.token_hex(8)) for _ in range(1000)]
 
     def call(tok: str) -> int:
@@ -558,12 +560,17 @@ def test_asgi_cold_cache_down_gets_503(server: JWKSServer, key1: Any) -> None:
     assert "Retry-After" in result.headers
 
 
-def test_repr_of_jwks_middleware_and_cache(server: JWKSServer) -> None:
+def test_repr_of_jwks_middleware_and_cache(server: JWKSServer, key1: Any) -> None:
     auth = jwks_auth(server)
     assert repr(auth) == (
         f"JWTAuthMiddleware(keys=JWKS({server.url!r}), issuer={ISSUER!r}, algorithms=['RS256'])"
     )
-    assert repr(auth._keys) == f"JWKSCache(uri={server.url!r}, keys=0)"
+    signed = f"{server.url}?sig=s3cret"
+    cache = JWKSCache(signed, algorithms=["RS256"], ttl=600, cooldown=60, timeout=5, max_age=3600)
+    assert repr(cache) == f"JWKSCache(uri={server.url + '?sig=<hidden>'!r}, keys=0)"
+    server.serve_keys(jwk(key1, "k1"))
+    cache.refresh(wait=True)
+    assert repr(cache) == f"JWKSCache(uri={server.url + '?sig=<hidden>'!r}, keys=1)"
 
 
 def test_falcon_is_importable_for_type_checkers() -> None:

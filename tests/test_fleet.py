@@ -7,12 +7,13 @@ import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from common_utils_platform import fleet
 from common_utils_platform.fleet import (
     FleetError,
     Row,
@@ -312,12 +313,37 @@ def test_fetch_reasons(base: str, garbage_port: int) -> None:
     assert str(caught.value)
 
 
-def test_reason_wording() -> None:
-    assert fleet._reason(TimeoutError()) == "timed out"
-    assert fleet._reason(ConnectionRefusedError()) == "connection refused"
-    assert fleet._reason(OSError(99, "Cannot assign\x1b address")) == "Cannot assign? address"
-    assert fleet._reason(OSError()) == "OSError"
-    assert fleet._reason("plain words") == "plain words"
+_REFUSED = ConnectionRefusedError()
+_NO_ADDRESS = OSError(99, "Cannot assign\x1b address")
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [
+        (TimeoutError(), "timed out"),
+        (urllib.error.URLError(TimeoutError()), "timed out"),
+        (_REFUSED, "connection refused"),
+        (urllib.error.URLError(_REFUSED), "connection refused"),
+        (_NO_ADDRESS, "Cannot assign? address"),
+        (urllib.error.URLError(_NO_ADDRESS), "Cannot assign? address"),
+        (OSError(), "OSError"),
+        (urllib.error.URLError(OSError()), "OSError"),
+        (urllib.error.URLError("plain\x1b words"), "plain? words"),
+        (ValueError("bad\x1b value"), "bad? value"),
+    ],
+)
+def test_fetch_failure_wording(
+    raised: Exception, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the connection raised becomes a short reason without control characters."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", fail)
+    with pytest.raises(FleetError) as caught:
+        fetch("http://127.0.0.1:1/version", timeout=5, max_bytes=100)
+    assert str(caught.value) == reason
 
 
 def test_check_fleet_judges_every_row(base: str) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -505,15 +506,29 @@ class TestSetupLogging:
         assert extras == [["b", "a"], ["b", "a", "added_by_filter"], ["b", "a"], ["a", "b"], []]
         assert [json.loads(line).get("b") for line in lines] == [1, 3, 5, 8, None]
 
-    def test_extras_cache_stays_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(logs, "_MAX_SHAPES", 3)
+    def test_extras_cache_stays_bounded(self) -> None:
+        """Lines of ever new extra fields keep coming out right in bounded formatter memory."""
         out = io.StringIO()
-        formatter = setup_logging(stream=out, environ={}).formatter
-        for n in range(7):
-            logging.getLogger("many").info("shape %d", n, extra={f"field_{n}": n})
-        assert len(formatter._extras_by_shape) <= 3  # type: ignore[union-attr]
+        setup_logging(stream=out, environ={})
+        log = logging.getLogger("many")
+
+        def held_after(shapes: range) -> int:
+            """Log one new shape of extras per line; the bytes logs.py allocated and keeps."""
+            for n in shapes:
+                log.info("shape %d", n, extra={f"field_{n}": n})
+            snapshot = tracemalloc.take_snapshot()
+            kept = snapshot.filter_traces([tracemalloc.Filter(True, logs.__file__)])
+            return sum(stat.size for stat in kept.statistics("filename"))
+
+        tracemalloc.start()
+        try:
+            first = held_after(range(3_000))
+            later = held_after(range(3_000, 12_000))  # four times the shapes: not four times
+        finally:
+            tracemalloc.stop()
+        assert 0 < later < 2 * first, (first, later)
         lines = json_lines(out.getvalue())
-        assert [line[f"field_{n}"] for n, line in enumerate(lines)] == list(range(7))
+        assert [line[f"field_{n}"] for n, line in enumerate(lines)] == list(range(12_000))
         assert all(len(line) == 5 for line in lines)
 
     def test_newline_in_message_stays_inside_one_line(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import subprocess
@@ -23,7 +22,6 @@ import pytest
 from common_utils_platform.devsupport import make_checkout
 
 import common_utils
-from common_utils import resources
 from common_utils.resources import HealthResource, LibraryOrigin, VersionResource, library_origin
 
 SENTINEL = "postgres://admin:SENTINEL-pw-91@db/prod"
@@ -140,24 +138,34 @@ class TestAsyncWait:
         assert result.json == {"status": "ok", "checks": {"a": "ok", "b": "ok"}}
 
     def test_check_finishing_after_the_timeout_or_after_the_loop_closed_is_harmless(
-        self,
+        self, caplog: pytest.LogCaptureFixture
     ) -> None:
-        late: concurrent.futures.Future[bool] = concurrent.futures.Future()
-        later: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        release_late, release_later = threading.Event(), threading.Event()
+        health = HealthResource(
+            checks={"late": release_late.wait, "later": release_later.wait}, timeout=0.01
+        )
+        app = falcon.asgi.App()
+        app.add_route("/r", health, suffix="async")
+        before = set(threading.enumerate())
 
         async def main() -> None:
-            await resources._wait_async([late, later], 0.01)
-            late.set_result(True)  # the loop still runs; the wait is over
-            await asyncio.sleep(0.01)
+            async with falcon.testing.ASGIConductor(app) as conductor:
+                result = await conductor.simulate_get("/r")
+            assert result.json["checks"] == {"late": "timeout", "later": "timeout"}
+            release_late.set()  # the loop still runs; the request's wait is over
+            await asyncio.sleep(0.05)
 
         # NOTE: not asyncio.run: on 3.10 it leaves no current loop for falcon.testing later
         loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(main())
-        finally:
-            loop.close()
-        later.set_result(True)  # the loop is closed now
-        assert later.done()
+        with caplog.at_level(logging.DEBUG):
+            try:
+                loop.run_until_complete(main())
+            finally:
+                loop.close()
+            release_later.set()  # the loop is closed now
+            for thread in set(threading.enumerate()) - before:
+                thread.join(5)
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_timeout_must_be_positive() -> None:
@@ -232,10 +240,23 @@ def source_tree(root: Path) -> Path:
     return package
 
 
-class TestDetect:
+def origin_of(package: Path, version: str, search: list[str]) -> LibraryOrigin:
+    """`library_origin` as a process answers it with common_utils loaded from ``package``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(common_utils, "__file__", str(package / "__init__.py"))
+        patch.setattr(common_utils, "__version__", version)
+        patch.setattr(sys, "path", search)
+        library_origin.cache_clear()
+        try:
+            return library_origin()
+        finally:
+            library_origin.cache_clear()
+
+
+class TestLibraryOrigin:
     def test_files_of_an_installed_distribution_are_pip(self, tmp_path: Path) -> None:
         package = fake_installed(tmp_path / "site")
-        origin = resources._detect(package, "1.2.3", [str(tmp_path / "site")])
+        origin = origin_of(package, "1.2.3", [str(tmp_path / "site")])
         assert origin == LibraryOrigin("1.2.3", "pip", str(package.resolve()), None)
 
     def test_raw_source_with_an_installed_copy_elsewhere_is_submodule_and_shadowed(
@@ -244,14 +265,14 @@ class TestDetect:
         installed = fake_installed(tmp_path / "site")
         raw = source_tree(tmp_path / "submodules" / "common_utils")
         search = [str(tmp_path / "submodules" / "common_utils"), str(tmp_path / "site")]
-        origin = resources._detect(raw, "9.9.9", search)
+        origin = origin_of(raw, "9.9.9", search)
         assert origin.source == "submodule"
         assert origin.path == str(raw.resolve())
         assert origin.shadowed_installation == str(installed.resolve())
 
     def test_raw_source_alone_is_submodule(self, tmp_path: Path) -> None:
         raw = source_tree(tmp_path / "checkout")
-        origin = resources._detect(raw, "0+unknown", [str(tmp_path / "checkout")])
+        origin = origin_of(raw, "0+unknown", [str(tmp_path / "checkout")])
         assert (origin.source, origin.shadowed_installation) == ("submodule", None)
 
     def test_egg_info_left_in_a_checkout_by_a_build_is_not_an_installation(
@@ -262,7 +283,7 @@ class TestDetect:
         info.mkdir()
         (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: common-utils\nVersion: 1\n")
         (info / "SOURCES.txt").write_text("common_utils/__init__.py\n")
-        origin = resources._detect(raw, "1", [str(tmp_path / "checkout")])
+        origin = origin_of(raw, "1", [str(tmp_path / "checkout")])
         assert (origin.source, origin.shadowed_installation) == ("submodule", None)
 
     def test_editable_install_of_the_loaded_checkout_is_pip(self, tmp_path: Path) -> None:
@@ -277,7 +298,7 @@ class TestDetect:
         (info / "direct_url.json").write_text(
             json.dumps({"url": url, "dir_info": {"editable": True}})
         )
-        origin = resources._detect(raw, "2.0", [str(site)])
+        origin = origin_of(raw, "2.0", [str(site)])
         assert (origin.source, origin.shadowed_installation) == ("pip", None)
 
     @pytest.mark.parametrize(
@@ -298,7 +319,7 @@ class TestDetect:
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: common-utils\nVersion: 3.0\n")
         (info / "RECORD").write_text("")
         (info / "direct_url.json").write_text(direct_url)
-        origin = resources._detect(raw, "3.0", [str(tmp_path / "site")])
+        origin = origin_of(raw, "3.0", [str(tmp_path / "site")])
         assert (origin.source, origin.shadowed_installation) == ("submodule", None)
 
     def test_editable_install_of_another_checkout_is_reported_as_shadowed(
@@ -315,7 +336,7 @@ class TestDetect:
         )
         # the same installation seen twice on the path is reported once
         search = [str(tmp_path / "site"), str(tmp_path / "site")]
-        origin = resources._detect(raw, "4.0", search)
+        origin = origin_of(raw, "4.0", search)
         assert origin.shadowed_installation == str(other.resolve())
 
     def test_version_resource_warns_at_start_up_when_a_copy_is_shadowed(

@@ -92,6 +92,7 @@ class TestVersionFromDescribe:
         )
 
 
+RELEASE_TAGS = ("v1.4.0", "v1.6.0rc1", "v0.0.0", "v10.20.30rc12")
 NOT_RELEASE_TAGS = (
     "v9.9",
     "v9.9.0-rc1",
@@ -122,17 +123,55 @@ def test_pyproject_and_raw_source_select_tags_the_same_way() -> None:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
-    from common_utils import _scm
 
     scm = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools_scm"]
-    assert tuple(scm["scm"]["git"]["describe_command"]) == _scm._DESCRIBE
     import re
 
     tag_regex = re.compile(scm["tag_regex"])
-    for tag in ("v1.4.0", "v1.6.0rc1", "v0.0.0", "v10.20.30rc12"):
+    for tag in RELEASE_TAGS:
         assert tag_regex.match(tag), tag
     for tag in NOT_RELEASE_TAGS:
         assert not tag_regex.match(tag), tag
+
+
+@pytest.fixture(scope="module")
+def released_then_one_commit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository whose first commit is tagged v1.0.0; HEAD is one commit later, untagged."""
+    repo = tmp_path_factory.mktemp("released-then-one-commit")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "released")
+    git(repo, "tag", "v1.0.0")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "next")
+    return repo
+
+
+@pytest.mark.parametrize("tag", [*RELEASE_TAGS, *NOT_RELEASE_TAGS])
+def test_raw_source_describes_with_the_pyproject_describe_command(
+    released_then_one_commit: Path, tag: str
+) -> None:
+    """Tagging HEAD ``tag`` moves the raw source's version as setuptools-scm's describe_command.
+
+    A release tag is HEAD's version; any other tag is passed over for the v1.0.0 before it.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    repo = released_then_one_commit
+    scm = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools_scm"]
+    for old in git(repo, "tag", "--points-at", "HEAD").split():
+        git(repo, "tag", "-d", old)
+    git(repo, "tag", tag)
+    described = subprocess.run(
+        scm["scm"]["git"]["describe_command"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    expected = version_from_describe(described.stdout)
+    assert version_from_git(repo) == expected
+    if tag in RELEASE_TAGS:
+        assert expected == tag[1:]
+    else:
+        assert expected.startswith("1.0.1.dev1+g")
 
 
 class TestBuiltArtifacts:
@@ -297,24 +336,14 @@ def test_version_from_git_reads_the_checkout_in_process(tagged_checkout: Path) -
 
 @pytest.mark.parametrize("generated", [True, False], ids=["generated-file", "raw-source"])
 def test_dunder_version_prefers_the_generated_file(
-    generated: bool, monkeypatch: pytest.MonkeyPatch
+    generated: bool, tagged_checkout: Path, tmp_path: Path
 ) -> None:
-    import importlib
-    import types
-
-    import common_utils
-
-    fake = types.ModuleType("common_utils._version")
-    fake.version = "7.7.7"  # type: ignore[attr-defined]
-    # None in sys.modules makes the import fail as if the file did not exist.
-    monkeypatch.setitem(sys.modules, "common_utils._version", fake if generated else None)
-    monkeypatch.setattr("common_utils._scm.version_from_git", lambda: "8.8.8.dev1+gabc")
-    try:
-        importlib.reload(common_utils)
-        assert common_utils.__version__ == ("7.7.7" if generated else "8.8.8.dev1+gabc")
-    finally:
-        monkeypatch.undo()
-        importlib.reload(common_utils)
+    """A ``_version.py`` (what a build writes) wins over the tags of the checkout around it."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(tagged_checkout, checkout, symlinks=True)
+    if generated:
+        (checkout / "common_utils" / "_version.py").write_text('version = "7.7.7"\n')
+    assert import_version(checkout, cwd=tmp_path) == ("7.7.7" if generated else "9.8.7")
 
 
 def test_version_from_git_outside_any_checkout_is_unknown(tmp_path: Path) -> None:
