@@ -7,7 +7,11 @@ A benchmark module is ``benchmarks/bench_<topic>.py`` with::
 
     def run(quick: bool) -> list[Result]: ...
 
-``benchmarks/run.py`` imports each module, calls ``run`` and writes the report.
+``benchmarks/run.py`` imports each module, calls ``run``, profiles the rows that
+missed their target (`profile_misses`) and writes the report. A row gets a profile
+when it names the call it times (``Metric.row(..., workload=Workload(call, what))``);
+a module whose calls need a live context (an open file, a server, environment
+variables) calls `profile_misses` itself before it leaves that context.
 """
 
 from __future__ import annotations
@@ -16,8 +20,14 @@ import gc
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from _profile import Profile, Workload, profile
+
+# Bounds of one miss's profile, beside the timed rounds: quick mode, full mode.
+PROFILE_BUDGET_S = {True: 0.3, False: 2.0}
+PROFILE_MAX_ITERATIONS = {True: 300, False: 3000}
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class Result:
 
     ``value`` is what is compared with ``target`` (usually a ratio); ``details``
     holds the raw figures (microseconds, requests/s ...) shown beside it.
+    ``workload`` is the call the figure times, profiled if the row misses its
+    target (``profile``); it is not part of the results file, the profile is.
     """
 
     group: str
@@ -51,9 +63,13 @@ class Result:
     passed: bool | None = None
     details: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    workload: Workload | None = field(default=None, repr=False, compare=False)
+    profile: Profile | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        plain = asdict(replace(self, workload=None))
+        del plain["workload"]
+        return plain
 
 
 @dataclass(frozen=True)
@@ -96,11 +112,36 @@ class Metric:
         *,
         details: dict[str, Any] | None = None,
         note: str = "",
+        workload: Workload | None = None,
     ) -> Result:
-        """The report line of ``value``, measured as ``name``."""
+        """The report line of ``value``, measured as ``name`` (timing ``workload``, if given)."""
         return Result(
-            self.group, name, value, self.unit, self.target, self.passed(value), details or {}, note
+            self.group,
+            name,
+            value,
+            self.unit,
+            self.target,
+            self.passed(value),
+            details or {},
+            note,
+            workload,
         )
+
+
+def profile_misses(results: list[Result], *, quick: bool) -> None:
+    """Profile the workload of every row that missed its target; let go of every workload.
+
+    Each profile runs after the timed rounds (a bounded number of iterations), so
+    the figures never include the profiler. Rows already profiled keep their profile.
+    """
+    for result in results:
+        if result.passed is False and result.workload is not None:
+            result.profile = profile(
+                result.workload,
+                budget_s=PROFILE_BUDGET_S[quick],
+                max_iterations=PROFILE_MAX_ITERATIONS[quick],
+            )
+        result.workload = None
 
 
 def measure(fn: Callable[[], object], *, quick: bool, min_round_s: float = 0.02) -> Timing:

@@ -55,6 +55,7 @@ import falcon
 import falcon.testing
 import jwt
 from _harness import Metric, Result
+from _profile import Workload
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "https://uaa.example.com/oauth/token"
@@ -257,13 +258,24 @@ def _per_request(quick: bool) -> list[Result]:
                 round(ratio, 3),
                 details=details,
                 note=note,
+                workload=_get(fns, "app with JWTAuthMiddleware", alg),
             )
         )
-        results += _cache_rows(alg, samples, base)
+        results += _cache_rows(alg, samples, base, fns)
     return results
 
 
-def _cache_rows(alg: str, samples: dict[str, list[float]], base: str) -> list[Result]:
+def _get(fns: dict[str, Callable[[], object]], case: str, alg: str) -> Workload:
+    """The workload of ``case``: one ``simulate_get`` through its app."""
+    return Workload(fns[case], f"One falcon.testing GET through the {case} ({alg})")
+
+
+def _cache_rows(
+    alg: str,
+    samples: dict[str, list[float]],
+    base: str,
+    fns: dict[str, Callable[[], object]],
+) -> list[Result]:
     """Cache hit and miss cost, each over a decode-only middleware's cost on the same tokens."""
     floor = "app with a decode-only middleware"
     rows = []
@@ -301,6 +313,7 @@ def _cache_rows(alg: str, samples: dict[str, list[float]], base: str) -> list[Re
                     else f"a new token per request ({2 * _MISS_CACHE} cycled through a "
                     f"{_MISS_CACHE}-entry cache): verify, store, evict"
                 ),
+                workload=_get(fns, case, alg),
             )
         )
     return rows

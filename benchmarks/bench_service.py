@@ -47,12 +47,21 @@ summed. The per-round ratios are in the details, to show the spread.
 
 wrk is a Debian package (``apt-get install wrk``); without it (or without uWSGI)
 the module reports itself as not run.
+
+A ratio of ours that misses its target is profiled in process (``_in_process``):
+the sample service's WSGI app, built by its ``create_app`` from the same
+environment, called directly with the case's request, after the load rounds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
+import io
+import itertools
 import json
+import logging
 import os
 import re
 import shutil
@@ -63,12 +72,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _harness import Metric, Result
+import falcon.testing
+from _harness import PROFILE_MAX_ITERATIONS, Metric, Result, profile_misses
+from _profile import UNPROFILED_CALLS, Workload
 from common_utils_platform.devsupport import free_port
 
 from common_utils.testing import JWKSServer, TokenIssuer, vcap_services
@@ -415,6 +426,94 @@ def _check_same_answers(ours: str, peer: str, tokens: list[str]) -> None:
             raise RuntimeError(f"{what}: ours answered {mine!r}, the peer stack {theirs!r}")
 
 
+def _create_app() -> Callable[..., Any]:
+    """The sample service's ``create_app``, imported from its tree as uWSGI does (its cwd)."""
+    if "example_app" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "example_app", SERVICE_ROOT / "example_app" / "__init__.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["example_app"] = package
+        spec.loader.exec_module(package)
+    create_app: Callable[..., Any] = importlib.import_module("example_app.app").create_app
+    return create_app
+
+
+def _wsgi_call(app: Any, token: Callable[[], str] | None = None) -> Callable[[], object]:
+    """A direct WSGI call: ``GET /``, or ``POST /`` with the load's body and ``token()``."""
+    if token is None:
+        template = falcon.testing.create_environ("/")
+    else:
+        template = falcon.testing.create_environ(
+            "/", method="POST", body=POST_BODY, headers={"Content-Type": "application/json"}
+        )
+    answered = [""]
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> Callable[[bytes], None]:
+        answered[0] = status
+        return lambda data: None
+
+    def call() -> object:
+        environ = dict(template)
+        if token is not None:
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {token()}"
+            environ["wsgi.input"] = io.BytesIO(POST_BODY.encode())
+        answer = b"".join(app(environ, start_response))
+        if not answered[0].startswith("200"):
+            raise RuntimeError(f"in process, the sample service answered {answered[0]}")
+        return answer
+
+    return call
+
+
+@contextmanager
+def _in_process(
+    env: dict[str, str], issuer: TokenIssuer, token: str, *, quick: bool
+) -> Iterator[dict[str, Workload]]:
+    """Our load cases as direct WSGI calls of the sample service, built in this process.
+
+    The app logs as under uWSGI (JSON access lines) into memory, not onto the
+    report's output; the root logger is restored on the way out. The new-token
+    case signs one token per call the profile may make, fewer than the app's
+    token cache holds, so none repeats (signing takes ~0.7 ms each: only here).
+    """
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        # The app's handler takes sys.stdout when it has no descriptor: a buffer here.
+        with contextlib.redirect_stdout(io.StringIO()):
+            app = _create_app()({**env, "PORT": "8080"})
+        fresh = itertools.cycle(
+            [
+                issuer.token(scopes=["example.filter"], sub="bench")
+                for _ in range(PROFILE_MAX_ITERATIONS[quick] + UNPROFILED_CALLS)
+            ]
+        )
+        what = (
+            "In process, not under uWSGI: {} through the sample service's WSGI app "
+            "(its `create_app`, the same environment) called directly, so the load test's "
+            "server, socket and HTTP costs are not in this profile"
+        )
+        yield {
+            "get": Workload(_wsgi_call(app), what.format("GET /")),
+            "post": Workload(
+                _wsgi_call(app, lambda: token),
+                what.format("POST / with the repeated token"),
+            ),
+            "post_unique": Workload(
+                _wsgi_call(app, fresh.__next__),
+                what.format("POST / with a new token per request"),
+            ),
+        }
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved[0]:
+                root.removeHandler(handler)
+        root.setLevel(saved[1])
+
+
 def _not_run(reason: str) -> list[Result]:
     return [Result(group=GROUP, name="not run", value=None, unit="", note=reason)]
 
@@ -505,7 +604,13 @@ def run(quick: bool) -> list[Result]:
                     per_round[key].append(figures)
                 for thread in range(THREADS):
                     Path(f"{prefix}.{thread}").unlink()
-    return _results(per_round, seconds, pool)
+        results = _results(per_round, seconds, pool)
+        if any(result.passed is False for result in results):
+            # NOTE: here, not in run.py: the app fetches its key set from the JWKS server.
+            with _in_process(service_env, issuer, token, quick=quick) as workloads:
+                results = _results(per_round, seconds, pool, workloads)
+                profile_misses(results, quick=quick)
+    return results
 
 
 def _pool_size(per_round: dict[str, list[dict[str, Any]]], round_s: int) -> int:
@@ -545,9 +650,16 @@ def _ratio(per_round: dict[str, list[dict[str, Any]]], case: str, base: str) -> 
 
 
 def _results(
-    per_round: dict[str, list[dict[str, Any]]], seconds: int, pool: list[int]
+    per_round: dict[str, list[dict[str, Any]]],
+    seconds: int,
+    pool: list[int],
+    workloads: Mapping[str, Workload] | None = None,
 ) -> list[Result]:
-    """The report rows: failures and rates per case, then the throughput ratios."""
+    """The report rows: failures and rates per case, then the throughput ratios.
+
+    A ratio of one of our cases times ``workloads[case]``, if given.
+    """
+    workloads = workloads or {}
     figures = {key: _combine(runs) for key, runs in per_round.items()}
     results = []
     for key, name in CASES.items():
@@ -601,7 +713,9 @@ def _results(
             fig = figures[case]
             details["token_reuse"] = round(fig["tokens_sent"] / max(fig["tokens_distinct"], 1), 3)
         results.append(
-            Metric(GROUP, "x", at_least=target).row(name, round(ratio, 3), details=details)
+            Metric(GROUP, "x", at_least=target).row(
+                name, round(ratio, 3), details=details, workload=workloads.get(case)
+            )
         )
     return results
 

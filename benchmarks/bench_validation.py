@@ -60,6 +60,7 @@ import cerberus
 import falcon
 import falcon.testing
 from _harness import Metric, Result, interleaved
+from _profile import Workload
 from falcon.media.validators import jsonschema as falcon_jsonschema
 
 from common_utils.validation import validate
@@ -286,6 +287,11 @@ def _caller(resource: object, body: bytes = BODY, status: str = "200") -> Callab
     return call
 
 
+def _wsgi(call: Callable[[], object], body: str) -> Workload:
+    """The workload of a ``_caller``: one WSGI call of the ``@validate`` app with ``body``."""
+    return Workload(call, f"One WSGI call of the `@validate` app with {body}")
+
+
 MIB = 1024 * 1024
 _ANYOF = {
     "anyof": [
@@ -400,7 +406,8 @@ def run_attacks(quick: bool) -> list[Result]:
             except (ValueError, RecursionError):
                 return None
 
-        ms, worst = _cpu_ms(_caller(_checked(validate(body=schema)), body, str(status)), rounds)
+        call = _caller(_checked(validate(body=schema)), body, str(status))
+        ms, worst = _cpu_ms(call, rounds)
         results.append(
             ATTACK.row(
                 f"attack: {name}",
@@ -411,6 +418,7 @@ def run_attacks(quick: bool) -> list[Result]:
                     "max_ms": round(worst, 1),
                     "json_loads_ms": round(_cpu_ms(parse, rounds)[0], 2),
                 },
+                workload=_wsgi(call, f"the attack body ({name})"),
             )
         )
     return results
@@ -471,6 +479,7 @@ def run_error_size() -> list[Result]:
                 details={"request_bytes": len(body), "peak_traced_mib": round(peak / MIB, 1)},
                 note="errors list bounded at 64 KiB; before the bounds (valuesrules): "
                 "104,663,154 bytes, ~300 MiB",
+                workload=_wsgi(call, f"the hostile body ({name})"),
             )
         )
     return results
@@ -495,22 +504,19 @@ def run(quick: bool) -> list[Result]:
         flat_validator.validate(flat_doc)
         return flat_validator.document
 
-    timings = interleaved(
-        {
-            "bare": bare,
-            "bare+json.loads": bare_with_parse,
-            "plain": _caller(_Plain()),
-            "validate": _caller(_checked(validate(body=SCHEMA))),
-            "bare_flat": bare_flat,
-            "plain_flat": _caller(_Plain(), FLAT_BODY),
-            "validate_flat": _caller(_checked(validate(body=FLAT_SCHEMA)), FLAT_BODY),
-            "naive": _caller(_Naive()),
-            "reused": _caller(_Reused()),
-            "jsonschema": _caller(_checked(falcon_jsonschema.validate(JSON_SCHEMA))),
-        },
-        quick=quick,
-    )
-    us = {name: t.median_us for name, t in timings.items()}
+    fns: dict[str, Callable[[], object]] = {
+        "bare": bare,
+        "bare+json.loads": bare_with_parse,
+        "plain": _caller(_Plain()),
+        "validate": _caller(_checked(validate(body=SCHEMA))),
+        "bare_flat": bare_flat,
+        "plain_flat": _caller(_Plain(), FLAT_BODY),
+        "validate_flat": _caller(_checked(validate(body=FLAT_SCHEMA)), FLAT_BODY),
+        "naive": _caller(_Naive()),
+        "reused": _caller(_Reused()),
+        "jsonschema": _caller(_checked(falcon_jsonschema.validate(JSON_SCHEMA))),
+    }
+    us = {name: t.median_us for name, t in interleaved(fns, quick=quick).items()}
     base = us["bare"]
 
     def added(name: str) -> float:
@@ -527,6 +533,7 @@ def run(quick: bool) -> list[Result]:
             details=details,
             note="(T_validate - T_plain) / T_bare; includes media type, size, UTF-8, JSON "
             "parse and nesting checks; bare+json.loads shown for reference",
+            workload=_wsgi(fns["validate"], "the order body with nested documents"),
         )
     ]
     flat = (us["validate_flat"] - us["plain_flat"]) / us["bare_flat"]
@@ -540,6 +547,7 @@ def run(quick: bool) -> list[Result]:
             },
             note="sku, quantity and note only: @validate skips Cerberus' normalization pass, "
             "which T_bare still runs",
+            workload=_wsgi(fns["validate_flat"], "the flat body"),
         )
     )
     for name, label, note in (
@@ -602,6 +610,7 @@ def run_compiled(quick: bool) -> list[Result]:
                 **{k: raw[f"{k}_us"] for k in ("plain_flat", "validate_flat", "cerberus_flat")},
             },
             note="(T_validate - T_plain) / T_plain; compiled=False (Cerberus alone) beside it",
+            workload=_wsgi(fns["validate_flat"], "the flat valid body"),
         ),
         COMPILED_INVALID.row(
             "compiled: @validate on an invalid flat body / Cerberus alone",
@@ -609,12 +618,14 @@ def run_compiled(quick: bool) -> list[Result]:
             details={k: raw[f"{k}_us"] for k in ("invalid_flat", "invalid_flat_cerberus")},
             note="422 either way: the fast path is undecided and Cerberus answers; "
             "1.05 leaves room for timing noise",
+            workload=_wsgi(fns["invalid_flat"], "the invalid flat body (422)"),
         ),
     ]
     for name, label in (("order", "order, 3 items"), ("order50", "order, 50 items")):
         plain = f"plain_{name}"
         ours = added(f"validate_{name}", plain)
         ratio = ours / us[plain]
+        workload = _wsgi(fns[f"validate_{name}"], f"the order body with {label[len('order, ') :]}")
         details = {
             k: raw[f"{k}_us"]
             for k in (plain, f"validate_{name}", f"cerberus_{name}", f"jsonschema_{name}")
@@ -632,6 +643,7 @@ def run_compiled(quick: bool) -> list[Result]:
                 round(ratio, 3),
                 details=details,
                 note="(T_validate - T_plain) / T_plain; parsing and limits included",
+                workload=workload,
             )
         )
         peer = added(f"jsonschema_{name}", plain) / ours
@@ -641,6 +653,7 @@ def run_compiled(quick: bool) -> list[Result]:
                 round(peer, 1),
                 details={k: details[k] for k in (plain, f"validate_{name}", f"jsonschema_{name}")},
                 note="the same document against the equivalent JSON Schema",
+                workload=workload,
             )
         )
         if fast_resource is None:
@@ -664,6 +677,7 @@ def run_compiled(quick: bool) -> list[Result]:
                     f"{fast}_us": raw[f"{fast}_us"],
                 },
                 note="fastjsonschema: json.loads of the body plus the compiled function",
+                workload=workload,
             )
         )
     return results

@@ -8,7 +8,9 @@ A full run writes the tracked report, ``benchmarks/results.json`` and
 files into the ignored ``.benchmarks/`` so that ``python3 dev.py test`` never
 rewrites tracked files. ``--out DIR`` puts both files into DIR instead. A
 benchmark that crashes makes the run fail (exit 1); a figure that misses its
-target is reported as a miss, not hidden, and does not fail the run.
+target is reported as a miss, not hidden, and does not fail the run. A miss
+whose row names the call it times comes with a profile of that call (see
+``_harness.profile_misses``), under its group's table.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 # The benchmark modules are this script's siblings (Python puts its directory first
 # on sys.path); the devpi ones import the platform tools, which tox -e bench installs
 # (by hand: pip install ./devpi).
-from _harness import Result
+from _harness import Result, profile_misses
+from _profile import render_profile
 
 # Import the package under test first, so every benchmark measures the same copy
 # (the installed one under tox).
@@ -136,7 +139,18 @@ def render_markdown(meta: dict[str, Any], results: list[Result], errors: dict[st
         if notes:
             lines.append("")
             lines += [f"- *{r.name}*: {r.note}" for r in notes]
+        unprofiled = [r for r in members if r.passed is False and r.profile is None]
+        if unprofiled:
+            lines.append("")
+            lines += [
+                f"- *{r.name}*: missed, no profile (the figure is not the time of a call "
+                "this process can repeat)"
+                for r in unprofiled
+            ]
         lines.append("")
+        for r in members:
+            if r.profile is not None:
+                lines += render_profile(r.name, r.profile)
     if errors:
         lines += ["## Benchmarks that failed to run", ""]
         lines += [f"- `{name}`: {message}" for name, message in errors.items()]
@@ -174,6 +188,7 @@ def main(argv: list[str]) -> int:
         try:
             module = importlib.import_module(f"bench_{name}")
             produced = module.run(args.quick)
+            profile_misses(produced, quick=args.quick)
         except Exception as ex:  # a crashed benchmark is reported and fails the run
             traceback.print_exc()
             errors[name] = f"{type(ex).__name__}: {ex}"
