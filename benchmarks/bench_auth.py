@@ -43,13 +43,14 @@ requests with the known kid followed by 1,000 random kids, ours versus
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import itertools
 import secrets
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 import falcon.testing
@@ -57,6 +58,11 @@ import jwt
 from _harness import Metric, Result
 from _profile import Workload
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+if TYPE_CHECKING:
+    from falcon_auth2 import AuthMiddleware
+
+    from common_utils.auth import JWTAuthMiddleware
 
 ISSUER = "https://uaa.example.com/oauth/token"
 AUDIENCE = "orders"
@@ -123,7 +129,9 @@ def _ratio(samples: dict[str, list[float]], case: str, base: str, unit: str) -> 
     )
 
 
-def _client(middleware: list[Any]) -> falcon.testing.TestClient:
+def _client(
+    middleware: list[JWTAuthMiddleware | _DecodeOnly | AuthMiddleware],
+) -> falcon.testing.TestClient:
     app = falcon.App(middleware=middleware)
     app.add_route("/orders", _Resource())
     return falcon.testing.TestClient(app)
@@ -132,12 +140,14 @@ def _client(middleware: list[Any]) -> falcon.testing.TestClient:
 class _DecodeOnly:
     """The least a JWT middleware can do: jwt.decode the header's token, nothing else."""
 
-    def __init__(self, key: Any, alg: str) -> None:
+    def __init__(self, key: rsa.RSAPublicKey | bytes, alg: str) -> None:
         self.key, self.algorithms = key, [alg]
 
-    def process_resource(self, req: falcon.Request, resp: Any, resource: Any, params: Any) -> None:
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+    ) -> None:
         req.context.claims = jwt.decode(
-            req.get_header("Authorization")[7:],
+            req.get_header("Authorization", default="")[7:],
             self.key,
             algorithms=self.algorithms,
             audience=AUDIENCE,
@@ -145,17 +155,16 @@ class _DecodeOnly:
         )
 
 
-def _peer(alg: str, key: Any) -> Any | None:
+def _peer(alg: str, key: rsa.RSAPublicKey | bytes) -> AuthMiddleware | None:
     try:
         from falcon_auth2 import AuthMiddleware  # peer, installed only for benchmarks
         from falcon_auth2.backends import JWTAuthBackend
         from joserfc import jwk
     except ImportError:
         return None
-    if alg == "HS256":
-        peer_key: Any = jwk.OctKey.import_key(SECRET)
-    else:
-        peer_key = jwk.RSAKey.import_key(key)
+    peer_key: jwk.OctKey | jwk.RSAKey = (
+        jwk.OctKey.import_key(SECRET) if alg == "HS256" else jwk.RSAKey.import_key(key)
+    )
     backend = JWTAuthBackend(
         lambda attributes, claims: claims,
         peer_key,
@@ -170,23 +179,27 @@ def _peer(alg: str, key: Any) -> Any | None:
 
 
 def _per_request(quick: bool) -> list[Result]:
-    from common_utils.auth import JWTAuthMiddleware, PublicKey, Secret, TokenCache
+    from common_utils.auth import JWTAuthMiddleware, KeySource, PublicKey, Secret, TokenCache
 
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = private.public_key()
     results = []
-    for alg, sign_key, verify_key, config in (
-        ("RS256", private, public, {"keys": PublicKey(public)}),
-        ("HS256", SECRET, SECRET, {"keys": Secret(SECRET)}),
-    ):
+    cases: tuple[tuple[str, rsa.RSAPrivateKey | bytes, rsa.RSAPublicKey | bytes, KeySource], ...]
+    cases = (
+        ("RS256", private, public, PublicKey(public)),
+        ("HS256", SECRET, SECRET, Secret(SECRET)),
+    )
+    for alg, sign_key, verify_key, keys in cases:
         token = jwt.encode(_claims(), sign_key, algorithm=alg, headers={"kid": "k1"})
         headers = {"Authorization": f"Bearer {token}"}
-        common = {"issuer": ISSUER, "audience": AUDIENCE, "algorithms": [alg], **config}
-        full = JWTAuthMiddleware(**common, cache=TokenCache(size=0))
-        cached = JWTAuthMiddleware(**common)
+        middleware = functools.partial(
+            JWTAuthMiddleware, keys=keys, issuer=ISSUER, audience=AUDIENCE, algorithms=[alg]
+        )
+        full = middleware(cache=TokenCache(size=0))
+        cached = middleware()
         # NOTE: unique tokens cycled through a pool twice the cache's size: every request is
         # a miss that verifies, stores and evicts (LRU), as a flood of new tokens would.
-        missing = JWTAuthMiddleware(**common, cache=TokenCache(size=_MISS_CACHE))
+        missing = middleware(cache=TokenCache(size=_MISS_CACHE))
         unique = [
             jwt.encode(
                 {**_claims(), "jti": f"u{n}"}, sign_key, algorithm=alg, headers={"kid": "k1"}
@@ -198,7 +211,11 @@ def _per_request(quick: bool) -> list[Result]:
         floor_client = _client([_DecodeOnly(verify_key, alg)])
         assert with_auth.simulate_get("/orders", headers=headers).status_code == 200
 
-        def decode(t: str = token, k: Any = verify_key, a: list[str] = [alg]) -> object:  # noqa: B006
+        def decode(
+            t: str = token,
+            k: rsa.RSAPublicKey | bytes = verify_key,
+            a: list[str] = [alg],  # noqa: B006
+        ) -> object:
             return jwt.decode(t, k, algorithms=a, audience=AUDIENCE, issuer=ISSUER, leeway=30)
 
         def get(c: falcon.testing.TestClient, h: dict[str, str] = headers) -> Callable[[], object]:
@@ -211,10 +228,16 @@ def _per_request(quick: bool) -> list[Result]:
             return lambda: c.simulate_get("/orders", headers=next(pool))
 
         bare_get = get(bare)
+
+        def bare_then_decode(
+            r: Callable[[], object] = bare_get, d: Callable[[], object] = decode
+        ) -> object:
+            return r(), d()
+
         fns: dict[str, Callable[[], object]] = {
             "jwt.decode (hot loop)": decode,
             "app without auth": bare_get,
-            "app without auth, then jwt.decode": lambda r=bare_get, d=decode: (r(), d()),
+            "app without auth, then jwt.decode": bare_then_decode,
             "app with JWTAuthMiddleware": get(with_auth),
             "app with JWTAuthMiddleware, cache hit": get(hit_client),
             "app with JWTAuthMiddleware, cache miss (unique tokens)": get_unique(miss_client),
@@ -236,7 +259,7 @@ def _per_request(quick: bool) -> list[Result]:
             )
         ]
         ratio = _ratio(samples, "app with JWTAuthMiddleware", base, unit)
-        details: dict[str, Any] = {
+        details: dict[str, float | str] = {
             name: round(statistics.median(times) * 1e6, 2) for name, times in samples.items()
         }
         details["unit"] = "us per request (median over rounds)"

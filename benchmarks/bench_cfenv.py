@@ -52,7 +52,7 @@ def run(quick: bool) -> list[Result]:
         return env.service(tag="postgres").uri.hostname, env.port, env.app.name
 
     try:
-        import cfenv  # type: ignore[import-untyped]  # peer, installed only for benchmarks
+        import cfenv  # type: ignore[import-untyped]  # a peer without hints or stubs
     except ImportError:
         cfenv = None
 

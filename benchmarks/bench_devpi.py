@@ -58,8 +58,8 @@ def run(quick: bool) -> list[Result]:
     init_s: list[float] = []
     ready_s: list[float] = []
     for _ in range(0 if quick else 2):
-        with tempfile.TemporaryDirectory(prefix="bench-devpi-") as tmp:
-            a, b = _start_to_ready(Path(tmp))
+        with tempfile.TemporaryDirectory(prefix="bench-devpi-") as server_dir:
+            a, b = _start_to_ready(Path(server_dir))
             init_s.append(a)
             ready_s.append(b)
     results: list[Result] = []

@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import IO
 
 import falcon
 import falcon.testing
@@ -52,7 +52,7 @@ def _record() -> logging.LogRecord:
     return record
 
 
-def _formatters(null: Any) -> dict[str, Callable[[], object]]:
+def _formatters(null: IO[str]) -> dict[str, Callable[[], object]]:
     handler = setup_logging("INFO", "json", null, environ={})
     json_formatter = handler.formatter
     assert json_formatter is not None
@@ -72,13 +72,18 @@ class _Hello:
         resp.media = {"item": item}
 
 
-def _wsgi_call(app: falcon.App) -> Callable[[], None]:
+def _wsgi_call(app: falcon.App[falcon.Request, falcon.Response]) -> Callable[[], None]:
     environ = falcon.testing.create_environ(
         "/items/42", headers={"X-Vcap-Request-Id": "5a1e0c3c-6f5e-4c1c-9c0e-2a1b3c4d5e6f"}
     )
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+    def write(data: bytes) -> None:
         return None
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], None]:
+        return write
 
     def call() -> None:
         for _ in app(dict(environ), start_response):

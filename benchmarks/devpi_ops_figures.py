@@ -79,6 +79,14 @@ def _ops(*args: str) -> tuple[float, str]:
     return time.monotonic() - started, done.stdout.strip()
 
 
+def _seconds(step: str, drill: str) -> float:
+    """Return the seconds the restore drill's output reports for ``step``."""
+    found = re.search(rf"{step} ([\d.]+) s", drill)
+    if found is None:
+        raise SystemExit(f"no '{step} N s' in the restore drill's output:\n{drill}")
+    return float(found[1])
+
+
 def measure(n: int, work: Path) -> dict[str, float]:
     """Return the seconds of each step for ``n`` releases."""
     wheels = work / "wheels"
@@ -101,8 +109,8 @@ def measure(n: int, work: Path) -> dict[str, float]:
             server.url,
         )
         drill_s, drill = _ops("restore-drill", "--exports", str(work / "backups"))
-        import_s = float(re.search(r"import ([\d.]+) s", drill).group(1))  # type: ignore[union-attr]
-        check_s = float(re.search(r"check ([\d.]+) s", drill).group(1))  # type: ignore[union-attr]
+        import_s = _seconds("import", drill)
+        check_s = _seconds("check", drill)
 
         replica = DevpiServer.temporary(
             role="replica", primary_url=server.url, secretfile=server.secretfile
