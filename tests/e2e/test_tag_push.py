@@ -9,6 +9,10 @@ final" does not depend on other modules' releases); its base index holds the
 session's wheelhouse only. The verify step runs one small test file
 (``--verify-pytest-args``): the full suite against the installed wheel is
 covered by test_release.py.
+
+docs/release.md's maintainer blocks (the tag push, the release candidate, the hotfix) run
+here as written, in a bash shell in the maintainer's clone, with only the substitutions
+the page names next to each block: its versions for this host's.
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ import pytest
 from common_utils_platform.devpitools import DevpiServer, seed_base_index
 from common_utils_platform.devsupport import GIT_ENV, git, make_checkout
 
+from tests.conftest import REPO_ROOT
+
 from .conftest import install_from, tool
 from .sandbox_support import can_create_users, sandbox_user
+from .test_developer_server import Terminal, block_after, commands
 
 INSTALL_HOOKS = tool("common-utils-install-hooks")
 STEP_NAMES = (
@@ -46,6 +53,21 @@ STEP_NAMES = (
 )
 VERIFY_SELECTION = "{clone}/tests/test_problems.py"
 PROJECT = "common-utils"
+RELEASE_DOC = REPO_ROOT / "docs" / "release.md"
+NOTES_FALLBACK = "these notes are the pending fragments"  # a final released without --write
+
+
+def doc_commands(heading: str, versions: dict[str, str]) -> list[str]:
+    """The commands of docs/release.md's first bash block after ``heading``, versions replaced.
+
+    Comment lines are dropped (a trailing comment stays: bash ignores it); ``versions`` maps
+    the page's versions to this host's, longest first, as the page says next to the block.
+    """
+    block = block_after(RELEASE_DOC.read_text(), heading)
+    for old in sorted(versions, key=len, reverse=True):
+        assert old in block, f"{old} is not in the block after {heading!r}"
+        block = block.replace(old, versions[old])
+    return [line for line in commands(block) if not line.startswith("#")]
 
 
 @dataclasses.dataclass
@@ -73,6 +95,17 @@ class GitHost:
     def outcomes(self) -> list[str]:
         log = self.log_dir / "releases.log"
         return log.read_text().splitlines() if log.exists() else []
+
+    def shell(self, state: Path, cwd: Path | None = None) -> Terminal:
+        """A maintainer's bash in the clone (``cwd``: another clone), as the docs' blocks run."""
+        return Terminal(cwd or self.work, {**os.environ, **GIT_ENV}, state)
+
+    def push_main(self) -> None:
+        """``git push origin main``: a branch push, accepted and nothing built."""
+        done = push(self.work, "main")
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, output
+        assert "[build]" not in output, output
 
 
 def push(work: Path, *refspecs: str, force: bool = False) -> subprocess.CompletedProcess[str]:
@@ -179,14 +212,13 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture(scope="module")
-def pushed_v110(host: GitHost) -> str:
-    """``git push origin main v1.1.0``: the pusher's output (stdout and stderr)."""
+def pushed_v110(host: GitHost, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """docs/release.md's tag push (v1.1.0 for v1.5.0) of a commit on main: the pusher's output."""
+    (tag_and_push,) = doc_commands("# Releasing common_utils", {"1.5.0": "1.1.0"})
     commit(host.work, "the 1.1 feature")
-    tag(host.work, "v1.1.0")
-    done = push(host.work, "main", "v1.1.0")
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
-    return output
+    host.push_main()  # the page's commit is on origin/main already
+    shell = host.shell(tmp_path_factory.mktemp("shell") / "v1.1.0")
+    return shell.run("release.md tag push", tag_and_push, timeout=900)
 
 
 def test_pushing_a_release_tag_publishes_it_and_shows_the_steps(
@@ -275,15 +307,22 @@ def test_bad_tag_push_is_refused_with_one_line_and_nothing_changes(
     assert host.outcomes() == outcomes_before
 
 
-def test_release_candidate_is_published_as_a_prerelease(
+def test_release_candidate_then_its_final_as_the_docs_say(
     host: GitHost, pushed_v110: str, tmp_path: Path
 ) -> None:
-    """v1.2.0rc1: only ``--pre`` or an exact pin installs it; no pin gets 1.1.0."""
+    """v1.2.0rc1, then v1.2.0 on the notes commit: only ``--pre`` or a pin gets the candidate.
+
+    docs/release.md's candidate block, 1.2.0 for 1.6.0; the final's notes are the
+    committed CHANGELOG.md section and its code is the candidate's.
+    """
+    candidate, *final = doc_commands("## Release candidates", {"1.6.0": "1.2.0"})
     commit(host.work, "the 1.2 feature, for trying out")
-    tag(host.work, "v1.2.0rc1")
-    done = push(host.work, "main", "v1.2.0rc1")
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
+    (host.work / "changes" / "+trying.feature.md").write_text("The 1.2 feature.\n")
+    git(host.work, "add", "changes")
+    git(host.work, "commit", "-q", "-m", "the 1.2 feature's release note")
+    host.push_main()
+    shell = host.shell(tmp_path / "shell")
+    output = shell.run("release.md candidate", candidate, timeout=900)
     assert "remote: release: [push] ok in " in output, output
     assert sorted(host.released("1.2.0rc1")) == [
         "common_utils-1.2.0rc1-py3-none-any.whl",
@@ -294,27 +333,64 @@ def test_release_candidate_is_published_as_a_prerelease(
     assert install_from(url, "common-utils", tmp_path / "pre", "--pre") == "1.2.0rc1"
     assert install_from(url, "common-utils==1.2.0rc1", tmp_path / "pin") == "1.2.0rc1"
 
+    output = shell.run("release.md final", "\n".join(final), timeout=900)
+    assert "remote: release: released common-utils==1.2.0" in output, output
+    assert NOTES_FALLBACK not in output, "the final's notes are its CHANGELOG.md section"
+    changed = git(host.work, "diff", "--name-only", "v1.2.0rc1", "v1.2.0").split()
+    assert changed == ["CHANGELOG.md", "changes/+trying.feature.md"]
+    assert "## [1.2.0]" in git(host.work, "show", "v1.2.0:CHANGELOG.md")
+    assert git(host.work, "rev-parse", "main") == git(host.bare, "rev-parse", "main")
+    assert sorted(host.released("1.2.0")) == [
+        "common_utils-1.2.0-py3-none-any.whl",
+        "common_utils-1.2.0.tar.gz",
+    ]
+
 
 def test_hotfix_on_a_release_branch_is_published_while_main_is_ahead(
     host: GitHost, pushed_v110: str, tmp_path: Path
 ) -> None:
-    """release/1.0 from v1.0.0, a fix, v1.0.1 on the branch: published beside 1.1.x."""
+    """A fix on main, backported to release/1.0 from v1.0.0: v1.0.1 published beside 1.1.x.
+
+    docs/release.md's hotfix block: 1.0 for 1.9, v1.0.0 for v1.9.3, 1.0.1 for 1.9.4, the
+    fix's sha for ``<fix commit on main>``; the first hotfix's branch line runs in the
+    maintainer's clone, the later hotfix's in a second maintainer's fresh clone.
+    """
     work = host.work
-    git(work, "checkout", "-q", "-b", "release/1.0", "v1.0.0")
+    (work / "changes" / "+hotfix.fix.md").write_text("The security fix.\n")
+    with (work / "README.md").open("a") as fh:
+        fh.write("\n<!-- the security fix -->\n")
+    git(work, "add", "changes", "README.md")
+    git(work, "commit", "-q", "-m", "security fix")
+    fix = git(work, "rev-parse", "HEAD").strip()
+    host.push_main()  # the fix lands on main first
+    fetch, first, later, *backport = doc_commands(
+        "## Hotfix: maintenance lines",
+        {"1.9": "1.0", "v1.9.3": "v1.0.0", "1.9.4": "1.0.1", "<fix commit on main>": fix},
+    )
+    assert first.startswith("git switch -c "), first
+    assert later.startswith("git switch release/"), later
+    shell = host.shell(tmp_path / "shell")
     try:
-        # The first hotfix of a line: the branch goes first, alone (docs/release.md).
-        first = push(work, "release/1.0")
-        assert first.returncode == 0, first.stdout + first.stderr
-        commit(work, "security fix for 1.0")
-        tag(work, "v1.0.1")
-        done = push(work, "release/1.0", "v1.0.1")
+        shell.run("release.md hotfix branch", f"{fetch}\n{first}", timeout=300)
+        output = shell.run("release.md hotfix", "\n".join(backport), timeout=900)
+        assert f"(cherry picked from commit {fix})" in git(
+            work, "log", "-1", "--format=%B", "HEAD~"
+        )
     finally:
         git(work, "checkout", "-q", "main")
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
     assert "remote: release: released common-utils==1.0.1" in output, output
+    assert NOTES_FALLBACK not in output, "the hotfix's notes are its CHANGELOG.md section"
+    assert "## [1.0.1]" in git(work, "show", "v1.0.1:CHANGELOG.md")
     assert install_from(host.release_url, "common-utils==1.0.1", tmp_path / "venv") == "1.0.1"
     assert host.released("1.1.0"), "the newer line is untouched"
+    # A later hotfix, by another maintainer: the branch exists, the clone gets its tip.
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(host.bare), str(other))
+    host.shell(tmp_path / "other-shell", cwd=other).run(
+        "release.md later hotfix", f"{fetch}\n{later}", timeout=300
+    )
+    assert git(other, "rev-parse", "HEAD") == git(host.bare, "rev-parse", "release/1.0")
+    assert git(other, "rev-parse", "HEAD") == git(other, "rev-parse", "v1.0.1^{commit}")
 
 
 def test_failed_pipeline_keeps_the_tag_says_how_to_retry_and_the_retry_publishes(
