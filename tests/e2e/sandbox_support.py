@@ -34,20 +34,40 @@ def can_create_users() -> bool:
     return os.geteuid() == 0 and shutil.which("useradd") is not None
 
 
+def fresh_user_name() -> str:
+    """A name for a new sandbox account (``cu-sbx-`` and six random hex digits)."""
+    return f"cu-sbx-{secrets.token_hex(3)}"
+
+
 @contextlib.contextmanager
 def sandbox_user() -> Iterator[str]:
     """A fresh unprivileged account that can run this Python; removed at the end."""
-    name = f"cu-sbx-{secrets.token_hex(3)}"
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True,
-        capture_output=True,
-    )
+    name = fresh_user_name()
     try:
-        with _may_pass_to_this_python(pwd.getpwnam(name).pw_uid):
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+        )
+        with may_run_this_python(name):
             yield name
     finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True)
+        remove_user(name)
+
+
+def remove_user(name: str) -> None:
+    """Delete the account ``name`` if it exists."""
+    subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+@contextlib.contextmanager
+def may_run_this_python(name: str) -> Iterator[None]:
+    """Let the existing account ``name`` run this Python until the end of the block.
+
+    For an account made elsewhere (docs/release.md's ``useradd`` line, run as written).
+    """
+    with _may_pass_to_this_python(pwd.getpwnam(name).pw_uid):
+        yield
 
 
 def _blocking_directories(uid: int) -> list[Path]:

@@ -1,18 +1,19 @@
 """Tag push publishes: a bare repository with the release hooks, a devpi-server, a clone, pip.
 
-The module's git host is a bare repository that already held ``main`` and the
-release tag ``v1.0.0`` when ``common-utils-install-hooks`` installed the hooks (as
-on a real host). A maintainer's clone pushes to it with ``git push``; what the
-pusher sees is git's own output (``remote: release: [build] ok in ...``). The
-devpi-server is the module's own (fresh indexes, so "no pin installs the newest
-final" does not depend on other modules' releases); its base index holds the
-session's wheelhouse only. The verify step runs one small test file
-(``--verify-pytest-args``): the full suite against the installed wheel is
-covered by test_release.py.
+The module's git host is a bare repository that already held ``main`` and the release tag
+``v1.0.0`` when the hooks were installed (as on a real host): by docs/release.md's two
+install blocks, run as written (as root, a scratch directory in front of the host's paths),
+so every push of the module proves that installation. A maintainer's clone pushes to it with
+``git push``; what the pusher sees is git's own output (``remote: release: [build] ok in
+...``). The devpi-server is the module's own (fresh indexes, so "no pin installs the newest
+final" does not depend on other modules' releases); its base index holds the session's
+wheelhouse only. The verify step runs one small test file (``--verify-pytest-args``): the
+full suite against the installed wheel is covered by test_release.py.
 
 docs/release.md's maintainer blocks (the tag push, the release candidate, the hotfix) run
 here as written, in a bash shell in the maintainer's clone, with only the substitutions
-the page names next to each block: its versions for this host's.
+the page names next to each block: its versions for this host's. Without root (no
+``useradd``) the hooks are installed directly, with ``--no-sandbox``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import doctest
+import grp
 import importlib
 import os
+import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -36,7 +40,7 @@ from common_utils_platform.devsupport import GIT_ENV, git, make_checkout
 from tests.conftest import REPO_ROOT
 
 from .conftest import install_from, tool
-from .sandbox_support import can_create_users, sandbox_user
+from .sandbox_support import can_create_users, fresh_user_name, may_run_this_python, remove_user
 from .test_developer_server import Terminal, block_after, commands
 
 INSTALL_HOOKS = tool("common-utils-install-hooks")
@@ -57,16 +61,23 @@ RELEASE_DOC = REPO_ROOT / "docs" / "release.md"
 NOTES_FALLBACK = "these notes are the pending fragments"  # a final released without --write
 
 
-def doc_commands(heading: str, versions: dict[str, str]) -> list[str]:
-    """The commands of docs/release.md's first bash block after ``heading``, versions replaced.
+HOOKS_HEADING = "### On the team's git host: server-side hooks"
+HOOKS_AS_GIT_USER = "Then, as the git user, the hooks:"
+HOST_PATHS = ("/etc/common-utils", "/opt/common-utils-release", "/srv/git/common_utils.git")
 
-    Comment lines are dropped (a trailing comment stays: bash ignores it); ``versions`` maps
-    the page's versions to this host's, longest first, as the page says next to the block.
+
+def doc_commands(heading: str, substitutions: dict[str, str]) -> list[str]:
+    """The commands of docs/release.md's first bash block after ``heading``, substituted.
+
+    Comment lines are dropped (a trailing comment stays: bash ignores it); ``substitutions``
+    maps the page's text (versions, paths) to this host's in one pass, longest first, as the
+    page says next to the block.
     """
     block = block_after(RELEASE_DOC.read_text(), heading)
-    for old in sorted(versions, key=len, reverse=True):
+    for old in substitutions:
         assert old in block, f"{old} is not in the block after {heading!r}"
-        block = block.replace(old, versions[old])
+    pattern = "|".join(re.escape(old) for old in sorted(substitutions, key=len, reverse=True))
+    block = re.sub(pattern, lambda match: substitutions[match[0]], block)
     return [line for line in commands(block) if not line.startswith("#")]
 
 
@@ -138,62 +149,100 @@ def release_credentials(server: DevpiServer) -> tuple[str, str]:
     return str(user), str(password)
 
 
+def install_hooks_as_the_docs_say(
+    server: DevpiServer, scratch: Path, password: str, private: Path, cleanup: contextlib.ExitStack
+) -> str:
+    """docs/release.md's two install blocks as written: root's, then the git user's.
+
+    The substitutions are the ones the page names next to the blocks; the git user is this
+    process's (root, the owner of the bare repository). Returns the sandbox user's name.
+    """
+    box = fresh_user_name()
+    cleanup.callback(remove_user, box)  # the useradd line makes it
+    paths = {path: f"{scratch}{path}" for path in HOST_PATHS}
+    git_user = f"-o {pwd.getpwuid(os.geteuid()).pw_name} -g {grp.getgrgid(os.getegid()).gr_name}"
+    as_root = doc_commands(
+        HOOKS_HEADING,
+        {
+            "/etc/common-utils": paths["/etc/common-utils"],
+            "/opt/common-utils-release": paths["/opt/common-utils-release"],
+            "common-utils-sandbox": box,
+            "-o git -g git": git_user,
+        },
+    )
+    *_, install_hooks = as_git_user = doc_commands(
+        HOOKS_AS_GIT_USER,
+        {**paths, "common-utils-sandbox": box, "https://devpi.example.internal": server.url},
+    )
+    assert install_hooks.startswith(f"{paths['/opt/common-utils-release']}/bin/common-utils-")
+    as_git_user[-1] += f" --verify-pytest-args {shlex.quote(VERIFY_SELECTION)} --timeout 900"
+    # $EDITOR as the page runs it: here a script that writes the password into its file.
+    editor = private / "editor"
+    editor.write_text(f"#!/bin/sh\nprintf '%s\\n' {shlex.quote(password)} > \"$1\"\n")
+    editor.chmod(0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVPI_")}
+    env["EDITOR"] = str(editor)
+    checkout = private / "checkout"  # the git host's checkout of the repository
+    git(private, "clone", "-q", str(scratch / "srv/git/common_utils.git"), str(checkout))
+    output = Terminal(checkout, env, private / "root-shell").run(
+        "release.md hooks as root", "\n".join(as_root), timeout=900
+    )
+    cleanup.enter_context(may_run_this_python(box))
+    output += Terminal(checkout, env, private / "git-shell").run(
+        "release.md hooks as the git user", "\n".join(as_git_user), timeout=300
+    )
+    assert password not in output
+    return box
+
+
+def install_hooks_without_sandbox(server: DevpiServer, bare: Path, password_file: Path) -> None:
+    """Without root there is no sandbox user: the installer alone, with ``--no-sandbox``."""
+    done = subprocess.run(
+        [
+            *INSTALL_HOOKS,
+            str(bare),
+            *("--devpi-url", server.url, "--devpi-user", release_credentials(server)[0]),
+            *("--password-file", str(password_file), "--no-sandbox"),
+            *("--verify-pytest-args", VERIFY_SELECTION, "--timeout", "900"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.fixture(scope="module")
 def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHost]:
     server = DevpiServer.temporary(bases=("root/deps",), role="primary")
-    root = tmp_path_factory.mktemp("githost")
-    users = contextlib.ExitStack()
-    box = users.enter_context(sandbox_user()) if can_create_users() else None
+    # The host's /etc, /opt and /srv: the sandbox user enters it (x only), as it enters /.
+    scratch = Path(tempfile.mkdtemp(prefix="githost-"))
+    scratch.chmod(0o711)
+    cleanup = contextlib.ExitStack()
+    cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
     try:
         server.start()
         server.bootstrap()
         seed_base_index(server, devpi_wheelhouse, index="root/deps")
-        bare = root / "common_utils.git"
-        git(root, "init", "-q", "--bare", "-b", "main", str(bare))
-        work = make_checkout(root / "work", tag=None)
+        bare = scratch / "srv" / "git" / "common_utils.git"
+        bare.parent.mkdir(parents=True)
+        git(bare.parent, "init", "-q", "--bare", "-b", "main", str(bare))
+        work = make_checkout(tmp_path_factory.mktemp("githost") / "work", tag=None)
         tag(work, "v1.0.0")
         git(work, "remote", "add", "origin", str(bare))
         git(work, "push", "-q", "origin", "main", "v1.0.0")  # history from before the hooks
-        user, password = release_credentials(server)
-        secret_dir = root / "secrets"
-        secret_dir.mkdir(mode=0o700)
-        password_file = secret_dir / "devpi-release-password"
-        password_file.write_text(password + "\n")
-        password_file.chmod(0o600)
-        # As on a host whose repositories sit under a 0700 home: the sandbox user must enter
-        # the log directory (each release's work directory is there), so it is elsewhere.
-        log_dir = Path(tempfile.mkdtemp(prefix="release-logs-"))
-        log_dir.chmod(0o711)
-        users.callback(shutil.rmtree, log_dir, ignore_errors=True)
-        done = subprocess.run(
-            [
-                *INSTALL_HOOKS,
-                str(bare),
-                "--devpi-url",
-                server.url,
-                "--devpi-user",
-                user,
-                "--password-file",
-                str(password_file),
-                "--staging-index",
-                server.staging_index,
-                "--release-index",
-                server.release_index,
-                "--verify-pytest-args",
-                VERIFY_SELECTION,
-                "--timeout",
-                "900",
-                "--log-dir",
-                str(log_dir),
-                *(["--sandbox-user", box] if box else ["--no-sandbox"]),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert password not in done.stdout + done.stderr
+        password = release_credentials(server)[1]
+        password_file = scratch / "etc" / "common-utils" / "devpi-release-password"
+        box: str | None = None
+        if can_create_users():
+            private = tmp_path_factory.mktemp("install-hooks")
+            box = install_hooks_as_the_docs_say(server, scratch, password, private, cleanup)
+        else:
+            password_file.parent.mkdir(parents=True)
+            password_file.write_text(password + "\n")
+            password_file.chmod(0o600)
+            install_hooks_without_sandbox(server, bare, password_file)
         config = (bare / "hooks" / "common_utils_release" / "release-hook.ini").read_text()
         assert password not in config
         yield GitHost(
@@ -202,13 +251,13 @@ def host(devpi_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             work=work,
             password_file=password_file,
             password=password,
-            log_dir=log_dir,
+            log_dir=bare / "release-logs",
             sandbox_user=box,
         )
     finally:
         server.stop()
         server.cleanup()
-        users.close()
+        cleanup.close()
 
 
 @pytest.fixture(scope="module")
