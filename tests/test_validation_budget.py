@@ -175,3 +175,19 @@ def test_the_collector_stays_off_when_the_application_turned_it_off() -> None:
     finally:
         gc.enable()
     assert result.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("[" * 65 + '"\\' * 40_000, id="unclosed-strings"),
+        pytest.param('{"a":' + "[" * 100_000 + "]" * 100_000 + "}", id="nested-past-recursion"),
+        pytest.param('{"a":[' + "1e999," * 20_000 + "1]}", id="non-finite"),
+        pytest.param('{"a":"' + "\\ud800" * 20_000 + '"}', id="lone-surrogates"),
+    ],
+)
+def test_a_large_body_the_parser_refuses_gets_400_and_leaves_the_collector_on(body: str) -> None:
+    assert len(body) > 64 * 1024
+    result = _client({"a": {"type": "list"}}).simulate_post("/r", body=body, headers=JSON)
+    assert result.status_code == 400, result.text[:200]
+    assert gc.isenabled()
