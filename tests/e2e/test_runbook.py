@@ -312,8 +312,13 @@ class Host:
     """
 
     def __init__(self, primary: Host | None = None) -> None:
+        from .mount_support import mount_tmpfs
+
         self.root = Path(tempfile.mkdtemp(prefix="runbook-host-", dir="/tmp"))
         self.root.chmod(0o755)
+        # /srv is a volume of its own, as on a real host: the free space the checks report
+        # is that volume's, not the CI machine's (shared, and WARNING below 15% free)
+        self.srv_is_volume = mount_tmpfs(self.root / "srv", "1g", mode="0755")
         self.state = Path(tempfile.mkdtemp(prefix="runbook-state-"))
         self.primary = primary
         self.http_port, self.devpi_port = free_port(), free_port()
@@ -460,6 +465,10 @@ class Host:
                 print(f"{pidfile.stem} took {time.monotonic() - started:.0f} s to stop")
 
     def cleanup(self) -> None:
+        from .mount_support import unmount
+
+        if self.srv_is_volume:
+            unmount(self.root / "srv")
         shutil.rmtree(self.root, ignore_errors=True)
         shutil.rmtree(self.state, ignore_errors=True)
 

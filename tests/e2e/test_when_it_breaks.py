@@ -21,7 +21,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import threading
 import time
 import zipfile
@@ -32,6 +31,7 @@ import pytest
 from common_utils_platform.devpitools import DevpiServer
 from common_utils_platform.devsupport import twine_upload
 
+from .mount_support import mount_tmpfs, unmount
 from .test_operations import (
     CA,
     INDEX,
@@ -203,16 +203,6 @@ def test_the_primary_killed_mid_upload_has_the_release_whole_or_not_at_all(
     assert release_files(server, BIG) == {wheel.name: sha256_file(wheel)}
 
 
-def mount_tmpfs(path: Path, size: str) -> bool:
-    path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
-
-
 def fill(directory: Path) -> Path:
     """Write a file into ``directory`` until the filesystem is full; return it."""
     filler = directory / "filler"
@@ -278,7 +268,7 @@ def test_disk_full_on_the_primary_refuses_uploads_keeps_reads_and_recovers(
         assert ok.returncode == 0, ok.stdout
     finally:
         server.stop()
-        subprocess.run(["umount", str(disk)], check=False)
+        unmount(disk)
 
 
 def test_a_corrupted_backup_fails_verification_and_the_drill_naming_the_file(
