@@ -245,6 +245,31 @@ def test_a_regex_matches_as_cerberus_does_with_a_trailing_newline(value):
     )
 
 
+@pytest.mark.parametrize(
+    ("rules", "doc"),
+    [
+        ({"type": "dict", "schema": {}, "empty": False}, {"a": {"x": None}}),
+        ({"type": "dict", "schema": {"k": {}}, "minlength": 2}, {"a": {"k": 1, "x": 2}}),
+        ({"type": "dict", "schema": {"k": {}}, "empty": False, "maxlength": 1}, {"a": {"x": 1}}),
+    ],
+    ids=["purged-to-empty", "purged-below-minlength", "purged-to-empty-with-a-length-rule"],
+)
+def test_rules_on_an_object_see_it_after_its_unknown_fields_are_purged(
+    rules: dict[str, Any], doc: dict[str, Any]
+) -> None:
+    """Cerberus purges unknown fields first, then checks ``empty`` and lengths on the rest.
+
+    Found by the random schemas with more examples: the fast path checked the object as
+    sent and accepted what Cerberus refuses.
+    """
+    schema = {"a": rules}
+    fast = _client(schema, purge_unknown=True)
+    plain = _client(schema, purge_unknown=True, compiled=False)
+    expected = _answer(plain.simulate_post("/r", json=doc))
+    assert expected[0] == 422
+    assert _answer(fast.simulate_post("/r", json=doc)) == expected
+
+
 def test_the_budget_still_stops_a_document_the_fast_path_would_accept():
     """A valid document needing more child validations than max_checks still gets 400."""
     schema = {
