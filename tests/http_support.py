@@ -28,10 +28,24 @@ class QuietHandler(BaseHTTPRequestHandler):
         """Keep test output clean."""
 
 
+class _ServerQuietOnErrors(ThreadingHTTPServer):
+    """A server that prints no traceback when a handler raises."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Tests that hang up mid-answer on purpose (a size cap, a deadline) expect the error."""
+
+
 @contextlib.contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
-    """Serve ``handler`` on a free 127.0.0.1 port in a thread until the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serving(
+    handler: type[BaseHTTPRequestHandler], *, quiet_errors: bool = False
+) -> Iterator[ThreadingHTTPServer]:
+    """Serve ``handler`` on a free 127.0.0.1 port in a thread until the block ends.
+
+    ``quiet_errors`` drops the traceback the server prints when a handler raises,
+    for tests whose client stops reading before the answer ends.
+    """
+    server_class = _ServerQuietOnErrors if quiet_errors else ThreadingHTTPServer
+    server = server_class(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

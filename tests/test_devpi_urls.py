@@ -8,14 +8,15 @@ to the second, which records what it was sent.
 from __future__ import annotations
 
 import base64
-import threading
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from common_utils_platform import ops, release
 from common_utils_platform.devpitools import DevpiAPI, DevpiError
+
+from .http_support import QuietHandler, serving
 
 USER = "release-bot"
 PASSWORD = "s3cret-Pa55word"
@@ -43,12 +44,10 @@ class Origin:
     def __init__(self) -> None:
         self.seen = Seen()
         self.redirect: tuple[int, str] | None = None
+        self.url = ""  # set while served
         origin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -61,31 +60,24 @@ class Origin:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                answer = b'{"result": {"ok": true}}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                self.send_body(b'{"result": {"ok": true}}', "application/json")
 
             do_GET = do_POST = do_PUT = do_PATCH = _any  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.handler = Handler
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @contextlib.contextmanager
+    def served(self) -> Iterator[Origin]:
+        """Serve this origin on a free port until the block ends."""
+        with serving(self.handler) as server:
+            self.url = f"http://127.0.0.1:{server.server_address[1]}"
+            yield self
 
 
 @pytest.fixture
 def origins() -> Iterator[tuple[Origin, Origin]]:
-    first, second = Origin(), Origin()
-    yield first, second
-    first.close()
-    second.close()
+    with Origin().served() as first, Origin().served() as second:
+        yield first, second
 
 
 CALLS = {

@@ -10,7 +10,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,8 @@ from common_utils_platform.fleet import (
     render_table,
     sanitize,
 )
+
+from .http_support import QuietHandler, serving
 
 SIMPLE = (
     '<html><body><a href="/f/common_utils-1.4.0-py3-none-any.whl#sha256=1">'
@@ -67,12 +68,9 @@ DOCS: dict[str, bytes] = {
 }
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     seen_headers: list[dict[str, str]] = []  # noqa: RUF012 - test record
     other_port = 0
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def _send(self, status: int, body: bytes, **headers: str) -> None:
         self.send_response(status)
@@ -83,13 +81,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server calls it by this name
         type(self).seen_headers.append({k.lower(): v for k, v in self.headers.items()})
         path = self.path
         if path in DOCS:
-            self._send(200, DOCS[path], Content_Type="application/json")
+            self.send_body(DOCS[path], "application/json")
         elif path == "/simple/common-utils/":
-            self._send(200, SIMPLE.encode(), Content_Type="text/html")
+            self.send_body(SIMPLE.encode(), "text/html")
         elif path == "/empty-simple/common-utils/":
             self._send(200, b"<html></html>")
         elif path == "/same/version":
@@ -110,18 +108,6 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b"nope")
 
 
-class QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a client that stops reading (the size cap) is expected here
-
-
-def serve() -> tuple[ThreadingHTTPServer, str]:
-    server = QuietServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 @pytest.fixture(autouse=True)
 def _no_index_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default --index-url is $PIP_INDEX_URL; the release's verify step sets one."""
@@ -130,14 +116,13 @@ def _no_index_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    server, url = serve()
-    other, _ = serve()
-    Handler.other_port = other.server_address[1]
-    yield url
-    server.shutdown()
-    other.shutdown()
-    server.server_close()
-    other.server_close()
+    # quiet_errors: fetch's size cap hangs up mid-answer on purpose.
+    with (
+        serving(Handler, quiet_errors=True) as server,
+        serving(Handler, quiet_errors=True) as other,
+    ):
+        Handler.other_port = other.server_address[1]  # a second origin for redirects
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 @pytest.fixture(scope="module")

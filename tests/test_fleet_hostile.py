@@ -12,12 +12,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from common_utils_platform.fleet import behind, main, newest_release
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from .http_support import QuietHandler, serving
 
 DEADLINE_S = 0.5
 # What the command may take beyond its deadline on two busy shared cores.
@@ -34,11 +35,8 @@ class Hostile:
     client_gone = threading.Event()
 
 
-class HostileHandler(BaseHTTPRequestHandler):
+class HostileHandler(QuietHandler):
     protocol_version = "HTTP/1.0"
-
-    def log_message(self, *args: object) -> None:
-        pass
 
     def _drip(self, data: bytes) -> None:
         """Send ``data`` one byte at a time, forever, until stopped or the client leaves."""
@@ -51,7 +49,7 @@ class HostileHandler(BaseHTTPRequestHandler):
         except OSError:
             Hostile.client_gone.set()
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server calls it by this name
         if self.path == "/drip-body/version":
             self._drip(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{")
         elif self.path == "/drip-headers/version":
@@ -68,21 +66,12 @@ class HostileHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[str]:
-    server = QuietServer(("127.0.0.1", 0), HostileHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    Hostile.stop.set()
-    server.shutdown()
-    server.server_close()
+    # quiet_errors: a client that hangs up mid-answer (deadline, size cap) is expected here.
+    with serving(HostileHandler, quiet_errors=True) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        Hostile.stop.set()  # end the drips before the server shuts down
 
 
 @pytest.fixture(autouse=True)
