@@ -120,12 +120,11 @@ def _load_app(*, asgi: bool = False) -> Any:
             "(pip approach) or git submodule update --init (submodule approach)"
         ) from None
     _check_stamps()
-    from example_app.app import CONFIGURATION_ERRORS, create_app
+    from common_utils.service import build_or_exit
+    from example_app.app import create_app
 
-    try:
-        return create_app(asgi=asgi)
-    except CONFIGURATION_ERRORS as ex:
-        raise _configuration_error(str(ex)) from None
+    # the library's own one-line exit, now that it is importable
+    return build_or_exit(lambda: create_app(asgi=asgi), name=APP_NAME)
 
 
 def __getattr__(name: str) -> Any:
