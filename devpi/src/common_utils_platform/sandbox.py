@@ -39,10 +39,11 @@ import os
 import pwd
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -308,7 +309,12 @@ class Sandbox:
         user reaches its area and what the release gives it (the verify
         virtualenv, the interpreter), and nothing else of the workdir is writable
         to it. Needs root (``chown``); without it the area is created by the
-        sandbox user itself through ``sudo``.
+        sandbox user itself through ``sudo``, while a POSIX ACL entry lets it (and
+        no one else) write to ``workdir``; the entry is removed right after.
+
+        Raises:
+            SandboxError: The area cannot be created, or the sandbox user created
+                anything else in ``workdir``.
         """
         workdir.chmod(0o711)
         path = workdir / AREA_NAME
@@ -316,11 +322,22 @@ class Sandbox:
             path.mkdir(mode=0o700, exist_ok=True)
             os.chown(path, self.uid, self.gid)
         else:
-            done = self.run_plain(["/bin/mkdir", "-m", "0755", str(path)], timeout=30)
+            # NOTE: without root nothing can chown: the sandbox user makes the area itself,
+            # in a workdir only it may write to (a POSIX ACL entry) for that one mkdir.
+            before = set(os.listdir(workdir))
+            with _writable_by(workdir, self.uid):
+                done = self.run_plain(["/bin/mkdir", "-m", "0755", str(path)], timeout=30)
             if done.returncode != 0:
                 raise SandboxError(
                     f"the sandbox user cannot create {path}: {done.stderr.strip()[:200]}"
                 )
+            info = path.lstat()
+            if (
+                set(os.listdir(workdir)) != before | {AREA_NAME}
+                or not stat.S_ISDIR(info.st_mode)
+                or info.st_uid != self.uid
+            ):
+                raise SandboxError(f"the sandbox user made more than its area in {workdir}")
         return path
 
     def make_dir(self, path: Path) -> Path:
@@ -396,6 +413,36 @@ class Sandbox:
             target.write_bytes(cls.take_file(Path(entry.path)))
             copies.append(target)
         return copies
+
+
+_ACL_XATTR = "system.posix_acl_access"
+
+
+@contextlib.contextmanager
+def _writable_by(directory: Path, uid: int) -> Iterator[None]:
+    """Let ``uid`` (only) create entries in ``directory`` (mode 0711) for the block."""
+    mode = stat.S_IMODE(directory.stat().st_mode)
+    # Entries (tag, perm, id) of a POSIX ACL: owner, uid -wx, owning group, mask -wx, other.
+    entries = [
+        (0x01, (mode >> 6) & 7, 0xFFFFFFFF),
+        (0x02, 3, uid),
+        (0x04, (mode >> 3) & 7, 0xFFFFFFFF),
+        (0x10, 3 | ((mode >> 3) & 7), 0xFFFFFFFF),
+        (0x20, mode & 7, 0xFFFFFFFF),
+    ]
+    acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
+    try:
+        os.setxattr(directory, _ACL_XATTR, acl)
+    except OSError as ex:
+        raise SandboxError(
+            f"cannot let the sandbox user create its area in {directory} ({ex.strerror}): "
+            "without root the workdir's file system needs POSIX ACLs"
+        ) from None
+    try:
+        yield
+    finally:
+        os.removexattr(directory, _ACL_XATTR)
+        os.chmod(directory, mode)  # the ACL's mask had replaced the group bits
 
 
 def _text(data: bytes | None) -> str:
