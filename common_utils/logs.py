@@ -116,10 +116,20 @@ def current_request_id() -> str | None:
 # --------------------------------------------------------------------------- setup
 
 
+# The last whole second formatted, and its text: (second, "1970-01-01T00:00:00").
+# PERF: gmtime + strftime took 1.2 of the access line's 7 us; a second has many lines.
+# One tuple, replaced whole: a thread reads either the old pair or the new one.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def _iso_utc(created: float) -> str:
     """Format a time as UTC with milliseconds (truncated): ``1970-01-01T00:00:00.500Z``."""
+    global _last_second
     seconds = int(created)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    cached, stamp = _last_second
+    if cached != seconds:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second = (seconds, stamp)
     return f"{stamp}.{int((created - seconds) * 1000):03d}Z"
 
 
@@ -750,18 +760,20 @@ class AccessLogMiddleware(_RequestHookForAsgi):
         request_id = _REQUEST_ID.get()
         if request_id is not None:
             line["request_id"] = request_id
-        handler.acquire()
-        try:
-            handler.stream.write(formatter.jsonify_log_record(line) + handler.terminator)
-            handler.flush()
-        except RecursionError:  # as StreamHandler.emit
-            raise
-        except Exception:  # noqa: BLE001 - as StreamHandler.emit: reported, never raised
-            record = self._records.make(args)
-            record.__dict__.update(fields)
-            handler.handleError(record)
-        finally:
-            handler.release()
+        # PERF: the handler's lock taken once, and the stream flushed as StreamHandler.flush
+        # does it but without taking that lock again: 0.6 us of the line.
+        with handler.lock:  # type: ignore[union-attr]  # set by Handler.__init__
+            try:
+                stream = handler.stream
+                stream.write(formatter.jsonify_log_record(line) + handler.terminator)
+                if stream and hasattr(stream, "flush"):
+                    stream.flush()
+            except RecursionError:  # as StreamHandler.emit
+                raise
+            except Exception:  # noqa: BLE001 - as StreamHandler.emit: reported, never raised
+                record = self._records.make(args)
+                record.__dict__.update(fields)
+                handler.handleError(record)
 
 
 def _own_json_handler(logger: logging.Logger) -> logging.StreamHandler[IO[str]] | None:

@@ -482,6 +482,26 @@ class TestSetupLogging:
         record = logging.makeLogRecord({"name": "x", "msg": "m", "created": created})
         assert json.loads(formatter.format(record))["timestamp"] == timestamp
 
+    def test_records_taking_turns_across_a_second_each_name_their_own_second(self) -> None:
+        """The formatted second is reused within a second only (it is kept between records)."""
+        formatter = setup_logging(stream=io.StringIO(), environ={}).formatter
+        assert formatter is not None
+        created = [59.75, 60.0, 59.5, 60.125, 3600.0, 59.0]  # binary fractions: exact
+        stamps = [
+            json.loads(formatter.format(logging.makeLogRecord({"msg": "m", "created": t})))[
+                "timestamp"
+            ]
+            for t in created
+        ]
+        assert stamps == [
+            "1970-01-01T00:00:59.750Z",
+            "1970-01-01T00:01:00.000Z",
+            "1970-01-01T00:00:59.500Z",
+            "1970-01-01T00:01:00.125Z",
+            "1970-01-01T01:00:00.000Z",
+            "1970-01-01T00:00:59.000Z",
+        ]
+
     def test_extras_follow_each_records_own_attributes_in_order(self) -> None:
         out = io.StringIO()
         handler = setup_logging(stream=out, environ={})
