@@ -655,8 +655,28 @@ class TestMiddleware:
         result = client.simulate_get("/items/b", headers=headers)
         own = result.headers["X-Request-Id"]
         assert own != bad
-        assert len(own) == 36
-        assert own.count("-") == 4
+        parsed = uuid.UUID(own)
+        assert (str(parsed), parsed.version, parsed.variant) == (own, 4, uuid.RFC_4122)
+
+    def test_generated_ids_are_distinct_uuid4s_with_every_random_digit_varying(
+        self, asgi: bool, captured: io.StringIO
+    ) -> None:
+        client = falcon.testing.TestClient(make_app(asgi))
+        ids = [client.simulate_get("/items/r").headers["X-Request-Id"] for _ in range(400)]
+        assert len(set(ids)) == len(ids)
+        parsed = [uuid.UUID(own) for own in ids]
+        assert all(str(u) == own and u.version == 4 for u, own in zip(parsed, ids, strict=True))
+        assert {u.variant for u in parsed} == {uuid.RFC_4122}
+        # 122 random bits: every one of them must take both values over 400 ids
+        # (the chance that a fair bit does not is 2 * 2**-400).
+        fixed = (0xF << 76) | (0x3 << 62)  # the version nibble and the variant bits
+        seen_set = seen_clear = 0
+        for u in parsed:
+            seen_set |= u.int
+            seen_clear |= ~u.int
+        random_bits = ~fixed & ((1 << 128) - 1)
+        assert seen_set & random_bits == random_bits
+        assert seen_clear & random_bits == random_bits
 
     def test_access_line_has_exactly_these_fields_in_this_order(
         self, asgi: bool, captured: io.StringIO
