@@ -1,6 +1,6 @@
 """The sample service under load: wrk at 64 connections against uWSGI, beside a peer stack.
 
-Three servers, same uWSGI settings (``submodule_example/uwsgi.ini``, only the
+Four kinds of server, same uWSGI settings (``submodule_example/uwsgi.ini``, only the
 module differs), same run:
 
 1. a bare Falcon hello world (the baseline),
@@ -16,17 +16,23 @@ module differs), same run:
    load both stacks must answer the same requests (``GET /``, ``GET /health``,
    ``POST /`` with the repeated token and with fresh ones) with 200 and the same
    body, or the benchmark stops.
+4. the bare hello world with the sample's middleware added one at a time, as the
+   sample configures it: ``RequestIdMiddleware``; then ``AccessLogMiddleware``
+   (JSON lines on descriptor 1); then ``JWTAuthMiddleware`` skipping the exempt
+   route. Three servers, reported against bare without a target: where the
+   public GET's throughput goes under load, which the in-process profile of a
+   missed ratio cannot show (a microsecond in process costs several under load).
 
-Seven cases: bare; GET ours and peer; POST with one repeated token, ours and
+Ten cases: bare; GET ours and peer; POST with one repeated token, ours and
 peer; POST with a new token on every request (a verified-token cache misses every
-time), ours and peer. For the last two, tokens are signed up front for each round
-(``TokenIssuer``, ~0.7 ms each; sized from the rates measured just before, see
-``_pool_size``) into one file per wrk thread, and the wrk Lua script streams its
-file, one line per request, so neither side holds the pool in memory. Ours and the
-peer get the same tokens (separate processes; the peer keeps no cache), and ours
-never sees a round's tokens before that round. If a thread runs out it starts
-its file over; the report gives ``token_reuse`` (requests / distinct tokens, 1.0
-when every token went out once).
+time), ours and peer; the three middleware layers. For the new-token POSTs,
+tokens are signed up front for each round (``TokenIssuer``, ~0.7 ms each; sized
+from the rates measured just before, see ``_pool_size``) into one file per wrk
+thread, and the wrk Lua script streams its file, one line per request, so neither
+side holds the pool in memory. Ours and the peer get the same tokens (separate
+processes; the peer keeps no cache), and ours never sees a round's tokens before
+that round. If a thread runs out it starts its file over; the report gives
+``token_reuse`` (requests / distinct tokens, 1.0 when every token went out once).
 
 Reported per case: requests/s, p50/p99 latency and failed requests (non-2xx/3xx
 responses plus socket errors, as wrk counts them), summed over every run. Ratios:
@@ -115,6 +121,43 @@ class Hello:
 
 
 app = falcon.App()
+app.add_route("/", Hello())
+"""
+
+# The hello world with the sample's middleware added one at a time, each configured
+# as the sample configures it (``BENCH_LAYERS``: 1 = request id, 2 = + access log
+# on descriptor 1, 3 = + auth, which skips the exempt route): what each one costs
+# under load, the profile of the GET ratio that an in-process profile cannot give.
+LAYERS_APP = """
+import os
+
+import falcon
+
+from common_utils.auth import Exempt, JWTAuthMiddleware, Secret
+from common_utils.logs import AccessLogMiddleware, RequestIdMiddleware, setup_logging
+
+setup_logging(
+    environ=os.environ, stream=open(1, "w", encoding="utf-8", buffering=1, closefd=False)
+)
+
+
+class Hello:
+    def on_get(self, req, resp):
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = "Hello world\\n"
+
+
+auth = JWTAuthMiddleware(
+    keys=Secret(os.urandom(32)),
+    issuer="https://uaa.bench.example/oauth/token",
+    audience="example-app",
+    algorithms=["HS256"],
+    exempt=Exempt(routes=["/"]),
+)
+layers = [RequestIdMiddleware(), AccessLogMiddleware(), auth][: int(os.environ["BENCH_LAYERS"])]
+app = falcon.App(middleware=layers)
+if auth in layers:
+    auth.protect(app)
 app.add_route("/", Hello())
 """
 
@@ -534,7 +577,11 @@ CASES = {
     "peer_post": "peer stack POST / (falcon-auth2 JWT, scope, jsonschema)",
     "post_unique": "service POST / with a new token per request (cache miss)",
     "peer_post_unique": "peer stack POST / with a new token per request",
+    "layer_1": "hello world + RequestIdMiddleware",
+    "layer_2": "hello world + RequestIdMiddleware + AccessLogMiddleware",
+    "layer_3": "hello world + RequestIdMiddleware + AccessLogMiddleware + JWTAuthMiddleware",
 }
+LAYERS = ("layer_1", "layer_2", "layer_3")
 
 
 def run(quick: bool) -> list[Result]:
@@ -561,9 +608,10 @@ def run(quick: bool) -> list[Result]:
         work = Path(tmp)
         (work / "bare_app.py").write_text(BARE_APP)
         (work / "peer_app.py").write_text(PEER_APP)
+        (work / "layers_app.py").write_text(LAYERS_APP)
         # The very same settings, only the module differs.
         inis = {}
-        for name in ("bare", "peer"):
+        for name in ("bare", "peer", "layers"):
             inis[name] = work / f"{name}.ini"
             inis[name].write_text(
                 re.sub(r"(?m)^module = .*$", f"module = {name}_app:app", settings)
@@ -579,7 +627,19 @@ def run(quick: bool) -> list[Result]:
             _uwsgi_server(uwsgi, work, inis["bare"], _env()) as bare_url,
             _uwsgi_server(uwsgi, SERVICE_ROOT, SERVICE_ROOT / "uwsgi.ini", service_env) as url,
             _uwsgi_server(uwsgi, work, inis["peer"], peer_env) as peer_url,
+            contextlib.ExitStack() as layer_servers,
         ):
+            layer_urls = [
+                layer_servers.enter_context(
+                    _uwsgi_server(
+                        uwsgi,
+                        work,
+                        inis["layers"],
+                        _env(BENCH_LAYERS=str(count), LOG_LEVEL="INFO", LOG_FORMAT="json"),
+                    )
+                )
+                for count in range(1, len(LAYERS) + 1)
+            ]
             fresh = [issuer.token(scopes=["example.filter"], sub="bench") for _ in range(2)]
             _check_same_answers(url, peer_url, [token, *fresh])
             cases: dict[str, tuple[str, Path | None]] = {
@@ -588,6 +648,7 @@ def run(quick: bool) -> list[Result]:
                 "peer_get": (peer_url, None),
                 "post": (url, post),
                 "peer_post": (peer_url, post),
+                **{layer: (at, None) for layer, at in zip(LAYERS, layer_urls, strict=True)},
             }
             for number in range(rounds):
                 for key, (target, script) in cases.items():
@@ -693,6 +754,7 @@ def _results(
         ("get", "peer_get", None),
         ("post", "peer_post", TARGET_POST_VS_PEER),
         ("post_unique", "peer_post_unique", None),
+        *((layer, "bare", None) for layer in LAYERS),
     ]
     for case, base, target in ratios:
         ratio = _ratio(per_round, case, base)
