@@ -119,6 +119,9 @@ def current_request_id() -> str | None:
 # PERF: gmtime + strftime took 1.2 of the access line's 7 us; a second has many lines.
 # One tuple, replaced whole: a thread reads either the old pair or the new one.
 _last_second: tuple[int, str] = (-1, "")
+# The text after the second, by millisecond: ".000Z" to ".999Z" (a format spec per
+# line took 0.3 of _iso_utc's 0.5 us).
+_MILLISECONDS = tuple(f".{millisecond:03d}Z" for millisecond in range(1000))
 
 
 def _iso_utc(created: float) -> str:
@@ -129,7 +132,7 @@ def _iso_utc(created: float) -> str:
     if cached != seconds:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         _last_second = (seconds, stamp)
-    return f"{stamp}.{int((created - seconds) * 1000):03d}Z"
+    return stamp + _MILLISECONDS[int((created - seconds) * 1000)]
 
 
 def _to_str(value: object) -> str:
