@@ -228,7 +228,7 @@ def _testing_post(body: bytes) -> Callable[[], object]:
 def _fastjsonschema_resource() -> object | None:
     """A responder validating with fastjsonschema, or None when it is not installed."""
     try:
-        import fastjsonschema  # type: ignore[import-not-found]  # optional, in no lock
+        import fastjsonschema  # type: ignore[import-not-found]  # in the bench lock only
     except ImportError:
         return None
     check = fastjsonschema.compile(ORDER_JSON_SCHEMA)
