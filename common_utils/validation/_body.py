@@ -42,7 +42,7 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite
 
 # PERF: a 1 MiB body of nested arrays makes about a million lists; every 700 of them (2,000 on
 # 3.13) the cyclic collector scans the young ones again, which tripled the parse's CPU (539 ms
-# per hostile request in docs/benchmarks.md, over the 500 ms bound; about 190 ms without it).
+# per hostile request, over the 500 ms bound; 135-139 ms with it paused, docs/benchmarks.md).
 # JSON cannot form a cycle, so nothing the collector could find is missed; refcounting frees
 # the parsed document as before. Only large bodies pause it: the switch is process-wide.
 _PAUSE_GC_FROM_CHARS = 64 * 1024
