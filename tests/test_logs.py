@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from common_utils import logs
 from common_utils.logs import (
+    GOROUTER_REQUEST_ID,
     AccessLogMiddleware,
     LoggingConfigError,
     RequestIdMiddleware,
@@ -186,7 +187,7 @@ def service_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 "GET /orders/18 HTTP/1.0\r\n"
                 'X-Vcap-Request-Id: abc\r\n {"level": "ERROR", "message": "forged"}\r\n\r\n',
             ),
-            "boom": raw_request(port, "GET /boom HTTP/1.0\r\nX-Request-Id: boom-id\r\n\r\n"),
+            "boom": raw_request(port, "GET /boom HTTP/1.0\r\nX-Vcap-Request-Id: boom-id\r\n\r\n"),
         }
     finally:
         proc.terminate()
@@ -606,8 +607,12 @@ async def _chunks() -> Any:
     yield b"abc"
 
 
-def make_app(asgi: bool, **access: Any) -> Any:
-    middleware: list[Any] = [RequestIdMiddleware(), AuthContext(), AccessLogMiddleware(**access)]
+def make_app(asgi: bool, request_id: RequestIdMiddleware | None = None, **access: Any) -> Any:
+    middleware: list[Any] = [
+        request_id or RequestIdMiddleware(),
+        AuthContext(),
+        AccessLogMiddleware(**access),
+    ]
     if asgi:
         app: Any = falcon.asgi.App(middleware=middleware)
         app.add_route("/items/{item}", AsyncEcho())
@@ -634,7 +639,7 @@ class TestMiddleware:
     ) -> None:
         client = falcon.testing.TestClient(make_app(asgi))
         result = client.simulate_get(
-            "/items/a1", headers={"X-Request-Id": "req-1", "X-Test-Auth": "yes"}
+            "/items/a1", headers={"X-Vcap-Request-Id": "req-1", "X-Test-Auth": "yes"}
         )
         assert result.json == {"request_id": "req-1", "item": "a1"}
         assert result.headers["X-Request-Id"] == "req-1"
@@ -687,7 +692,7 @@ class TestMiddleware:
         client.simulate_get(
             "/items/o",
             query_string="q=1",
-            headers={"X-Request-Id": "req-o", "X-Test-Auth": "yes", "X-Trace": "t-9"},
+            headers={"X-Vcap-Request-Id": "req-o", "X-Test-Auth": "yes", "X-Trace": "t-9"},
         )
         access = json_lines(captured.getvalue())[-1]
         assert list(access) == [
@@ -729,17 +734,42 @@ class TestMiddleware:
         out = io.StringIO()
         setup_logging("INFO", "text", out, environ={})
         client = falcon.testing.TestClient(make_app(asgi))
-        client.simulate_get("/items/t", headers={"X-Request-Id": "req-t"})
+        client.simulate_get("/items/t", headers={"X-Vcap-Request-Id": "req-t"})
         line = out.getvalue().splitlines()[-1]
         assert line.split(" ", 1)[1] == "INFO     common_utils.access [req-t] GET /items/t 200"
 
     def test_longest_allowed_id_is_kept(self, asgi: bool, captured: io.StringIO) -> None:
         client = falcon.testing.TestClient(make_app(asgi))
         ok = "a" * 200
-        assert (
-            client.simulate_get("/items/c", headers={"X-Request-Id": ok}).headers["X-Request-Id"]
-            == ok
+        result = client.simulate_get("/items/c", headers={"X-Vcap-Request-Id": ok})
+        assert result.headers["X-Request-Id"] == ok
+
+    def test_a_client_chosen_x_request_id_is_not_the_id_unless_trusted(
+        self, asgi: bool, captured: io.StringIO
+    ) -> None:
+        client = falcon.testing.TestClient(make_app(asgi))
+        own = client.simulate_get("/items/c", headers={"X-Request-Id": "chosen"})
+        assert own.headers["X-Request-Id"] != "chosen"
+        assert uuid.UUID(own.headers["X-Request-Id"]).version == 4
+        assert "chosen" not in captured.getvalue()
+
+    def test_trusted_headers_give_the_id_in_their_order(
+        self, asgi: bool, captured: io.StringIO
+    ) -> None:
+        trusting = RequestIdMiddleware(trusted_headers=["X-Request-Id", GOROUTER_REQUEST_ID])
+        client = falcon.testing.TestClient(make_app(asgi, request_id=trusting))
+        both = {"X-Request-Id": "from-caller", "X-Vcap-Request-Id": "from-router"}
+        assert client.simulate_get("/items/c", headers=both).json["request_id"] == "from-caller"
+        del both["X-Request-Id"]
+        assert client.simulate_get("/items/c", headers=both).json["request_id"] == "from-router"
+
+    def test_no_trusted_header_generates_every_id(self, asgi: bool, captured: io.StringIO) -> None:
+        client = falcon.testing.TestClient(
+            make_app(asgi, request_id=RequestIdMiddleware(trusted_headers=()))
         )
+        headers = {"X-Request-Id": "r", "X-Vcap-Request-Id": "v"}
+        answer = client.simulate_get("/items/c", headers=headers).headers["X-Request-Id"]
+        assert uuid.UUID(answer).version == 4
 
     def test_unknown_route_is_logged_with_null_route(
         self, asgi: bool, captured: io.StringIO
@@ -923,6 +953,32 @@ def _generated_request_id() -> str:
     return str(falcon.testing.TestClient(app).simulate_get("/").headers["X-Request-Id"])
 
 
+@pytest.mark.parametrize(
+    ("trusted", "says"),
+    [
+        ("X-Request-Id", "give a list of header names"),
+        (None, "give a list of header names"),
+        (["X-Request-Id", "bad header"], "'bad header' is not an HTTP header name"),
+        ([b"X-Request-Id"], "b'X-Request-Id' is not an HTTP header name"),
+        ([""], "'' is not an HTTP header name"),
+    ],
+)
+def test_trusted_headers_that_are_not_header_names_are_refused(trusted: Any, says: str) -> None:
+    with pytest.raises(LoggingConfigError) as info:
+        RequestIdMiddleware(trusted_headers=trusted)
+    assert str(info.value).startswith("RequestIdMiddleware trusted_headers: ")
+    assert says in str(info.value)
+
+
+def test_the_middleware_says_which_headers_it_trusts() -> None:
+    assert (
+        repr(RequestIdMiddleware()) == "RequestIdMiddleware(trusted_headers=('X-Vcap-Request-Id',))"
+    )
+    assert (
+        repr(RequestIdMiddleware(trusted_headers=[])) == "RequestIdMiddleware(trusted_headers=())"
+    )
+
+
 def test_generated_request_ids_are_new_uuid4_text() -> None:
     ids = [_generated_request_id() for _ in range(50)]
     assert len(set(ids)) == len(ids)
@@ -944,6 +1000,7 @@ def test_generated_request_id_is_the_uuid4_of_the_random_bytes(
 def test_public_surface_is_listed() -> None:
     assert set(logs.__all__) == {
         "DEFAULT_REDACT",
+        "GOROUTER_REQUEST_ID",
         "LOG_FORMATS",
         "LOG_LEVELS",
         "AccessLogMiddleware",

@@ -51,7 +51,7 @@ def test_refused_request_is_logged_and_measured_with_its_request_id(
     """Request id, then access log, then auth: a 401 gets one access line with a duration."""
     client = falcon.testing.TestClient(_app(issuer, asgi=asgi))
     with LogCapture() as logs:
-        result = client.simulate_get("/orders", headers={"X-Request-Id": "req-401"})
+        result = client.simulate_get("/orders", headers={"X-Vcap-Request-Id": "req-401"})
     assert result.status_code == 401
     assert result.headers["x-request-id"] == "req-401"
     (line,) = logs.lines("common_utils.access")

@@ -340,7 +340,7 @@ def test_the_log_records_fixture_sees_an_app_built_in_another_fixture(
 
 
         def test_lines(client, log_records):
-            client.simulate_get("/", headers={"X-Request-Id": "r-1"})
+            client.simulate_get("/", headers={"X-Vcap-Request-Id": "r-1"})
             (greeting,) = log_records.lines("hello")
             assert (greeting["who"], greeting["request_id"]) == ("you", "r-1")
             (access,) = log_records.lines("common_utils.access")

@@ -245,7 +245,7 @@ def test_every_stdout_line_is_a_json_object_with_access_lines(
     service: RunningService, issuer: TokenIssuer
 ) -> None:
     token = issuer.token()
-    service.request("GET", "/", headers={"X-Request-Id": "stdout-check-1"})
+    service.request("GET", "/", headers={"X-Vcap-Request-Id": "stdout-check-1"})
     post_on(service, service.connection(), token)
     lines = service.stdout_lines()
     assert lines, "the service wrote nothing to stdout"

@@ -134,7 +134,7 @@ def test_openapi_and_docs_are_public(client: testing.TestClient) -> None:
 
 
 def test_request_id_is_echoed(client: testing.TestClient) -> None:
-    resp = client.simulate_get("/", headers={"X-Request-Id": "unit-abc"})
+    resp = client.simulate_get("/", headers={"X-Vcap-Request-Id": "unit-abc"})
     assert resp.headers["x-request-id"] == "unit-abc"
 
 

@@ -33,7 +33,7 @@ def test_unhandled_exception_is_one_json_line_with_the_request_id(
 ) -> None:
     client = testing.TestClient(_app_with_broken_routes(environ))
     capsys.readouterr()  # drop the start-up lines
-    resp = client.simulate_get("/broken", headers={**auth_headers, "X-Request-Id": "req-500"})
+    resp = client.simulate_get("/broken", headers={**auth_headers, "X-Vcap-Request-Id": "req-500"})
     assert resp.status_code == 500
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json == {"type": "about:blank", "title": "Internal Server Error", "status": 500}
