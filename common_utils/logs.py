@@ -33,7 +33,6 @@ import re
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
@@ -120,11 +119,24 @@ def current_request_id() -> str | None:
 # --------------------------------------------------------------------------- setup
 
 
+# perf: hello world + RequestId + AccessLog under uWSGI, every request with the gorouter's id
+# (bench_service's layer_2 case, A/B taking turns against a per-line strftime and format spec):
+# +8.8 % req/s, median of 12 rounds (2026-12). The second is formatted once per second (one
+# tuple, replaced whole: a thread reads the old pair or the new one); the milliseconds come
+# from a table of the 1,000 endings.
+_last_second: tuple[int, str] = (-1, "")
+_MILLISECONDS = tuple(f".{millisecond:03d}Z" for millisecond in range(1000))
+
+
 def _iso_utc(created: float) -> str:
     """Format a time as UTC with milliseconds (truncated): ``1970-01-01T00:00:00.500Z``."""
+    global _last_second
     seconds = int(created)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    return f"{stamp}.{int((created - seconds) * 1000):03d}Z"
+    cached, stamp = _last_second
+    if cached != seconds:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second = (seconds, stamp)
+    return stamp + _MILLISECONDS[int((created - seconds) * 1000)]
 
 
 def _to_str(value: object) -> str:
@@ -476,8 +488,20 @@ def _header_names(setting: str, names: object) -> tuple[str, ...]:
     return found
 
 
+# The UUID variant digit (RFC 9562 4.1: binary 10xx) for each value of a random hex digit.
+_VARIANT_DIGIT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))
+
+
 def _new_request_id() -> str:
-    return str(uuid.uuid4())
+    """Return a random UUID (version 4) in its canonical text form, as ``str(uuid.uuid4())``."""
+    # perf: hello world + RequestId + AccessLog under uWSGI, requests without an id (calls that
+    # bypass the gorouter; bench_service's layer_2 case, A/B taking turns against
+    # str(uuid.uuid4())): +10.7 % req/s, median of 12 rounds (2026-12).
+    digits = os.urandom(16).hex()
+    return (
+        f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
+        f"{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+    )
 
 
 class _RequestHookForAsgi:
