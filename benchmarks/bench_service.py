@@ -1,6 +1,6 @@
 """The sample service under load: wrk at 64 connections against uWSGI, beside a peer stack.
 
-Four kinds of server, same uWSGI settings (``submodule_example/uwsgi.ini``, only the
+Five kinds of server, same uWSGI settings (``submodule_example/uwsgi.ini``, only the
 module differs), same run:
 
 1. a bare Falcon hello world (the baseline),
@@ -23,13 +23,18 @@ module differs), same run:
    public GET's throughput goes under load, which the in-process profile of a
    missed ratio cannot show (a microsecond in process costs several under load).
 
-Ten cases: bare; GET ours and peer; POST with one repeated token, ours and
+5. gunicorn (two gthread workers, ``--preload``, as the service tests and
+   docs/consuming.md start it) serving the bare hello world and the sample service
+   (its ``gunicorn.conf.py``): the same GET and repeated-token POST, each against
+   gunicorn's own bare hello world.
+
+Thirteen cases: bare; GET ours and peer; POST with one repeated token, ours and
 peer; POST with a new token on every request (a verified-token cache misses every
-time), ours and peer; the three middleware layers. For the new-token POSTs,
-tokens are signed up front for each round (``TokenIssuer``, ~0.7 ms each; sized
-from the rates measured just before, see ``_pool_size``) into one file per wrk
-thread, and the wrk Lua script streams its file, one line per request, so neither
-side holds the pool in memory. Ours and the peer get the same tokens (separate
+time), ours and peer; the three middleware layers; gunicorn's bare, GET and POST.
+For the new-token POSTs, tokens are signed up front for each round (``TokenIssuer``,
+~0.7 ms each; sized from the rates measured just before, see ``_pool_size``) into
+one file per wrk thread, and the wrk Lua script streams its file, one line per
+request, so neither side holds the pool in memory. Ours and the peer get the same tokens (separate
 processes; the peer keeps no cache), and ours never sees a round's tokens before
 that round. If a thread runs out it starts its file over; the report gives
 ``token_reuse`` (requests / distinct tokens, 1.0 when every token went out once).
@@ -93,7 +98,7 @@ from common_utils.testing import JWKSServer, TokenIssuer, vcap_services
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ROOT = ROOT / "submodule_example"
 
-GROUP = "sample service under load (wrk, 64 connections, uWSGI)"
+GROUP = "sample service under load (wrk, 64 connections, uWSGI and gunicorn)"
 CONNECTIONS = 64
 ISSUER = "https://uaa.bench.example/oauth/token"
 AUDIENCE = "example-app"
@@ -267,20 +272,46 @@ app.add_route("/health", Health())
 # --------------------------------------------------------------------------- helpers
 
 
+def _executable(name: str) -> str | None:
+    """The server command installed beside this Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
 def _uwsgi() -> str | None:
-    beside = Path(sys.executable).parent / "uwsgi"
-    return str(beside) if beside.exists() else shutil.which("uwsgi")
+    return _executable("uwsgi")
+
+
+def _uwsgi_server(
+    uwsgi: str, cwd: Path, ini: Path, env: dict[str, str]
+) -> contextlib.AbstractContextManager[str]:
+    """Run uWSGI with ``ini`` on a loopback port (SIGTERM stops it: die-on-term in uwsgi.ini)."""
+    return _server("uWSGI", [uwsgi, "--ini", str(ini), "--http"], cwd, env)
+
+
+def _gunicorn_server(
+    gunicorn: str, cwd: Path, app: str, env: dict[str, str]
+) -> contextlib.AbstractContextManager[str]:
+    """Run gunicorn serving ``app`` as the service tests and docs/consuming.md start it.
+
+    Two gthread workers (keep-alive, as uWSGI's router gives wrk), the app built once
+    in the arbiter (``--preload``); ``./gunicorn.conf.py`` of ``cwd`` is read if there
+    is one (the sample's: gunicorn's own lines as JSON on stdout).
+    """
+    settings = ["--preload", "--workers=2", "--worker-class=gthread", "--threads=4"]
+    return _server("gunicorn", [gunicorn, *settings, app, "--bind"], cwd, env)
 
 
 @contextmanager
-def _uwsgi_server(uwsgi: str, cwd: Path, ini: Path, env: dict[str, str]) -> Iterator[str]:
+def _server(name: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """Run ``cmd`` plus a loopback address; yield its URL once it answers ``GET /``."""
     port = free_port()
-    # stderr goes to a file, not a pipe nobody reads while wrk runs: the HTTP router
+    # stderr goes to a file, not a pipe nobody reads while wrk runs: uWSGI's HTTP router
     # logs every connection wrk resets (~2 KB per run), and a full 64 KiB pipe would
-    # block uWSGI. A session of its own lets the cleanup reach every worker.
+    # block the server. A session of its own lets the cleanup reach every worker.
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
-        [uwsgi, "--ini", str(ini), "--http", f"127.0.0.1:{port}"],
+        [*cmd, f"127.0.0.1:{port}"],
         cwd=cwd,
         env={**env, "PORT": str(port)},
         stdout=subprocess.DEVNULL,  # the access log: written, as in production, then dropped
@@ -294,17 +325,17 @@ def _uwsgi_server(uwsgi: str, cwd: Path, ini: Path, env: dict[str, str]) -> Iter
             if process.poll() is not None:
                 stderr.seek(0)
                 tail = stderr.read().decode(errors="replace")[-2000:]
-                raise RuntimeError(f"uWSGI exited with {process.returncode}: {tail}")
+                raise RuntimeError(f"{name} exited with {process.returncode}: {tail}")
             try:
                 with urllib.request.urlopen(url, timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("uWSGI did not start within 30 s") from None
+                    raise RuntimeError(f"{name} did not start within 30 s") from None
                 time.sleep(0.1)
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)  # die-on-term in uwsgi.ini
+        process.send_signal(signal.SIGTERM)  # uWSGI: die-on-term; gunicorn: graceful stop
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -580,18 +611,22 @@ CASES = {
     "layer_1": "hello world + RequestIdMiddleware",
     "layer_2": "hello world + RequestIdMiddleware + AccessLogMiddleware",
     "layer_3": "hello world + RequestIdMiddleware + AccessLogMiddleware + JWTAuthMiddleware",
+    "g_bare": "gunicorn: bare Falcon hello world",
+    "g_get": "gunicorn: service GET / (public)",
+    "g_post": "gunicorn: service POST / (RS256 JWT, scope, validation)",
 }
 LAYERS = ("layer_1", "layer_2", "layer_3")
 
 
 def run(quick: bool) -> list[Result]:
     """Load bare Falcon, the sample service and the peer stack in turns; return the rows."""
-    uwsgi = _uwsgi()
+    uwsgi, gunicorn = _uwsgi(), _executable("gunicorn")
     if shutil.which("wrk") is None:
         return _not_run("wrk is not installed (apt-get install wrk)")
-    if uwsgi is None:
+    if uwsgi is None or gunicorn is None:
         return _not_run(
-            "uWSGI is not installed (pip install -r submodule_example/requirements-server.txt)"
+            "uWSGI or gunicorn is not installed "
+            "(pip install -r submodule_example/requirements-server.txt)"
         )
     seconds = 3 if quick else 30
     rounds = 3 if quick else 5
@@ -627,6 +662,8 @@ def run(quick: bool) -> list[Result]:
             _uwsgi_server(uwsgi, work, inis["bare"], _env()) as bare_url,
             _uwsgi_server(uwsgi, SERVICE_ROOT, SERVICE_ROOT / "uwsgi.ini", service_env) as url,
             _uwsgi_server(uwsgi, work, inis["peer"], peer_env) as peer_url,
+            _gunicorn_server(gunicorn, work, "bare_app:app", _env()) as g_bare_url,
+            _gunicorn_server(gunicorn, SERVICE_ROOT, "example_app:app", service_env) as g_url,
             contextlib.ExitStack() as layer_servers,
         ):
             layer_urls = [
@@ -642,6 +679,7 @@ def run(quick: bool) -> list[Result]:
             ]
             fresh = [issuer.token(scopes=["example.filter"], sub="bench") for _ in range(2)]
             _check_same_answers(url, peer_url, [token, *fresh])
+            _check_same_answers(g_url, url, [token, *fresh])  # one app, two servers
             cases: dict[str, tuple[str, Path | None]] = {
                 "bare": (bare_url, None),
                 "get": (url, None),
@@ -649,6 +687,9 @@ def run(quick: bool) -> list[Result]:
                 "post": (url, post),
                 "peer_post": (peer_url, post),
                 **{layer: (at, None) for layer, at in zip(LAYERS, layer_urls, strict=True)},
+                "g_bare": (g_bare_url, None),
+                "g_get": (g_url, None),
+                "g_post": (g_url, post),
             }
             for number in range(rounds):
                 for key, (target, script) in cases.items():
@@ -755,11 +796,15 @@ def _results(
         ("post", "peer_post", TARGET_POST_VS_PEER),
         ("post_unique", "peer_post_unique", None),
         *((layer, "bare", None) for layer in LAYERS),
+        ("g_get", "g_bare", TARGET_GET_RATIO),
+        ("g_post", "g_bare", TARGET_POST_RATIO),
     ]
     for case, base, target in ratios:
         ratio = _ratio(per_round, case, base)
         if base == "bare":
             name = f"{CASES[case]}: throughput / bare hello world"
+        elif base == "g_bare":
+            name = f"{CASES[case]}: throughput / gunicorn bare hello world"
         else:
             name = f"{CASES[case].removeprefix('service ')}: ours / peer stack throughput"
         details = {
@@ -776,7 +821,10 @@ def _results(
             details["token_reuse"] = round(fig["tokens_sent"] / max(fig["tokens_distinct"], 1), 3)
         results.append(
             Metric(GROUP, "x", at_least=target).row(
-                name, round(ratio, 3), details=details, workload=workloads.get(case)
+                name,
+                round(ratio, 3),
+                details=details,
+                workload=workloads.get(case.removeprefix("g_")),
             )
         )
     return results
