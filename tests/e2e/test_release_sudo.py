@@ -24,9 +24,6 @@ import pytest
 
 from .sandbox_support import (
     can_create_users,
-    fresh_user_name,
-    may_run_this_python,
-    remove_user,
     sandbox_user,
 )
 
@@ -126,17 +123,8 @@ def rule_for(git_user: str, sandbox: str) -> str:
 @pytest.fixture(scope="module")
 def git_user() -> Iterator[str]:
     """A fresh non-root account playing the git user (it holds the release password)."""
-    name = fresh_user_name()
-    try:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=True,
-            capture_output=True,
-        )
-        with may_run_this_python(name):
-            yield name
-    finally:
-        remove_user(name)
+    with sandbox_user() as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
