@@ -278,10 +278,6 @@ def _executable(name: str) -> str | None:
     return str(beside) if beside.exists() else shutil.which(name)
 
 
-def _uwsgi() -> str | None:
-    return _executable("uwsgi")
-
-
 def _uwsgi_server(
     uwsgi: str, cwd: Path, ini: Path, env: dict[str, str]
 ) -> contextlib.AbstractContextManager[str]:
@@ -620,7 +616,7 @@ LAYERS = ("layer_1", "layer_2", "layer_3")
 
 def run(quick: bool) -> list[Result]:
     """Load bare Falcon, the sample service and the peer stack in turns; return the rows."""
-    uwsgi, gunicorn = _uwsgi(), _executable("gunicorn")
+    uwsgi, gunicorn = _executable("uwsgi"), _executable("gunicorn")
     if shutil.which("wrk") is None:
         return _not_run("wrk is not installed (apt-get install wrk)")
     if uwsgi is None or gunicorn is None:
